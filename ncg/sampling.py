@@ -1,0 +1,105 @@
+"""Block-Gibbs sampling of an RBM as pure functions.
+
+The kernel is written for one chain — a visible vector v of shape (V,) — and
+``jax.vmap`` runs many chains, each with its own key; k-step chains run under
+``lax.scan``. A sweep is h ~ p(h | v) followed by v' ~ p(v | h): every sweep
+leaves p(v, h) invariant, so a long chain's v's follow p(v).
+
+Joint (classification) RBMs append ``label_units`` one-hot label units to the
+end of the visible layer; they are sampled as one softmax (categorical) group,
+p(y | h) ∝ exp(b_y + (W ⊙ A)_{y,:} h), instead of independent bits.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ncg import rbm
+from ncg.rbm import RBMState
+
+
+def bernoulli(key: jax.Array, probs: jax.Array) -> jax.Array:
+  """Independent {0, 1} draws with the given probabilities, probs' dtype."""
+  return (jax.random.uniform(key, probs.shape, probs.dtype) < probs).astype(
+      probs.dtype)
+
+
+def sample_hidden(key: jax.Array, state: RBMState, v: jax.Array) -> jax.Array:
+  """h ~ p(h | v); returns (h, p(h = 1 | v)), each (..., H)."""
+  probs = rbm.hidden_probs(state, v)
+  return bernoulli(key, probs), probs
+
+
+def sample_visible(key: jax.Array, state: RBMState, h: jax.Array,
+                   label_units: int = 0) -> tuple[jax.Array, jax.Array]:
+  """v ~ p(v | h); returns (v, p(v = 1 | h)), each (..., V).
+
+  With ``label_units = L > 0`` the last L visible units are one softmax group:
+  their probabilities sum to 1 and exactly one of them is 1 in the sample.
+  """
+  logits = rbm.visible_logits(state, h)
+  if not label_units:
+    probs = jax.nn.sigmoid(logits)
+    return bernoulli(key, probs), probs
+  key_bits, key_label = jax.random.split(key)
+  bit_logits, label_logits = logits[..., :-label_units], logits[..., -label_units:]
+  bit_probs = jax.nn.sigmoid(bit_logits)
+  label_probs = jax.nn.softmax(label_logits, axis=-1)
+  label = jax.nn.one_hot(jax.random.categorical(key_label, label_logits),
+                         label_units, dtype=logits.dtype)
+  return (jnp.concatenate([bernoulli(key_bits, bit_probs), label], axis=-1),
+          jnp.concatenate([bit_probs, label_probs], axis=-1))
+
+
+def gibbs_sweep(key: jax.Array, state: RBMState, v: jax.Array,
+                label_units: int = 0) -> jax.Array:
+  """One block-Gibbs sweep v → h → v' of one chain, (V,) → (V,)."""
+  key_h, key_v = jax.random.split(key)
+  h, _ = sample_hidden(key_h, state, v)
+  v_next, _ = sample_visible(key_v, state, h, label_units)
+  return v_next
+
+
+def gibbs_chain(key: jax.Array, state: RBMState, v: jax.Array, num_steps: int,
+                label_units: int = 0) -> jax.Array:
+  """v after ``num_steps`` sweeps of one chain started at v, (V,) → (V,)."""
+  def body(v, key):
+    return gibbs_sweep(key, state, v, label_units), None
+  v, _ = jax.lax.scan(body, v, jax.random.split(key, num_steps))
+  return v
+
+
+def sample_chains(key: jax.Array, state: RBMState, v: jax.Array,
+                  num_steps: int, label_units: int = 0) -> jax.Array:
+  """Runs one chain from each row of v, (C, V) → (C, V), vmapped over chains."""
+  keys = jax.random.split(key, v.shape[0])
+  return jax.vmap(gibbs_chain, in_axes=(0, None, 0, None, None))(
+      keys, state, v, num_steps, label_units)
+
+
+def chain_trajectory(key: jax.Array, state: RBMState, v: jax.Array,
+                     num_steps: int, every: int = 1,
+                     label_units: int = 0) -> jax.Array:
+  """Binary states of C chains every ``every`` sweeps.
+
+  (C, V) → (num_steps // every, C, V); use :func:`mean_field_image` on them
+  for smooth pictures.
+  """
+  def body(v, key):
+    v = sample_chains(key, state, v, every, label_units)
+    return v, v
+  _, states = jax.lax.scan(body, v, jax.random.split(key, num_steps // every))
+  return states
+
+
+def mean_field_image(key: jax.Array, state: RBMState, v: jax.Array) -> jax.Array:
+  """p(v = 1 | h) for h ~ p(h | v): a smooth picture of where chains v are."""
+  h, _ = sample_hidden(key, state, v)
+  return rbm.visible_probs(state, h)
+
+
+def random_visible(key: jax.Array, num_chains: int, num_visible: int,
+                   dtype=jnp.float32) -> jax.Array:
+  """(C, V) uniform random bits: the starting point of chains from noise."""
+  return bernoulli(key, jnp.full((num_chains, num_visible), 0.5, dtype))
