@@ -58,7 +58,7 @@ def gibbs_sweep(key: jax.Array, state: RBMState, v: jax.Array,
   key_h, key_v = jax.random.split(key)
   h, _ = sample_hidden(key_h, state, v)
   v_next, _ = sample_visible(key_v, state, h, label_units)
-  return v_next
+  return v_next.astype(v.dtype)
 
 
 def gibbs_chain(key: jax.Array, state: RBMState, v: jax.Array, num_steps: int,

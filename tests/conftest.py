@@ -1,0 +1,49 @@
+"""Shared fixtures: float64 for exact enumeration tests, tiny RBMs, data paths."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ncg import rbm
+
+jax.config.update('jax_enable_x64', True)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(ROOT, '..', 'shared', 'data')
+
+
+def shared_path(*parts: str) -> str:
+  """Path under ../shared/data; skips the test when it is absent."""
+  path = os.path.join(SHARED_DATA, *parts)
+  if not os.path.exists(path):
+    pytest.skip(f'{path} not available')
+  return path
+
+
+def all_binary(n: int) -> jnp.ndarray:
+  """All 2^n binary vectors, (2^n, n) float64."""
+  return jnp.array(list(itertools.product((0.0, 1.0), repeat=n)))
+
+
+def tiny_rbm(key, num_visible=4, num_hidden=3, density=0.7, scale=1.0):
+  """A small RBM with a random sparse mask and non-zero biases (float64)."""
+  k1, k2, k3 = jax.random.split(key, 3)
+  state = rbm.init(k1, num_visible, num_hidden, density=density,
+                   weight_scale=scale, dtype=jnp.float64)
+  return state._replace(
+      b=0.5 * jax.random.normal(k2, (num_visible,), jnp.float64),
+      c=0.5 * jax.random.normal(k3, (num_hidden,), jnp.float64))
+
+
+def brute_force_joint(state):
+  """(vs, hs, P) with P[i, j] = p(v_i, h_j) by enumerating both layers."""
+  vs, hs = all_binary(state.num_visible), all_binary(state.num_hidden)
+  log_p = -rbm.energy(state, vs[:, None, :], hs[None, :, :])
+  P = np.exp(log_p - jax.scipy.special.logsumexp(log_p))
+  return vs, hs, P

@@ -1,0 +1,60 @@
+"""Gibbs chains of ncg.sampling reach the exact distribution of a tiny RBM."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ncg import sampling
+from tests.conftest import all_binary, brute_force_joint, tiny_rbm
+
+
+def _empirical(samples, num_visible):
+  index = np.asarray(samples).astype(int) @ (2 ** np.arange(num_visible)[::-1])
+  return np.bincount(index, minlength=2 ** num_visible) / len(index)
+
+
+def test_long_gibbs_chains_match_exact_distribution():
+  state = tiny_rbm(jax.random.key(0), num_visible=5, num_hidden=3, scale=1.5)
+  _, _, P = brute_force_joint(state)
+  exact = P.sum(1)  # p(v) in the order of all_binary(5)
+
+  def run(key, v0):  # one chain: 100 burn-in sweeps, then 400 kept sweeps
+    v = sampling.gibbs_chain(key, state, v0, 100)
+    def body(v, key):
+      v = sampling.gibbs_sweep(key, state, v)
+      return v, v
+    _, trace = jax.lax.scan(body, v, jax.random.split(key, 400))
+    return trace
+
+  keys = jax.random.split(jax.random.key(1), 100)
+  v0 = jnp.zeros((100, 5))
+  samples = jax.jit(jax.vmap(run))(keys, v0).reshape(-1, 5)  # 40,000 states
+  tv = 0.5 * np.abs(_empirical(samples, 5) - exact).sum()
+  assert tv < 0.05, tv
+
+
+def test_label_units_are_sampled_as_one_softmax_group():
+  state = tiny_rbm(jax.random.key(2), num_visible=5, num_hidden=2)
+  h = jnp.array([1.0, 0.0])
+  draws, probs = sampling.sample_visible(jax.random.key(3), state,
+                                         jnp.tile(h, (20000, 1)), label_units=3)
+  labels = np.asarray(draws[:, 2:])
+  np.testing.assert_array_equal(labels.sum(1), 1)  # exactly one label on
+  logits = np.asarray(state.b[2:] + (state.W * (state.strength > 0.5))[2:] @ h)
+  expected = np.exp(logits) / np.exp(logits).sum()
+  np.testing.assert_allclose(probs[0, 2:], expected, rtol=1e-6)
+  np.testing.assert_allclose(labels.mean(0), expected, atol=0.015)  # 4σ
+  # The binary units keep their sigmoid conditionals.
+  bits = np.asarray(draws[:, :2]).mean(0)
+  np.testing.assert_allclose(bits, probs[0, :2], atol=0.015)
+
+
+def test_sample_chains_runs_independent_chains():
+  state = tiny_rbm(jax.random.key(4))
+  v = sampling.random_visible(jax.random.key(5), 64, 4)
+  out = sampling.sample_chains(jax.random.key(6), state, v, 3)
+  assert out.shape == (64, 4)
+  assert set(np.unique(np.asarray(out))) <= {0.0, 1.0}
+  assert len({tuple(r) for r in np.asarray(out)}) > 4  # not one copied chain
+  traj = sampling.chain_trajectory(jax.random.key(7), state, v, 6, every=2)
+  assert traj.shape == (3, 64, 4)
