@@ -91,6 +91,7 @@ def read_idx(path: str) -> np.ndarray:
   check(len(data) >= 4 and data[:2] == b'\x00\x00' and data[2] == 8,
         f'{path} is not an unsigned-byte IDX file')
   ndim = data[3]
+  check(len(data) >= 4 + 4 * ndim, f'{path} has a truncated IDX header')
   shape = struct.unpack(f'>{ndim}I', data[4:4 + 4 * ndim])
   body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
   check(body.size == int(np.prod(shape)),
