@@ -146,16 +146,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   check(1 <= batch_size <= len(dataset.train.x),
         f'train.batch_size={batch_size} must be in [1, {len(dataset.train.x)}] '
         f'(the training set of {dataset.name!r})')
-  resuming = workdir_lib.prepare(workdir, config)
-
   train_x = visible_data(dataset.train.x, dataset.train.y, label_units)
   held = dataset.held_out
   held_x = visible_data(held.x, held.y, label_units)
   n_free = config.train.free_energy_examples
   key = jax.random.key(config.train.seed)
   key_init, key_chains, key_epochs, key_figures = jax.random.split(key, 4)
-
   state = initial_state(config, train_x, label_units, key_init)
+  # Every check of the config has passed: only now is the workdir touched.
+  resuming = workdir_lib.prepare(workdir, config)
+
   trainer = train_lib.make_trainer(tconfig)
   opt_state = trainer.init(state, key_chains, batch_size)
   manager = workdir_lib.checkpoint_manager(workdir)
