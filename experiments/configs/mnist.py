@@ -1,0 +1,22 @@
+"""The reference's MNIST protocol: 60k stochastically binarized digits, H = 500,
+CD-10, batch 50, η = 0.01, η_α = 5η, 200 epochs, likelihood every 10 epochs.
+
+    python -m experiments.train --config=experiments/configs/mnist.py \
+        --config.model.density=0.1 --workdir=runs/mnist/ncg_p0.1
+Baselines: --config.train.connectivity=dense | fixed (with the same density).
+"""
+
+from experiments.configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.data.name = 'mnist_idx'
+  config.data.path = '../shared/data/mnist'
+  config.train.epochs = 200
+  config.train.checkpoint_every = 5
+  config.eval.every = 10
+  config.eval.ais_runs = 100
+  config.eval.ais_temperatures = 1000
+  config.eval.final = True
+  return config
