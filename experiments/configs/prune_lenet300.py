@@ -1,0 +1,33 @@
+"""LeNet-300-100 (784-300-100-10, inputs gated too) on full MNIST.
+
+    python -m experiments.prune --config=experiments/configs/prune_lenet300.py \
+        --workdir=runs/prune/lenet300_s0
+Wider starts: ``--config.model.widths='(1000,1000)'``; dense baseline:
+``--config.train.penalty=0 --config.train.theta_init=1``.
+"""
+
+import ml_collections
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.data = ml_collections.ConfigDict()
+  config.data.name = 'mnist_idx'          # or 'embedded', 'tfds:mnist'
+  config.data.path = '../shared/data/mnist'
+  config.data.validation_size = 0         # 0: none; the test split is reported
+  config.model = ml_collections.ConfigDict()
+  config.model.net = 'mlp'                # 'mlp' or 'lenet5'
+  config.model.widths = (300, 100)        # mlp: hidden widths; lenet5: (conv0, conv1, dense)
+  config.train = ml_collections.ConfigDict()
+  config.train.epochs = 20
+  config.train.batch_size = 128
+  config.train.learning_rate = 1e-3       # Adam, weights
+  config.train.theta_learning_rate = 0.2  # projected SGD, θ
+  config.train.theta_init = 0.5
+  config.train.penalty = 5e-4             # λ/N: nats per example per surviving unit
+  config.train.penalty_scale = ()         # per gate group multipliers; () = all 1
+  config.train.prior_variance = 1.0       # σ² of the Gaussian slab on the weights
+  config.train.estimator = 'taylor_cv'    # or 'antithetic'
+  config.train.chunk_steps = 50           # updates between shrinking steps
+  return config

@@ -1,0 +1,16 @@
+"""A seconds-long run for tests: a 784-32-16-10 gated MLP on the embedded digits."""
+
+from experiments.configs import prune_lenet300
+
+
+def get_config():
+  config = prune_lenet300.get_config()
+  config.data.name = 'embedded'
+  config.data.path = ''
+  config.data.validation_size = 0
+  config.model.widths = (32, 16)
+  config.train.epochs = 2
+  config.train.batch_size = 100
+  config.train.penalty = 2e-3
+  config.train.chunk_steps = 10
+  return config
