@@ -249,13 +249,11 @@ def write_figures(workdir: str, config: ml_collections.ConfigDict,
   plt.close(fig)
 
   records = [r for r in workdir_lib.read_metrics(workdir) if 'density' in r]
-  fig, ax = plt.subplots(figsize=(5, 3.5))
-  ax.plot([r['epoch'] for r in records], [r['density'] for r in records], 'o-')
-  ax.set(xlabel='epoch', ylabel='connection density', ylim=(0, 1.02),
-         title='density over training')
-  fig.savefig(workdir_lib.figure_path(workdir, 'density.png'), dpi=100,
-              bbox_inches='tight')
-  plt.close(fig)
+  figures.line_plot(workdir_lib.figure_path(workdir, 'density.png'),
+                    [r['epoch'] for r in records],
+                    {'density': [r['density'] for r in records]},
+                    xlabel='epoch', ylabel='connection density',
+                    title='density over training')
 
 
 def main(argv):
