@@ -367,8 +367,9 @@ def _kahan_add(hi, lo, inc):
 
 @functools.partial(jax.jit, static_argnames=('num_runs', 'label_units', 'rng'))
 def _ais(key, state, betas, base_visible_bias, num_runs, label_units, rng):
+  dtype = state.W.dtype
+  state = jax.tree.map(lambda a: a.astype(dtype), state)
   w = rbm.effective_weights(state)
-  dtype = w.dtype
   num_visible, num_hidden = w.shape
   num_bits = num_visible - label_units
   b, c = state.b, state.c
