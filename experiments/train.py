@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -259,6 +260,7 @@ def write_figures(workdir: str, config: ml_collections.ConfigDict,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 

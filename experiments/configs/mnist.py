@@ -13,6 +13,8 @@ def get_config():
   config = default.get_config()
   config.data.name = 'mnist_idx'
   config.data.path = '../shared/data/mnist'
+  config.train.learning_rate = 0.01
+  config.model.base_rate_bias = False  # the reference starts from zero biases
   config.train.epochs = 200
   config.train.checkpoint_every = 5
   config.eval.every = 10
