@@ -40,6 +40,7 @@ from typing import Any
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -344,6 +345,15 @@ def _json_safe(value: Any) -> Any:
   return value
 
 
+def _load_trained(workdir: str):
+  """The lead's ``load_trained`` (experiments.rbm_run, else experiments.train)."""
+  try:
+    from experiments import rbm_run as runs  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    from experiments import train as runs  # pylint: disable=g-import-not-at-top
+  return runs.load_trained(workdir)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
@@ -356,8 +366,8 @@ def main(argv):
         f'{_AIS_TEMPERATURES.value}')
   check(_SAMPLE_CHAINS.value >= 0 and _SAMPLE_STEPS.value >= 0,
         '--sample_chains and --sample_steps must be >= 0')
-  from experiments import train  # pylint: disable=g-import-not-at-top
-  run = train.load_trained(workdir)
+  logging.set_verbosity(logging.WARNING)  # orbax logs every restore at INFO
+  run = _load_trained(workdir)
   name = free_result_name(workdir)
   stem = name[:-len('.json')]
   result = evaluate(

@@ -77,8 +77,7 @@ def image_grid(path: str, images, image_shape: tuple[int, int], *,
   aspect = image_shape[0] / image_shape[1]
   fig, ax = plt.subplots(figsize=(max(2.0, ncols * cell_inches),
                                   max(2.0, nrows * cell_inches * aspect) + 0.4))
-  colour_map = plt.get_cmap(cmap).copy()
-  colour_map.set_bad('white')
+  colour_map = plt.get_cmap(cmap).with_extremes(bad='white')
   ax.imshow(grid, cmap=colour_map, vmin=vmin, vmax=vmax,
             interpolation='nearest')
   ax.set_axis_off()
@@ -106,8 +105,7 @@ def trajectory_grid(path: str, frames, image_shape: tuple[int, int], *,
   grid = tile(images, image_shape, num_t)
   fig, ax = plt.subplots(figsize=(max(2.0, num_t * cell_inches),
                                   max(2.0, num_c * cell_inches) + 0.6))
-  colour_map = plt.get_cmap('gray').copy()
-  colour_map.set_bad('white')
+  colour_map = plt.get_cmap('gray').with_extremes(bad='white')
   ax.imshow(grid, cmap=colour_map, vmin=0.0, vmax=1.0, interpolation='nearest')
   ax.set_yticks([])
   if steps is not None:

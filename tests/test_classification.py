@@ -97,8 +97,8 @@ def test_linear_probe_separates_informative_features():
   x = np.abs(prototypes[y] - flips).astype(np.float32)
   order = rng.permutation(len(y))
   x, y = x[order], y[order]
-  W = 4.0 * (2 * prototypes.T - 1)                   # (dim, classes)
-  c = -4.0 * prototypes.sum(1) + 2.0
+  W = 2 * prototypes.T - 1                           # (dim, classes)
+  c = -prototypes.sum(1) + 0.5
   state = rbm.dense(jnp.asarray(W), jnp.zeros(dim), jnp.asarray(c))
   result = classification.linear_probe(
       jax.random.key(0), state, x[:400], y[:400], x[400:], y[400:],
