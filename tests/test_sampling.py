@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ncg import sampling
-from tests.conftest import all_binary, brute_force_joint, tiny_rbm
+from tests.conftest import brute_force_joint, tiny_rbm
 
 
 def _empirical(samples, num_visible):

@@ -26,8 +26,8 @@ def run_train(workdir, *overrides, check=True):
 
 def final_params(workdir):
   sys.path.insert(0, ROOT)
-  from experiments import train  # pylint: disable=g-import-not-at-top
-  return train.load_trained(str(workdir))
+  from experiments import rbm_run  # pylint: disable=g-import-not-at-top
+  return rbm_run.load_trained(str(workdir))
 
 
 @pytest.fixture(scope='module')
@@ -112,3 +112,24 @@ def test_workdir_with_a_different_config_is_refused(finished_run):
   assert result.returncode == 2
   assert 'different config' in result.stderr and 'num_hidden' in result.stderr
   assert open(workdir / 'metrics.jsonl').read() == before
+
+
+def test_sweep_trains_a_population_in_one_call_and_resumes(tmp_path):
+  args = [sys.executable, '-m', 'experiments.sweep', f'--config={TINY}',
+          '--densities=0.0,1.0', '--seeds=0,1', f'--workdir={tmp_path}/sweep',
+          '--config.train.epochs=1']
+  result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  records = [json.loads(l) for l in open(tmp_path / 'sweep' / 'metrics.jsonl')]
+  assert sorted((r['seed'], r['density0']) for r in records) == [
+      (0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0)]
+  grown = [r['density'] for r in records if r['density0'] == 0.0]
+  assert all(d > 0 for d in grown)  # empty starts grew
+  again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+  assert again.returncode == 0 and 'Resuming' in again.stdout
+  assert len(open(tmp_path / 'sweep' / 'metrics.jsonl').readlines()) == 4
+  bad = subprocess.run(args[:-1] + ['--densities=2'], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+  assert bad.returncode == 2 and 'densities must be in [0, 1]' in bad.stderr

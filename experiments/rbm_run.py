@@ -1,0 +1,242 @@
+"""The logic of an RBM run, shared by experiments/train.py and experiments/sweep.py.
+
+Config → data set, trainer settings and initial state; the epoch loop with
+metrics, checkpoints (resume) and figures; and :func:`load_trained`, which
+restores a workdir's model. The absl flags live in the entry points.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import tqdm
+
+from experiments import workdir as workdir_lib
+from ncg import data as data_lib
+from ncg import rbm
+from ncg import train as train_lib
+from ncg.errors import check
+
+
+class TrainedRun(NamedTuple):
+  """A workdir's model as last checkpointed, with the data it was trained on.
+
+  Attributes:
+    config: the run's config.
+    state: the RBM; with labels, the last ``label_units`` visible units are
+      the one-hot labels.
+    dataset: the data set as the run loaded it (x without label units).
+    epoch: epochs completed at the checkpoint.
+    label_units: number of label units (0 for a plain RBM).
+  """
+  config: ml_collections.ConfigDict
+  state: rbm.RBMState
+  dataset: data_lib.Dataset
+  epoch: int
+  label_units: int
+
+
+def train_config(config: ml_collections.ConfigDict, label_units: int
+                 ) -> train_lib.TrainConfig:
+  """The static trainer settings of a run config (validated)."""
+  t = config.train
+  check(t.epochs >= 1, f'train.epochs must be >= 1, got {t.epochs}')
+  check(t.checkpoint_every >= 1,
+        f'train.checkpoint_every must be >= 1, got {t.checkpoint_every}')
+  check(t.strength_learning_rate == -1 or t.strength_learning_rate >= 0,
+        'train.strength_learning_rate must be >= 0 (or -1 for 5 × learning_rate), '
+        f'got {t.strength_learning_rate}')
+  return train_lib.TrainConfig(
+      k=t.k, persistent=t.persistent, connectivity=t.connectivity,
+      learning_rate=t.learning_rate,
+      strength_learning_rate=(None if t.strength_learning_rate == -1
+                              else t.strength_learning_rate),
+      optimizer=t.optimizer, momentum=t.momentum, label_units=label_units)
+
+
+def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
+  """The run's data set, checked to be binary and to fit the model."""
+  d = config.data
+  dataset = data_lib.load(
+      d.name, path=d.path or None, binarization=d.binarization, seed=d.seed,
+      validation_size=None if d.validation_size == -1 else d.validation_size,
+      bars_size=d.bars_size)
+  check(data_lib.is_binary(dataset.train.x),
+        f'data set {d.name!r} is not binary (binarization={d.binarization!r}); '
+        'an RBM needs {0,1} data: use stochastic or threshold binarization')
+  num_visible = config.model.num_visible
+  check(num_visible in (-1, dataset.num_features),
+        f'model.num_visible={num_visible} does not match the '
+        f'{dataset.num_features} features of data set {d.name!r}')
+  if config.model.labels:
+    check(dataset.num_classes > 0,
+          f'model.labels needs a labelled data set; {d.name!r} has no labels')
+  return dataset
+
+
+def visible_data(x: np.ndarray, y: np.ndarray, label_units: int) -> jax.Array:
+  """x (N, D), with one-hot labels appended when the RBM has label units."""
+  if not label_units:
+    return jnp.asarray(x)
+  return jnp.concatenate([jnp.asarray(x), jax.nn.one_hot(y, label_units)], axis=1)
+
+
+def initial_state(config: ml_collections.ConfigDict, train_x: jax.Array,
+                  label_units: int, key: jax.Array) -> rbm.RBMState:
+  """A fresh RBM for the run (labels always connected)."""
+  m = config.model
+  check(m.num_hidden >= 1, f'model.num_hidden must be >= 1, got {m.num_hidden}')
+  density = 1.0 if config.train.connectivity == 'dense' else m.density
+  check(0.0 <= m.density <= 1.0, f'model.density must be in [0, 1], got {m.density}')
+  state = rbm.init(
+      key, train_x.shape[1], m.num_hidden, density=density,
+      weight_init=m.weight_init, weight_scale=m.weight_scale,
+      visible_bias=(rbm.base_rate_visible_bias(train_x)
+                    if m.base_rate_bias else None))
+  return train_lib.connect_label_units(state, label_units)
+
+
+def _checkpoint_tree(state, opt_state, epoch):
+  return {'state': state, 'opt_state': opt_state, 'epoch': jnp.asarray(epoch)}
+
+
+def load_trained(workdir: str) -> TrainedRun:
+  """Restores the latest checkpoint of a workdir written by this script."""
+  config = workdir_lib.load_config(workdir)
+  dataset = load_dataset(config)
+  label_units = dataset.num_classes if config.model.labels else 0
+  train_x = visible_data(dataset.train.x, dataset.train.y, label_units)
+  tconfig = train_config(config, label_units)
+  state = initial_state(config, train_x, label_units, jax.random.key(0))
+  opt_state = train_lib.make_trainer(tconfig).init(
+      state, jax.random.key(0), config.train.batch_size)
+  manager = workdir_lib.checkpoint_manager(workdir)
+  step, tree = workdir_lib.restore_checkpoint(
+      manager, _checkpoint_tree(state, opt_state, 0))
+  check(step is not None, f'no checkpoint in {workdir}: train it first')
+  return TrainedRun(config, tree['state'], dataset, int(tree['epoch']),
+                    label_units)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Trains (or resumes) the run of ``config`` in ``workdir``."""
+  dataset = load_dataset(config)
+  label_units = dataset.num_classes if config.model.labels else 0
+  tconfig = train_config(config, label_units)
+  batch_size = config.train.batch_size
+  check(1 <= batch_size <= len(dataset.train.x),
+        f'train.batch_size={batch_size} must be in [1, {len(dataset.train.x)}] '
+        f'(the training set of {dataset.name!r})')
+  train_x = visible_data(dataset.train.x, dataset.train.y, label_units)
+  held = dataset.held_out
+  held_x = visible_data(held.x, held.y, label_units)
+  n_free = config.train.free_energy_examples
+  key = jax.random.key(config.train.seed)
+  key_init, key_chains, key_epochs, key_figures = jax.random.split(key, 4)
+  state = initial_state(config, train_x, label_units, key_init)
+  # Every check of the config has passed: only now is the workdir touched.
+  resuming = workdir_lib.prepare(workdir, config)
+
+  trainer = train_lib.make_trainer(tconfig)
+  opt_state = trainer.init(state, key_chains, batch_size)
+  manager = workdir_lib.checkpoint_manager(workdir)
+  step, tree = workdir_lib.restore_checkpoint(
+      manager, _checkpoint_tree(state, opt_state, 0))
+  start = 0
+  if step is not None:
+    state, opt_state, start = tree['state'], tree['opt_state'], int(tree['epoch'])
+    workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
+    print(f'Resuming {workdir} after epoch {start}.')
+  elif resuming:
+    workdir_lib.truncate_metrics(workdir, lambda r: False)
+
+  # Compiled ahead of the loop so that each epoch's wall time is training only.
+  epoch_fn = train_lib.make_epoch(tconfig, batch_size).lower(
+      state, opt_state, train_x, key_epochs).compile()
+  examples_per_epoch = (len(train_x) // batch_size) * batch_size
+  epochs = config.train.epochs
+  bar = tqdm.tqdm(range(start + 1, epochs + 1), initial=start, total=epochs,
+                  desc='train', unit='epoch', dynamic_ncols=True)
+  for epoch in bar:
+    began = time.perf_counter()
+    state, opt_state, m = epoch_fn(state, opt_state, train_x,
+                                   jax.random.fold_in(key_epochs, epoch))
+    jax.block_until_ready(state)
+    seconds = time.perf_counter() - began
+    record = {
+        'epoch': epoch,
+        'reconstruction_error': m.reconstruction_error,
+        'added': m.added, 'removed': m.removed, 'density': m.density,
+        'mean_abs_weight': m.mean_abs_weight,
+        'free_energy_gap': train_lib.free_energy_gap(
+            state, train_x[:n_free], held_x[:n_free]),
+        'seconds': seconds, 'examples_per_s': examples_per_epoch / seconds,
+    }
+    workdir_lib.append_metrics(workdir, record)
+    bar.set_postfix(recon=f'{float(m.reconstruction_error):.1f}',
+                    density=f'{float(m.density):.3f}',
+                    added=int(m.added), removed=int(m.removed))
+    if epoch % config.train.checkpoint_every == 0 or epoch == epochs:
+      workdir_lib.save_checkpoint(manager, epoch,
+                                  _checkpoint_tree(state, opt_state, epoch))
+  bar.close()
+
+  write_figures(workdir, config, state, dataset, label_units, key_figures)
+  print(f'Outputs in {workdir}: config.json, metrics.jsonl, checkpoints/, '
+        f'figures/ ({workdir_lib.figure_path(workdir, "")})')
+
+
+def write_figures(workdir: str, config: ml_collections.ConfigDict,
+                  state: rbm.RBMState, dataset: data_lib.Dataset,
+                  label_units: int, key: jax.Array) -> None:
+  """Samples, filters, the mask and the density curve as PNGs in workdir/figures.
+
+  Samples: ``figures.num_samples`` chains from noise after
+  ``figures.gibbs_steps`` sweeps, shown as p(v | h) of their last state.
+  Filters: the effective weights (W ⊙ A) of the first hidden units.
+  """
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from experiments import figures  # pylint: disable=g-import-not-at-top
+  from ncg import sampling  # pylint: disable=g-import-not-at-top
+
+  f = config.figures
+  features = dataset.num_features
+  if dataset.image_shape is not None:
+    key_start, key_chain, key_mean = jax.random.split(key, 3)
+    noise = sampling.random_visible(key_start, f.num_samples, state.num_visible)
+    if label_units:
+      noise = noise.at[:, features:].set(
+          jax.nn.one_hot(jnp.arange(f.num_samples) % label_units, label_units))
+    chains = jax.jit(sampling.sample_chains, static_argnums=(3, 4))(
+        key_chain, state, noise, f.gibbs_steps, label_units)
+    samples = sampling.mean_field_image(key_mean, state, chains)[:, :features]
+    figures.image_grid(workdir_lib.figure_path(workdir, 'samples.png'),
+                       np.asarray(samples), dataset.image_shape,
+                       title=f'samples after {f.gibbs_steps} Gibbs sweeps')
+    filters = np.asarray(rbm.effective_weights(state)[:features, :100].T)
+    figures.image_grid(workdir_lib.figure_path(workdir, 'filters.png'),
+                       filters, dataset.image_shape, title='filters W ⊙ A',
+                       symmetric=True)
+
+  fig, ax = plt.subplots(figsize=(8, 4))
+  ax.imshow(np.asarray(rbm.mask(state)).T, aspect='auto', cmap='Greys',
+            interpolation='nearest')
+  ax.set(xlabel='visible unit', ylabel='hidden unit',
+         title=f'connectivity mask (density {float(rbm.density(state)):.3f})')
+  fig.savefig(workdir_lib.figure_path(workdir, 'mask.png'), dpi=100,
+              bbox_inches='tight')
+  plt.close(fig)
+
+  records = [r for r in workdir_lib.read_metrics(workdir) if 'density' in r]
+  figures.line_plot(workdir_lib.figure_path(workdir, 'density.png'),
+                    [r['epoch'] for r in records],
+                    {'density': [r['density'] for r in records]},
+                    xlabel='epoch', ylabel='connection density',
+                    title='density over training')
