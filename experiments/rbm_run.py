@@ -181,6 +181,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
     bar.set_postfix(recon=f'{float(m.reconstruction_error):.1f}',
                     density=f'{float(m.density):.3f}',
                     added=int(m.added), removed=int(m.removed))
+    every = config.eval.every
+    if (every and epoch % every == 0) or (config.eval.final and epoch == epochs):
+      evaluation = evaluate_during_training(
+          config, state, dataset, label_units,
+          jax.random.fold_in(key_figures, epoch), final=epoch == epochs,
+          workdir=workdir)
+      workdir_lib.append_metrics(workdir, {'epoch': epoch, 'kind': 'eval',
+                                           **evaluation})
+      bar.write(f'epoch {epoch}: ' + summarize_evaluation(evaluation))
     if epoch % config.train.checkpoint_every == 0 or epoch == epochs:
       workdir_lib.save_checkpoint(manager, epoch,
                                   _checkpoint_tree(state, opt_state, epoch))
@@ -189,6 +198,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   write_figures(workdir, config, state, dataset, label_units, key_figures)
   print(f'Outputs in {workdir}: config.json, metrics.jsonl, checkpoints/, '
         f'figures/ ({workdir_lib.figure_path(workdir, "")})')
+
+
+def evaluate_during_training(config: ml_collections.ConfigDict,
+                             state: rbm.RBMState, dataset: data_lib.Dataset,
+                             label_units: int, key: jax.Array, *, final: bool,
+                             workdir: str) -> dict:
+  """experiments.evaluate's measurements with the run's (cheaper) AIS settings.
+
+  The AIS settings used are part of the returned record (``ais_runs``,
+  ``ais_temperatures``); the final evaluation also writes its figures.
+  """
+  from experiments import evaluate  # pylint: disable=g-import-not-at-top
+  e = config.eval
+  return evaluate.evaluate(
+      key, state, dataset, label_units=label_units, ais_runs=e.ais_runs,
+      ais_temperatures=e.ais_temperatures,
+      figures_dir=workdir_lib.figure_path(workdir, '') if final else None)
+
+
+def summarize_evaluation(evaluation: dict) -> str:
+  """One line: AIS log-likelihoods and accuracies that are present."""
+  parts = [f'{name}={evaluation[name]:.2f}' for name in (
+      'train_log_likelihood_ais', 'test_log_likelihood_ais',
+      'test_log_likelihood_exact') if evaluation.get(name) is not None]
+  parts += [f'{name}={evaluation[name]:.4f}' for name in sorted(evaluation)
+            if name.endswith('accuracy') and evaluation[name] is not None]
+  return (', '.join(parts) + f' (AIS: {evaluation.get("ais_runs")} runs, '
+          f'{evaluation.get("ais_temperatures")} temperatures)')
 
 
 def write_figures(workdir: str, config: ml_collections.ConfigDict,
