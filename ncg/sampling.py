@@ -38,7 +38,14 @@ def sample_visible(key: jax.Array, state: RBMState, h: jax.Array,
   With ``label_units = L > 0`` the last L visible units are one softmax group:
   their probabilities sum to 1 and exactly one of them is 1 in the sample.
   """
-  logits = rbm.visible_logits(state, h)
+  return sample_visible_from_logits(key, rbm.visible_logits(state, h),
+                                    label_units)
+
+
+def sample_visible_from_logits(key: jax.Array, logits: jax.Array,
+                               label_units: int = 0
+                               ) -> tuple[jax.Array, jax.Array]:
+  """:func:`sample_visible` given the logits b + (W ⊙ A)h, (..., V)."""
   if not label_units:
     probs = jax.nn.sigmoid(logits)
     return bernoulli(key, probs), probs

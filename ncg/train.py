@@ -214,31 +214,28 @@ def make_trainer(config: TrainConfig) -> Trainer:
           jax.nn.one_hot(labels, label_units, dtype=chains.dtype))
     return TrainerState(opt_state, chains)
 
-  def negative_chain(key, model, h, k):
-    """One chain from hidden sample h: k visible draws, k − 1 hidden ones."""
-    key_v, key_sweeps = jax.random.split(key)
-    v, _ = sampling.sample_visible(key_v, model, h, label_units)
-    if k > 1:
-      v = sampling.gibbs_chain(key_sweeps, model, v, k - 1, label_units)
-    return v
-
   def step(state: RBMState, opt_state: TrainerState, batch: jax.Array,
            key: jax.Array) -> tuple[RBMState, TrainerState, StepMetrics]:
     A = rbm.mask(state)
     model = rbm.dense(state.W * A, state.b, state.c)  # W ⊙ A, mask computed once
-    key_h, key_chain, key_recon = jax.random.split(key, 3)
+    key_h, key_v, key_chain = jax.random.split(key, 3)
     batch_size = batch.shape[0]
 
+    # The first half-sweep from the data gives both the reconstruction and, for
+    # CD, the chain's first visible sample (2k + 3 matmuls in all for CD-k).
     ph_data = rbm.hidden_probs(model, batch)
     h_data = sampling.bernoulli(key_h, ph_data)
-    recon = rbm.visible_probs(model, h_data)
+    v_first, recon = sampling.sample_visible_from_logits(
+        key_v, rbm.visible_logits(model, h_data), label_units)
     if config.persistent:
-      h_start, _ = sampling.sample_hidden(key_recon, model, opt_state.chains)
+      start, sweeps = opt_state.chains, config.k
     else:
-      h_start = h_data
-    chain_keys = jax.random.split(key_chain, h_start.shape[0])
-    negatives = jax.vmap(negative_chain, in_axes=(0, None, 0, None))(
-        chain_keys, model, h_start, config.k)
+      start, sweeps = v_first, config.k - 1
+    if sweeps:
+      negatives = sampling.sample_chains(key_chain, model, start, sweeps,
+                                         label_units)
+    else:
+      negatives = start
     ph_negatives = rbm.hidden_probs(model, negatives)
 
     # G = [v; ṽ]ᵀ [p(h|v); −p(h|ṽ)] / B as one matmul of inner size 2B.
