@@ -30,6 +30,7 @@ settings) ends with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -133,46 +134,68 @@ def likelihoods(state: rbm.RBMState, dataset: data_lib.Dataset,
   return out
 
 
+@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+def _sample(key: jax.Array, state: rbm.RBMState, starts: jax.Array,
+            num_steps: int, num_frames: int, label_units: int):
+  """Runs Gibbs chains from ``starts`` (C, V) for ``num_steps`` sweeps.
+
+  Returns (final, frames): p(v | h) of the final states (C, V) and of the
+  states after every ⌊num_steps/num_frames⌋ sweeps, (num_frames, C, V).
+  """
+  every = max(1, num_steps // num_frames)
+  k_traj, k_rest, k_mf = jax.random.split(key, 3)
+  states = sampling.chain_trajectory(k_traj, state, starts, every * num_frames,
+                                     every, label_units)
+  final = states[-1]
+  if num_steps > every * num_frames:
+    final = sampling.sample_chains(k_rest, state, final,
+                                   num_steps - every * num_frames, label_units)
+  mean_field = functools.partial(sampling.mean_field_image, k_mf, state)
+  return mean_field(final), jax.vmap(mean_field)(states)
+
+
 def sample_figures(key: jax.Array, state: rbm.RBMState,
                    dataset: data_lib.Dataset, label_units: int, *,
                    num_chains: int, num_steps: int, figures_dir: str,
-                   prefix: str) -> list[str]:
-  """Samples from noise and from test data, and one trajectory, as PNGs."""
+                   prefix: str, num_frames: int = 10) -> list[str]:
+  """Samples from noise and from test data, and their trajectories, as PNGs.
+
+  ``num_chains`` chains start from uniform noise (a joint RBM's label units
+  cycle through the classes) and as many from the first test examples; each
+  runs ``num_steps`` block-Gibbs sweeps. The pictures show p(v | h) of the
+  final states; the trajectory shows 8 chains from noise at ``num_frames``
+  times.
+  """
   from experiments import figures  # pylint: disable=g-import-not-at-top
   if dataset.image_shape is None or num_chains <= 0 or num_steps <= 0:
     return []
   features = dataset.num_features
-  k_noise, k_chain, k_data, k_traj, k_mf = jax.random.split(key, 5)
-  noise = sampling.random_visible(k_noise, num_chains, state.num_visible,
-                                  state.W.dtype)
+  k_noise, k_chains = jax.random.split(key)
+  dtype = state.W.dtype
+  noise = sampling.random_visible(k_noise, num_chains, state.num_visible, dtype)
   test = dataset.test
   idx = np.arange(min(num_chains, len(test.x)))
-  start = jnp.asarray(test.x[idx], state.W.dtype)
+  start = jnp.asarray(test.x[idx], dtype)
   if label_units:
     labels = jax.nn.one_hot(jnp.arange(num_chains) % label_units, label_units,
-                            dtype=state.W.dtype)
+                            dtype=dtype)
     noise = noise.at[:, features:].set(labels)
     start = classification.joint_visible(start, test.y[idx], label_units)
-  chains = jax.jit(sampling.sample_chains, static_argnums=(3, 4))
+  final, frames = _sample(k_chains, state, jnp.concatenate([noise, start]),
+                          num_steps, num_frames, label_units)
+  final, frames = np.asarray(final[:, :features]), np.asarray(
+      frames[:, :min(8, num_chains), :features])
   paths = []
-  for name, k, v0, what in (('samples_noise', k_chain, noise, 'noise'),
-                            ('samples_data', k_data, start, 'test data')):
-    v = chains(k, state, v0, num_steps, label_units)
-    img = sampling.mean_field_image(k_mf, state, v)[:, :features]
+  for name, images, what in (('samples_noise', final[:num_chains], 'noise'),
+                             ('samples_data', final[num_chains:], 'test data')):
     paths.append(figures.image_grid(
-        os.path.join(figures_dir, f'{prefix}_{name}.png'), np.asarray(img),
+        os.path.join(figures_dir, f'{prefix}_{name}.png'), images,
         dataset.image_shape,
         title=f'p(v|h) after {num_steps} Gibbs sweeps from {what}'))
-  # One trajectory: 8 chains from noise, 10 frames.
-  every = max(1, num_steps // 10)
-  frames = jax.jit(sampling.chain_trajectory, static_argnums=(3, 4, 5))(
-      k_traj, state, noise[:8], every * 10, every, label_units)
-  frames = jax.vmap(lambda f: sampling.mean_field_image(k_mf, state, f))(
-      frames)[..., :features]
+  every = max(1, num_steps // num_frames)
   paths.append(figures.trajectory_grid(
-      os.path.join(figures_dir, f'{prefix}_trajectory.png'),
-      np.asarray(frames), dataset.image_shape,
-      steps=[every * (i + 1) for i in range(10)],
+      os.path.join(figures_dir, f'{prefix}_trajectory.png'), frames,
+      dataset.image_shape, steps=[every * (i + 1) for i in range(num_frames)],
       title='Gibbs chains from noise (p(v|h))'))
   return paths
 
