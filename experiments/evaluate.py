@@ -120,8 +120,8 @@ def likelihoods(state: rbm.RBMState, dataset: data_lib.Dataset,
   """Average log p(x) (and log p(x, y) for joint RBMs) of each split."""
   out = {}
   for split, s in _splits(dataset).items():
-    neg_f = estimators.log_likelihood(state, jnp.asarray(s.x), 0.0,
-                                      label_units=label_units)
+    neg_f = _batched(lambda x: estimators.log_likelihood(
+        state, x, 0.0, label_units=label_units), s.x)
     out[f'{split}_log_likelihood_{tag}'] = _mean(neg_f) - float(log_z)
     if log_z_low is not None:
       # Z in [Z_low, Z_high]  ⇒  log p in [−F − log Z_high, −F − log Z_low].
@@ -129,9 +129,17 @@ def likelihoods(state: rbm.RBMState, dataset: data_lib.Dataset,
       out[f'{split}_log_likelihood_{tag}_high'] = _mean(neg_f) - float(log_z_low)
     if label_units:
       v = classification.joint_visible(s.x, s.y, label_units)
-      out[f'{split}_joint_log_likelihood_{tag}'] = _mean(
-          estimators.log_likelihood(state, v, log_z, label_units=label_units))
+      out[f'{split}_joint_log_likelihood_{tag}'] = _mean(_batched(
+          lambda v: estimators.log_likelihood(state, v, log_z,
+                                              label_units=label_units), v))
   return out
+
+
+def _batched(fn, x, batch_size: int = 5000) -> np.ndarray:
+  """fn over rows of x in batches (bounded memory), concatenated (float64)."""
+  return np.concatenate([np.asarray(fn(jnp.asarray(x[i:i + batch_size])),
+                                    np.float64)
+                         for i in range(0, len(x), batch_size)])
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4, 5))
