@@ -20,6 +20,7 @@ import time
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -76,13 +77,15 @@ def hyper_parameters(config: ml_collections.ConfigDict, arch: models.Architectur
   check(t.epochs >= 1, f'train.epochs must be >= 1, got {t.epochs}')
   check(1 <= t.batch_size <= num_train,
         f'train.batch_size must be in [1, {num_train}], got {t.batch_size}')
+  check(0 <= t.decide_epoch < t.epochs or t.decide_epoch == 0,
+        f'train.decide_epoch must be in [0, train.epochs), got {t.decide_epoch}')
   check(t.chunk_steps >= 1, f'train.chunk_steps must be >= 1, got {t.chunk_steps}')
   scale = tuple(float(s) for s in t.penalty_scale) or (1.0,) * len(arch.widths)
   hyper = train_lib.Hyper(
       learning_rate=float(t.learning_rate), theta_learning_rate=float(t.theta_learning_rate),
       penalty=float(t.penalty), penalty_scale=scale,
       prior_variance=float(t.prior_variance), num_train=int(num_train),
-      estimator=t.estimator)
+      estimator=t.estimator, theta_optimizer=t.theta_optimizer)
   train_lib.validate(hyper, arch)
   return hyper
 
@@ -135,6 +138,11 @@ def plot_widths(workdir: str, records: list[dict], group_names) -> None:
   plt.close(fig)
 
 
+def _undecided(thetas) -> int:
+  """Number of gates with 0 < θ < 1."""
+  return int(sum(np.sum((np.asarray(t) > 0) & (np.asarray(t) < 1)) for t in thetas))
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        stop_after_epochs: int = 0) -> dict | None:
   """Trains (or resumes) the run of ``config`` in ``workdir``; returns the summary."""
@@ -176,7 +184,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     workdir_lib.append_metrics(workdir, record)
     workdir_lib.save_checkpoint(manager, 0, _tree(state))
 
+  decide = config.train.decide_epoch
   for epoch in range(epoch + 1, config.train.epochs + 1):
+    hyper = hyper._replace(freeze_theta=bool(decide) and epoch > decide)
     if stop_after_epochs and epoch > stop_after_epochs:
       print(f'stopping after epoch {epoch - 1} (--stop_after_epochs)')
       return None
@@ -192,23 +202,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     seconds = time.perf_counter() - start
     bar.close()
     mode = mode_architecture(arch, state.params['theta'])
+    undecided = _undecided(state.params['theta'])
+    if decide and epoch == decide:   # round θ to the mode; θ is frozen from now on
+      arch, state = train_lib.finalize(arch, hyper, state)
     record = {'epoch': epoch, 'architecture': _architecture_record(arch),
               'train_seconds': seconds, 'train_loss': info['loss'],
-              'shrinks': info['shrinks'],
+              'shrinks': info['shrinks'], 'undecided_units': undecided,
               'test_error': train_lib.error_rate(arch, state.params, test_x, test_y),
               'alive': cost_record(arch), 'mode': cost_record(mode),
               'theta_histogram': train_lib.theta_histogram(state.params['theta'])}
     workdir_lib.append_metrics(workdir, record)
     workdir_lib.save_checkpoint(manager, epoch, _tree(state))
-    print(f'epoch {epoch}: alive {"-".join(map(str, arch.widths))}, '
+    print(f'epoch {epoch}{" (θ rounded to the mode)" if decide == epoch else ""}: alive {"-".join(map(str, arch.widths))}, '
           f'mode {"-".join(map(str, mode.widths))}, test error '
           f'{100 * record["test_error"]:.2f}%, {seconds:.1f} s')
 
   records = [r for r in workdir_lib.read_metrics(workdir) if 'epoch' in r]
   plot_widths(workdir, records, arch.group_names)
   final_arch, final_state = train_lib.finalize(arch, hyper, state)
-  undecided = int(sum(np.sum((np.asarray(t) > 0) & (np.asarray(t) < 1))
-                      for t in state.params['theta']))
+  undecided = _undecided(state.params['theta'])
+  if decide:
+    undecided = records[decide]['undecided_units']
   summary = {
       'kind': 'parsimonious',
       'net': NET_NAMES[arch.kind],
@@ -221,8 +235,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       'epochs': int(config.train.epochs),
       'seed': int(config.seed),
       'undecided_units': undecided,
+      'decide_epoch': int(decide),
       'penalty': float(config.train.penalty),
       'estimator': config.train.estimator,
+      'theta_optimizer': config.train.theta_optimizer,
+      'theta_learning_rate': float(config.train.theta_learning_rate),
       'theta_init': float(config.train.theta_init),
       'data': config.data.name,
       'train_seconds_per_epoch': [r['train_seconds'] for r in records[1:]],
@@ -239,6 +256,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
 def main(argv):
   check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   train_and_evaluate(_CONFIG.value, _WORKDIR.value, _STOP_AFTER.value)
 
 

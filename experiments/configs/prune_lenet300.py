@@ -20,14 +20,16 @@ def get_config():
   config.model.net = 'mlp'                # 'mlp' or 'lenet5'
   config.model.widths = (300, 100)        # mlp: hidden widths; lenet5: (conv0, conv1, dense)
   config.train = ml_collections.ConfigDict()
-  config.train.epochs = 20
-  config.train.batch_size = 128
+  config.train.epochs = 12
+  config.train.batch_size = 256
   config.train.learning_rate = 1e-3       # Adam, weights
-  config.train.theta_learning_rate = 0.2  # projected SGD, θ
-  config.train.theta_init = 0.5
-  config.train.penalty = 5e-4             # λ/N: nats per example per surviving unit
+  config.train.theta_optimizer = 'adam'   # projected 'adam' or 'sgd' on θ
+  config.train.theta_learning_rate = 0.05
+  config.train.theta_init = 0.9
+  config.train.penalty = 1e-3             # λ/N: nats per example per surviving unit
   config.train.penalty_scale = ()         # per gate group multipliers; () = all 1
   config.train.prior_variance = 1.0       # σ² of the Gaussian slab on the weights
   config.train.estimator = 'taylor_cv'    # or 'antithetic'
+  config.train.decide_epoch = 3           # round θ to 0/1 after this epoch (0: never)
   config.train.chunk_steps = 50           # updates between shrinking steps
   return config

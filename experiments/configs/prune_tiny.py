@@ -12,5 +12,8 @@ def get_config():
   config.train.epochs = 2
   config.train.batch_size = 100
   config.train.penalty = 2e-3
-  config.train.chunk_steps = 10
+  config.train.theta_learning_rate = 0.05
+  config.train.theta_init = 0.9
+  config.train.chunk_steps = 20
+  config.train.decide_epoch = 1
   return config

@@ -38,6 +38,11 @@ class Hyper(NamedTuple):
     penalty_scale: per gate group multiplier s_g of the penalty.
     prior_variance: σ² of the Gaussian slab prior on the weights.
     num_train: N, the number of training examples.
+    theta_optimizer: 'sgd' (projected SGD) or 'adam' (projected Adam: a
+      diagonal preconditioner; for a box the projection in any diagonal metric
+      is the same clipping, so it is still a projected-gradient method).
+    freeze_theta: θ is fixed (after :func:`finalize`, all θ = 1): one
+      deterministic forward/backward per step, weights only.
     estimator: 'antithetic' (DisARM in θ) or 'taylor_cv' (the same with the
       first-order Taylor expansion of ℓ around z = θ as control variate, one
       extra forward/backward pass; still unbiased).
@@ -49,8 +54,11 @@ class Hyper(NamedTuple):
   prior_variance: float
   num_train: int
   estimator: str = 'taylor_cv'
+  theta_optimizer: str = 'adam'
+  freeze_theta: bool = False
 
 
+THETA_OPTIMIZERS = ('sgd', 'adam')
 ESTIMATORS = ('antithetic', 'taylor_cv')
 
 
@@ -70,18 +78,21 @@ def validate(hyper: Hyper, arch: models.Architecture) -> None:
   check(hyper.prior_variance > 0, f'prior_variance must be > 0, got {hyper.prior_variance}')
   check(hyper.estimator in ESTIMATORS,
         f'unknown estimator {hyper.estimator!r}; choose one of {ESTIMATORS}')
+  check(hyper.theta_optimizer in THETA_OPTIMIZERS,
+        f'unknown theta_optimizer {hyper.theta_optimizer!r}; choose one of {THETA_OPTIMIZERS}')
   check(len(hyper.penalty_scale) == len(arch.widths),
         f'penalty_scale needs one value per gate group {arch.group_names}, '
         f'got {hyper.penalty_scale}')
 
 
 def optimizer(hyper: Hyper) -> optax.GradientTransformation:
-  """Adam on the weights, plain SGD on θ, joined by ``optax.partition``."""
+  """Adam on the weights, SGD or Adam on θ, joined by ``optax.partition``."""
   def labels(params):
     return {'weights': jax.tree.map(lambda _: 'weights', params['weights']),
             'theta': jax.tree.map(lambda _: 'theta', params['theta'])}
   return optax.partition({'weights': optax.adam(hyper.learning_rate),
-                          'theta': optax.sgd(hyper.theta_learning_rate)}, labels)
+                          'theta': getattr(optax, hyper.theta_optimizer)(
+                              hyper.theta_learning_rate)}, labels)
 
 
 def init_state(key: jax.Array, arch: models.Architecture, hyper: Hyper,
@@ -128,7 +139,9 @@ def theta_gradient_estimate(arch: models.Architecture, hyper: Hyper, weights: di
     loss, loss_tilde: (B,) losses under b and b̃ if already computed.
 
   Returns:
-    Per group (w_g,) gradient estimates (penalty not included).
+    Per group (w_g,) gradient estimates (penalty not included). At θ_j ∈ {0, 1}
+    'antithetic' returns 0; 'taylor_cv' returns g_j, the first-order estimate
+    of the one-sided derivative (biased there, exact if ℓ is affine in z_j).
   """
   if loss is None:
     loss = per_example_loss(arch, weights, x, y, b)
@@ -152,6 +165,14 @@ def gradients(arch: models.Architecture, hyper: Hyper, params: dict,
     (grads with the structure of params, metrics {'loss': mean ½(ℓ(b)+ℓ(b̃))}).
   """
   thetas = params['theta']
+  if hyper.freeze_theta:
+    def deterministic(weights):
+      loss = per_example_loss(arch, weights, x, y, gates_lib.mode_gates(thetas)).mean()
+      return loss + weight_penalty(weights, hyper), loss
+    (value, loss), weight_grads = jax.value_and_grad(
+        deterministic, has_aux=True)(params['weights'])
+    return ({'weights': weight_grads, 'theta': tuple(jnp.zeros_like(t) for t in thetas)},
+            {'loss': loss, 'objective': value})
   b, b_tilde = gates_lib.antithetic_gates(key, thetas, x.shape[0])
 
   def objective(weights):
@@ -177,8 +198,9 @@ def update(arch: models.Architecture, hyper: Hyper, state: TrainState,
   tx = optimizer(hyper)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  params = {'weights': params['weights'],
-            'theta': tuple(gates_lib.project(t) for t in params['theta'])}
+  thetas = (state.params['theta'] if hyper.freeze_theta
+            else tuple(gates_lib.project(t) for t in params['theta']))
+  params = {'weights': params['weights'], 'theta': thetas}
   return TrainState(state.step + 1, params, opt_state), metrics
 
 
