@@ -36,7 +36,11 @@ Numerics of one AIS step. With x = c + v(W ⊙ A), a = β_k x and Δ = β_k −
 and σ(β_k|x|) also gives p(h_j = 1 | v) at β_k (σ(a) = σ(β_k|x|) for x ≥ 0
 and 1 − σ(β_k|x|) otherwise). So a step costs the two products v(W ⊙ A) and
 h(W ⊙ A)ᵀ in the weights' dtype (float32), one sigmoid, one expm1 and one
-log1p per hidden unit, one sigmoid per visible unit, and V + H uniform draws.
+log1p per hidden unit, one sigmoid per visible unit, and V + H uniform draws
+(by default one threefry key per temperature expanded by a counter-based
+integer hash, :func:`hash_uniforms`: threefry itself for 1.3·10^5 uniforms per
+temperature costs more than the two products on a CPU; ``rng='threefry'``
+keeps the reference generator).
 Per-step increments are summed over units in the weights' dtype and
 accumulated over the ~14,500 steps in float64 when x64 is on, otherwise in
 compensated (Kahan–Babuška) float32. The temperatures are rounded once to the
