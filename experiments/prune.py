@@ -85,7 +85,8 @@ def hyper_parameters(config: ml_collections.ConfigDict, arch: models.Architectur
       learning_rate=float(t.learning_rate), theta_learning_rate=float(t.theta_learning_rate),
       penalty=float(t.penalty), penalty_scale=scale,
       prior_variance=float(t.prior_variance), num_train=int(num_train),
-      estimator=t.estimator, theta_optimizer=t.theta_optimizer)
+      estimator=t.estimator, theta_optimizer=t.theta_optimizer,
+      decay_steps=(t.epochs * (num_train // t.batch_size) if t.cosine_decay else 0))
   train_lib.validate(hyper, arch)
   return hyper
 

@@ -11,5 +11,9 @@ def get_config():
   config = prune_lenet300.get_config()
   config.model.net = 'lenet5'
   config.model.widths = (20, 50, 500)
-  config.train.epochs = 12
+  config.train.epochs = 24
+  config.train.decide_epoch = 2
+  # price of a unit relative to a dense unit, roughly its MACs: conv0 filter,
+  # conv1 filter, flattened feature, dense unit
+  config.train.penalty_scale = (5.0, 10.0, 0.5, 1.0)
   return config

@@ -100,6 +100,29 @@ class GatedMLP(nn.Module):
     return nn.Dense(self.arch.num_classes, name='out')(h)
 
 
+class PatchConv(nn.Module):
+  """A 'VALID' stride-1 convolution computed as im2col (slices) + one matmul.
+
+  Same parameters as ``nn.Conv`` (kernel (k, k, C_in, C_out), bias (C_out,)),
+  same outputs; on CPU the matmul form (and its slice/pad backward) is many
+  times faster than XLA's convolution kernels for LeNet-sized layers.
+  """
+  features: int
+  kernel_size: int
+
+  @nn.compact
+  def __call__(self, h: jax.Array) -> jax.Array:
+    k, c_in = self.kernel_size, h.shape[-1]
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (k, k, c_in, self.features))
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    rows, cols = h.shape[1] - k + 1, h.shape[2] - k + 1
+    patches = jnp.stack([h[:, i:i + rows, j:j + cols, :]
+                         for i in range(k) for j in range(k)], axis=3)
+    patches = patches.reshape(h.shape[0], rows, cols, k * k * c_in)
+    return patches @ kernel.reshape(k * k * c_in, self.features) + bias
+
+
 class GatedLeNet5(nn.Module):
   """x (B, 784) → logits (B, K): LeNet-5-Caffe with gated filters and units."""
   arch: Architecture
@@ -108,10 +131,10 @@ class GatedLeNet5(nn.Module):
   def __call__(self, x: jax.Array, gates: Sequence[jax.Array]) -> jax.Array:
     c0, c1, _, d0 = self.arch.widths
     h = x.reshape(x.shape[0], LENET5_SIDE, LENET5_SIDE, 1)
-    k = (LENET5_KERNEL, LENET5_KERNEL)
-    h = nn.relu(nn.Conv(c0, k, padding='VALID', name='conv0')(h))
+    k = LENET5_KERNEL
+    h = nn.relu(PatchConv(c0, k, name='conv0')(h))
     h = nn.max_pool(h, (2, 2), (2, 2)) * _channel_gate(gates[0])        # (B, 12, 12, c0)
-    h = nn.relu(nn.Conv(c1, k, padding='VALID', name='conv1')(h))
+    h = nn.relu(PatchConv(c1, k, name='conv1')(h))
     h = nn.max_pool(h, (2, 2), (2, 2)) * _channel_gate(gates[1])        # (B, 4, 4, c1)
     h = h.reshape(h.shape[0], -1)[:, jnp.asarray(self.arch.gather, jnp.int32)]
     h = h * gates[2]                                                     # (B, flat)

@@ -43,6 +43,8 @@ class Hyper(NamedTuple):
       is the same clipping, so it is still a projected-gradient method).
     freeze_theta: θ is fixed (after :func:`finalize`, all θ = 1): one
       deterministic forward/backward per step, weights only.
+    decay_steps: if > 0, the weights' learning rate follows a cosine decay to
+      1% over this many steps (the whole run); 0 keeps it constant.
     estimator: 'antithetic' (DisARM in θ) or 'taylor_cv' (the same with the
       first-order Taylor expansion of ℓ around z = θ as control variate, one
       extra forward/backward pass; still unbiased).
@@ -56,6 +58,7 @@ class Hyper(NamedTuple):
   estimator: str = 'taylor_cv'
   theta_optimizer: str = 'adam'
   freeze_theta: bool = False
+  decay_steps: int = 0
 
 
 THETA_OPTIMIZERS = ('sgd', 'adam')
@@ -90,7 +93,9 @@ def optimizer(hyper: Hyper) -> optax.GradientTransformation:
   def labels(params):
     return {'weights': jax.tree.map(lambda _: 'weights', params['weights']),
             'theta': jax.tree.map(lambda _: 'theta', params['theta'])}
-  return optax.partition({'weights': optax.adam(hyper.learning_rate),
+  learning_rate = (optax.cosine_decay_schedule(hyper.learning_rate, hyper.decay_steps, 0.01)
+                   if hyper.decay_steps > 0 else hyper.learning_rate)
+  return optax.partition({'weights': optax.adam(learning_rate),
                           'theta': getattr(optax, hyper.theta_optimizer)(
                               hyper.theta_learning_rate)}, labels)
 

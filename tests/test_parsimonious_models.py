@@ -1,0 +1,33 @@
+"""The gated networks: the im2col convolution equals flax's, gates act as masks."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ncg.parsimonious import models
+
+
+def test_patch_conv_equals_flax_conv():
+  h = jax.random.normal(jax.random.key(0), (3, 12, 12, 4))
+  conv = models.PatchConv(6, 5)
+  variables = conv.init(jax.random.key(1), h)
+  variables = jax.tree.map(lambda v: v + 0.1, variables)       # non-zero bias too
+  want = nn.Conv(6, (5, 5), padding='VALID').apply(variables, h)
+  np.testing.assert_allclose(conv.apply(variables, h), want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_closed_gate_silences_its_unit():
+  arch = models.mlp(10, (6,), num_classes=3)
+  weights = models.init_weights(jax.random.key(0), arch, 10)
+  x = jax.random.normal(jax.random.key(1), (4, 10))
+  gates = [jnp.ones(10), jnp.ones(6).at[2].set(0.0)]
+  changed = jax.tree.map(lambda w: w, weights)
+  changed['params']['out']['kernel'] = changed['params']['out']['kernel'].at[2].set(99.0)
+  np.testing.assert_allclose(models.apply(arch, weights, x, gates),
+                             models.apply(arch, changed, x, gates), rtol=1e-6)
+  opened = [jnp.ones(10), jnp.ones(6)]
+  assert not np.allclose(models.apply(arch, weights, x, opened),
+                         models.apply(arch, changed, x, opened))
