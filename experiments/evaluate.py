@@ -370,7 +370,8 @@ def write_new_json(workdir: str, name: str, record: dict[str, Any]) -> str:
     os.unlink(tmp)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+  """A non-finite float as a string ('-inf'), so the JSON stays standard."""
   if isinstance(value, float) and not math.isfinite(value):
     return str(value)  # '-inf' for an unbounded interval end
   return value
@@ -412,7 +413,7 @@ def main(argv):
       sample_steps=_SAMPLE_STEPS.value)
   result = {'workdir': os.path.abspath(workdir), 'epoch': run.epoch,
             'dataset': run.dataset.name, 'seed': _SEED.value,
-            **{k: _json_safe(v) for k, v in result.items()}}
+            **{k: json_safe(v) for k, v in result.items()}}
   path = write_new_json(workdir, name, result)
   summary = [f'log Z (AIS) = {result["log_z_ais"]:.3f} '
              f'[{result["log_z_ais_low"]}, {result["log_z_ais_high"]:.3f}]']
