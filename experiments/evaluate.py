@@ -46,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from ncg import classification
 from ncg import data as data_lib
@@ -54,8 +55,9 @@ from ncg import rbm
 from ncg import sampling
 from ncg.errors import check
 
-# The flags live in their own FlagValues: experiments.train (imported by main
-# for ``load_trained``) defines --workdir and --config in the global FLAGS.
+# The flags live in their own FlagValues: experiments/train.py imports this
+# module for its in-training evaluations and defines --workdir and --config in
+# the global FLAGS.
 FLAGS = flags.FlagValues()
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Workdir of a trained run.',
                                flag_values=FLAGS)
@@ -377,15 +379,6 @@ def json_safe(value: Any) -> Any:
   return value
 
 
-def _load_trained(workdir: str):
-  """The lead's ``load_trained`` (experiments.rbm_run, else experiments.train)."""
-  try:
-    from experiments import rbm_run as runs  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    from experiments import train as runs  # pylint: disable=g-import-not-at-top
-  return runs.load_trained(workdir)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
@@ -399,7 +392,7 @@ def main(argv):
   check(_SAMPLE_CHAINS.value >= 0 and _SAMPLE_STEPS.value >= 0,
         '--sample_chains and --sample_steps must be >= 0')
   logging.set_verbosity(logging.WARNING)  # orbax logs every restore at INFO
-  run = _load_trained(workdir)
+  run = rbm_run.load_trained(workdir)
   name = free_result_name(workdir)
   stem = name[:-len('.json')]
   result = evaluate(

@@ -207,14 +207,19 @@ def evaluate_during_training(config: ml_collections.ConfigDict,
   """experiments.evaluate's measurements with the run's (cheaper) AIS settings.
 
   The AIS settings used are part of the returned record (``ais_runs``,
-  ``ais_temperatures``); the final evaluation also writes its figures.
+  ``ais_temperatures``). Evaluations during training skip the linear probe and
+  use fewer pseudo-likelihood examples; the final one is complete and writes
+  its figures as figures/train_eval_*.png.
   """
   from experiments import evaluate  # pylint: disable=g-import-not-at-top
   e = config.eval
-  return evaluate.evaluate(
+  cheap = {} if final else dict(probe=False, pl_examples=200, exact_max_log2=20)
+  record = evaluate.evaluate(
       key, state, dataset, label_units=label_units, ais_runs=e.ais_runs,
-      ais_temperatures=e.ais_temperatures,
-      figures_dir=workdir_lib.figure_path(workdir, '') if final else None)
+      ais_temperatures=e.ais_temperatures, figure_prefix='train_eval',
+      figures_dir=workdir_lib.figure_path(workdir, '') if final else None,
+      **cheap)
+  return {name: evaluate.json_safe(value) for name, value in record.items()}
 
 
 def summarize_evaluation(evaluation: dict) -> str:
