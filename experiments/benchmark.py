@@ -16,11 +16,13 @@ last line with ``--json`` is one JSON object for tracking runs:
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import jax.numpy as jnp
 
@@ -62,13 +64,14 @@ def peak_matmul_gflops(size: int = 2048, min_seconds: float = 2.0) -> float:
 
 def cd_case(name: str, batch_size: int, k: int, peak_gflops: float,
             num_visible: int = 784, num_hidden: int = 500,
-            min_seconds: float = 2.0, connectivity: str = 'ncg') -> dict:
+            min_seconds: float = 2.0, connectivity: str = 'ncg',
+            rng: str = 'hash') -> dict:
   """Times scanned CD-k epochs of a V×H RBM on random binary data."""
   num_batches = max(4, 2000 // batch_size)
   x = (jax.random.uniform(jax.random.key(0), (num_batches * batch_size,
                                                 num_visible)) < 0.13
        ).astype(jnp.float32)
-  config = train.TrainConfig(k=k, connectivity=connectivity)
+  config = train.TrainConfig(k=k, connectivity=connectivity, rng=rng)
   state = rbm.init(jax.random.key(1), num_visible, num_hidden, density=0.5)
   opt_state = train.make_trainer(config).init(state, jax.random.key(2), batch_size)
   epoch = train.make_epoch(config, batch_size)
@@ -82,13 +85,16 @@ def cd_case(name: str, batch_size: int, k: int, peak_gflops: float,
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)
   peak = peak_matmul_gflops(_PEAK_SIZE.value, _MIN_SECONDS.value)
   print(f'peak float32 matmul ({_PEAK_SIZE.value}²): {peak:.1f} GFLOP/s '
         f'on {jax.devices()[0].device_kind}')
   cases = []
-  for batch_size in map(int, _BATCHES.value):
-    case = cd_case(f'ncg_cd{_K.value}_b{batch_size}', batch_size, _K.value, peak,
-                   min_seconds=_MIN_SECONDS.value)
+  for batch_size, rng in itertools.product(map(int, _BATCHES.value),
+                                           ('hash', 'threefry')):
+    suffix = '' if rng == 'hash' else '_threefry'  # the default trainer's first
+    case = cd_case(f'ncg_cd{_K.value}_b{batch_size}{suffix}', batch_size,
+                   _K.value, peak, min_seconds=_MIN_SECONDS.value, rng=rng)
     cases.append(case)
     print(f'{case["name"]:>20}: {case["examples_per_s"]:9.0f} examples/s, '
           f'{case["gflops"]:6.1f} GFLOP/s = {case["fraction_of_peak"]:.0%} of peak')

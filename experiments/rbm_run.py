@@ -56,7 +56,8 @@ def train_config(config: ml_collections.ConfigDict, label_units: int
       learning_rate=t.learning_rate,
       strength_learning_rate=(None if t.strength_learning_rate == -1
                               else t.strength_learning_rate),
-      optimizer=t.optimizer, momentum=t.momentum, label_units=label_units)
+      optimizer=t.optimizer, momentum=t.momentum, label_units=label_units,
+      rng=t.rng)
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:

@@ -38,9 +38,9 @@ and 1 − σ(β_k|x|) otherwise). So a step costs the two products v(W ⊙ A) an
 h(W ⊙ A)ᵀ in the weights' dtype (float32), one sigmoid, one expm1 and one
 log1p per hidden unit, one sigmoid per visible unit, and V + H uniform draws
 (by default one threefry key per temperature expanded by a counter-based
-integer hash, :func:`hash_uniforms`: threefry itself for 1.3·10^5 uniforms per
-temperature costs more than the two products on a CPU; ``rng='threefry'``
-keeps the reference generator).
+integer hash, :func:`ncg.sampling.hash_uniforms`: threefry itself for
+1.3·10^5 uniforms per temperature costs more than the two products on a CPU;
+``rng='threefry'`` keeps the reference generator).
 Per-step increments are summed over units in the weights' dtype and
 accumulated over the ~14,500 steps in float64 when x64 is on, otherwise in
 compensated (Kahan–Babuška) float32. The temperatures are rounded once to the
@@ -60,6 +60,7 @@ import numpy as np
 
 from ncg import classification
 from ncg import rbm
+from ncg import sampling
 from ncg.errors import check
 from ncg.rbm import RBMState
 
@@ -302,35 +303,6 @@ def _check_betas(betas) -> np.ndarray:
 AIS_RNGS = ('hash', 'threefry')
 
 
-def _mix32(x: jax.Array) -> jax.Array:
-  """A bijective 32-bit integer mixer (C. Wellons' "lowbias32", bias ≈ 0.11)."""
-  x = x ^ (x >> 16)
-  x = x * jnp.uint32(0x21F0AAAD)
-  x = x ^ (x >> 15)
-  x = x * jnp.uint32(0x735A2D97)
-  return x ^ (x >> 15)
-
-
-def hash_uniforms(key_words: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
-  """Uniforms on [0, 1) with 24 random bits, from a counter-based hash.
-
-  u_i = ⌊mix(mix(i·φ + k_0) ⊕ k_1) / 2^8⌋ · 2^−24 for the row-major index i of
-  each element, φ = 0x9E3779B9 and the two key words k (uint32 (2,), e.g. from
-  ``jax.random.bits``). Each element costs a dozen integer vector operations,
-  about a tenth of threefry on CPU; with a fresh threefry-drawn key per call
-  the outputs of different calls are independent streams.
-  """
-  index = jnp.zeros(shape, jnp.uint32)
-  stride = 1
-  for axis in reversed(range(len(shape))):
-    index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * (
-        jnp.uint32(stride))
-    stride *= shape[axis]
-  x = _mix32(index * jnp.uint32(0x9E3779B9) + key_words[0])
-  x = _mix32(x ^ key_words[1])
-  return (x >> 8).astype(dtype) * jnp.asarray(2.0 ** -24, dtype)
-
-
 def _sample_visible(u_bits, u_label, logits, label_units):
   """Bernoulli bits (and a categorical label group) from uniforms."""
   dtype = logits.dtype
@@ -385,7 +357,7 @@ def _ais(key, state, betas, base_visible_bias, num_runs, label_units, rng):
   def draw(key):
     shape = (num_runs, num_hidden + num_visible + 1)
     if rng == 'hash':
-      u = hash_uniforms(key, shape, dtype)
+      u = sampling.hash_uniforms(key, shape, dtype)
     else:
       u = jax.random.uniform(key, shape, dtype)
     return (u[:, :num_hidden], u[:, num_hidden:num_hidden + num_bits],
@@ -468,7 +440,7 @@ def ais_log_partition(key: jax.Array,
       the annealing then runs over the one-hot label domain.
     rng: where the per-step uniforms come from: 'hash' (default, fast) draws
       one threefry key per temperature and expands it with
-      :func:`hash_uniforms`; 'threefry' calls ``jax.random.uniform`` per
+      :func:`ncg.sampling.hash_uniforms`; 'threefry' calls ``jax.random.uniform`` per
       temperature (the reference, several times slower on CPU).
 
   Returns:

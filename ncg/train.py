@@ -64,6 +64,8 @@ class TrainConfig:
     label_units: L one-hot label units at the end of the visible layer
       (joint classification RBM): sampled as a softmax group, always
       connected, never touched by connectivity learning.
+    rng: uniforms of the Gibbs chains: 'hash' (fast on CPU, see
+      :mod:`ncg.sampling`) or 'threefry' (JAX's generator).
   """
   k: int = 1
   persistent: bool = False
@@ -73,6 +75,7 @@ class TrainConfig:
   optimizer: str = 'sgd'
   momentum: float = 0.9
   label_units: int = 0
+  rng: str = 'hash'
 
   def __post_init__(self):
     check(isinstance(self.k, int) and self.k >= 1, f'k must be an integer >= 1, got {self.k}')
@@ -88,6 +91,8 @@ class TrainConfig:
           f'{self.strength_learning_rate}')
     check(0 <= self.momentum < 1, f'momentum must be in [0, 1), got {self.momentum}')
     check(self.label_units >= 0, f'label_units must be >= 0, got {self.label_units}')
+    check(self.rng in sampling.RNGS,
+          f'unknown rng {self.rng!r}; choose one of {sampling.RNGS}')
 
   @property
   def resolved_strength_learning_rate(self) -> float:
@@ -195,7 +200,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
   """Builds the pure CD-k / PCD-k trainer of ``config``."""
   optimizer = _make_optimizer(config, config.learning_rate,
                               config.resolved_strength_learning_rate)
-  label_units = config.label_units
+  label_units, rng = config.label_units, config.rng
 
   def init(state: RBMState, key: jax.Array, batch_size: int,
            learning_rate=None, strength_learning_rate=None) -> TrainerState:
@@ -224,16 +229,16 @@ def make_trainer(config: TrainConfig) -> Trainer:
     # The first half-sweep from the data gives both the reconstruction and, for
     # CD, the chain's first visible sample (2k + 3 matmuls in all for CD-k).
     ph_data = rbm.hidden_probs(model, batch)
-    h_data = sampling.bernoulli(key_h, ph_data)
+    h_data = sampling.bernoulli(key_h, ph_data, rng)
     v_first, recon = sampling.sample_visible_from_logits(
-        key_v, rbm.visible_logits(model, h_data), label_units)
+        key_v, rbm.visible_logits(model, h_data), label_units, rng)
     if config.persistent:
       start, sweeps = opt_state.chains, config.k
     else:
       start, sweeps = v_first, config.k - 1
     if sweeps:
       negatives = sampling.sample_chains(key_chain, model, start, sweeps,
-                                         label_units)
+                                         label_units, rng)
     else:
       negatives = start
     ph_negatives = rbm.hidden_probs(model, negatives)

@@ -321,18 +321,3 @@ def test_kahan_accumulation_in_float32():
   assert abs(float(hi) + float(lo) - exact) <= abs(naive - exact)
 
 
-def test_hash_uniforms_look_uniform():
-  u = np.asarray(estimators.hash_uniforms(
-      jnp.array([123, 456], jnp.uint32), (200, 500)))
-  assert u.min() >= 0.0 and u.max() < 1.0
-  assert abs(u.mean() - 0.5) < 3 * np.sqrt(1 / 12 / u.size) * 2
-  counts, _ = np.histogram(u, bins=20, range=(0, 1))
-  expected = u.size / 20
-  chi2 = np.sum((counts - expected) ** 2 / expected)
-  assert chi2 < 45  # 19 degrees of freedom: p ≈ 0.001
-  # Neighbouring elements and neighbouring keys are uncorrelated.
-  flat = u.reshape(-1)
-  assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.01
-  other = np.asarray(estimators.hash_uniforms(
-      jnp.array([124, 456], jnp.uint32), (200, 500))).reshape(-1)
-  assert abs(np.corrcoef(flat, other)[0, 1]) < 0.01

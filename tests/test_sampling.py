@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from ncg import sampling
 from tests.conftest import brute_force_joint, tiny_rbm
@@ -13,15 +14,16 @@ def _empirical(samples, num_visible):
   return np.bincount(index, minlength=2 ** num_visible) / len(index)
 
 
-def test_long_gibbs_chains_match_exact_distribution():
+@pytest.mark.parametrize('rng', sampling.RNGS)
+def test_long_gibbs_chains_match_exact_distribution(rng):
   state = tiny_rbm(jax.random.key(0), num_visible=5, num_hidden=3, scale=1.5)
   _, _, P = brute_force_joint(state)
   exact = P.sum(1)  # p(v) in the order of all_binary(5)
 
   def run(key, v0):  # one chain: 100 burn-in sweeps, then 400 kept sweeps
-    v = sampling.gibbs_chain(key, state, v0, 100)
+    v = sampling.gibbs_chain(key, state, v0, 100, rng=rng)
     def body(v, key):
-      v = sampling.gibbs_sweep(key, state, v)
+      v = sampling.gibbs_sweep(key, state, v, rng=rng)
       return v, v
     _, trace = jax.lax.scan(body, v, jax.random.split(key, 400))
     return trace
@@ -58,3 +60,20 @@ def test_sample_chains_runs_independent_chains():
   assert len({tuple(r) for r in np.asarray(out)}) > 4  # not one copied chain
   traj = sampling.chain_trajectory(jax.random.key(7), state, v, 6, every=2)
   assert traj.shape == (3, 64, 4)
+
+
+def test_hash_uniforms_look_uniform():
+  u = np.asarray(sampling.hash_uniforms(
+      jnp.array([123, 456], jnp.uint32), (200, 500)))
+  assert u.min() >= 0.0 and u.max() < 1.0
+  assert abs(u.mean() - 0.5) < 3 * np.sqrt(1 / 12 / u.size) * 2
+  counts, _ = np.histogram(u, bins=20, range=(0, 1))
+  expected = u.size / 20
+  chi2 = np.sum((counts - expected) ** 2 / expected)
+  assert chi2 < 45  # 19 degrees of freedom: p ≈ 0.001
+  # Neighbouring elements and neighbouring keys are uncorrelated.
+  flat = u.reshape(-1)
+  assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.01
+  other = np.asarray(sampling.hash_uniforms(
+      jnp.array([124, 456], jnp.uint32), (200, 500))).reshape(-1)
+  assert abs(np.corrcoef(flat, other)[0, 1]) < 0.01

@@ -34,6 +34,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.connectivity = 'ncg'  # ncg | fixed | dense
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
+  config.train.rng = 'hash'          # Gibbs uniforms: hash (fast on CPU) | threefry
   config.train.learning_rate = 0.1
   config.train.strength_learning_rate = -1.0  # -1 = 5 × learning_rate
   config.train.optimizer = 'sgd'     # sgd | momentum | adam
