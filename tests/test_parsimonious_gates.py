@@ -16,7 +16,13 @@ import pytest
 
 from ncg.parsimonious import gates, models, train
 
-jax.config.update('jax_enable_x64', False)
+
+
+@pytest.fixture(autouse=True)
+def _float32():
+  """These tests exercise float32 code; tests/conftest.py turns x64 on globally."""
+  with jax.enable_x64(False):
+    yield
 
 
 def _tiny_problem(estimator):
