@@ -197,8 +197,43 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   bar.close()
 
   write_figures(workdir, config, state, dataset, label_units, key_figures)
-  print(f'Outputs in {workdir}: config.json, metrics.jsonl, checkpoints/, '
-        f'figures/ ({workdir_lib.figure_path(workdir, "")})')
+  write_summary(workdir, config)
+  print(f'Outputs in {workdir}: config.json, metrics.jsonl, summary.json, '
+        f'checkpoints/, figures/ ({workdir_lib.figure_path(workdir, "")})')
+
+
+SUMMARY_EVAL_FIELDS = (
+    'test_log_likelihood_ais', 'test_log_likelihood_ais_low',
+    'test_log_likelihood_ais_high', 'train_log_likelihood_ais',
+    'test_log_likelihood_exact', 'log_z_ais', 'ais_runs', 'ais_temperatures',
+    'test_accuracy', 'probe_test_accuracy', 'test_pseudo_log_likelihood')
+
+
+def write_summary(workdir: str, config: ml_collections.ConfigDict) -> dict:
+  """workdir/summary.json: the run's settings and final figures, for RESULTS.md.
+
+  The last epoch's connectivity and the last evaluation's likelihoods and
+  accuracies (None where the run did not evaluate).
+  """
+  records = workdir_lib.read_metrics(workdir)
+  epochs = [r for r in records if r.get('kind') != 'eval']
+  evals = [r for r in records if r.get('kind') == 'eval']
+  last, evaluation = epochs[-1], (evals[-1] if evals else {})
+  summary = {
+      'kind': 'rbm', 'dataset': config.data.name,
+      'connectivity': config.train.connectivity,
+      'density0': 1.0 if config.train.connectivity == 'dense' else config.model.density,
+      'density': last['density'], 'num_hidden': config.model.num_hidden,
+      'k': config.train.k, 'persistent': config.train.persistent,
+      'learning_rate': config.train.learning_rate, 'epochs': last['epoch'],
+      'seed': config.train.seed, 'labels': config.model.labels,
+      'added_last_epoch': last['added'], 'removed_last_epoch': last['removed'],
+      'seconds_per_epoch': float(np.median([r['seconds'] for r in epochs])),
+      'evaluated_epoch': evaluation.get('epoch'),
+      **{name: evaluation.get(name) for name in SUMMARY_EVAL_FIELDS},
+  }
+  workdir_lib.write_json(workdir, 'summary.json', summary)
+  return summary
 
 
 def evaluate_during_training(config: ml_collections.ConfigDict,

@@ -150,3 +150,13 @@ def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
 def figure_path(workdir: str, name: str) -> str:
   """workdir/figures/<name>."""
   return os.path.join(workdir, FIGURE_DIR, name)
+
+
+def write_json(workdir: str, name: str, record: dict[str, Any]) -> str:
+  """Writes workdir/<name> atomically (a temporary file renamed over it)."""
+  path = os.path.join(workdir, name)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump({k: _to_json(v) for k, v in record.items()}, f, indent=2)
+  os.replace(tmp, path)
+  return path

@@ -48,6 +48,8 @@ def test_outputs_of_a_run(finished_run):
   assert records[-1]['added'] > 0 and records[-1]['removed'] > 0
   config = json.load(open(workdir / 'config.json'))
   assert config['model']['num_hidden'] == 64
+  summary = json.load(open(workdir / 'summary.json'))
+  assert summary['epochs'] == 2 and summary['density'] == records[-1]['density']
   for name in ('samples.png', 'filters.png', 'mask.png', 'density.png'):
     assert os.path.getsize(workdir / 'figures' / name) > 1000, name
 
