@@ -117,13 +117,14 @@ def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
     if not runs:
       continue
     out.append(f'### {NET_TITLES[net]}\n')
-    out.append('| run | start | final architecture | test error % | MACs | FLOPs | params | epochs | seed |')
-    out.append('|---|---|---|---|---|---|---|---|---|')
+    out.append('| run | start | final architecture | test error % | MACs | FLOPs | params | epochs (decided after) | seed | undecided gates rounded |')
+    out.append('|---|---|---|---|---|---|---|---|---|---|')
     for s in sorted(runs, key=lambda s: (not _is_dense(s), s['start_widths'], s['seed'])):
       label = 'dense' if _is_dense(s) else f'pruned (λ/N={s["penalty"]:g})'
       out.append(f'| {label} | {_arch(s["start_widths"])} | {_arch(s["final_widths"])} | '
                  f'{100 * s["test_error"]:.2f} | {s["macs"]:,} | {s["flops"]:,} | '
-                 f'{s["params"]:,} | {s["epochs"]} | {s["seed"]} |')
+                 f'{s["params"]:,} | {s["epochs"]} ({s.get("decide_epoch", 0)}) | {s["seed"]} | '
+                 f'{s.get("undecided_units", "")} |')
     out.append('')
     out.append('Published structured pruning (REFERENCE.md §3):\n')
     out.append('| method | architecture | test error % | cost as published |')
@@ -158,19 +159,35 @@ def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
                  'epoch\'s end; measured on a shared 2-core CPU, so only trends '
                  'within a run are meaningful):\n')
       epochs = max(len(s['train_seconds_per_epoch']) for s in pruned)
-      header = '| start | ' + ' | '.join(f'ep {e + 1}' for e in range(epochs)) + ' |'
-      out.append(header)
-      out.append('|---' * (epochs + 1) + '|')
+      shown = min(epochs, 5)
+      columns = [f'ep {e + 1}' for e in range(shown)]
+      if epochs > shown:
+        columns.append(f'ep {shown + 1}–{epochs} (mean)')
+      out.append('| start | ' + ' | '.join(columns) + ' | whole run |')
+      out.append('|---' * (len(columns) + 2) + '|')
       for start, group in groups.items():
-        seconds, macs = [], []
-        for e in range(epochs):
+        cells = []
+        for e in range(shown):
           vals = [s['train_seconds_per_epoch'][e] for s in group
                   if len(s['train_seconds_per_epoch']) > e]
           alive = [s['alive_macs_per_epoch'][e] for s in group
                    if len(s['alive_macs_per_epoch']) > e]
-          seconds.append(f'{np.mean(vals):.0f} s / {np.mean(alive) / 1e3:.0f}K' if vals else '')
-        out.append(f'| {_arch(start)} | ' + ' | '.join(seconds) + ' |')
+          cells.append(f'{np.mean(vals):.1f} s / {np.mean(alive) / 1e3:.0f}K MACs'
+                       if vals else '')
+        if epochs > shown:
+          rest = [np.mean(s['train_seconds_per_epoch'][shown:]) for s in group
+                  if len(s['train_seconds_per_epoch']) > shown]
+          alive = [s['alive_macs_per_epoch'][-1] for s in group]
+          cells.append(f'{np.mean(rest):.2f} s / {np.mean(alive) / 1e3:.0f}K MACs')
+        total = np.mean([np.sum(s['train_seconds_per_epoch']) for s in group])
+        out.append(f'| {_arch(start)} | ' + ' | '.join(cells) + f' | {total:.0f} s |')
       out.append('')
+      dense = [s for s in runs if _is_dense(s)]
+      if dense:
+        d = dense[0]
+        out.append(f'Dense reference: {np.mean(d["train_seconds_per_epoch"][1:]):.1f} s '
+                   f'per epoch ({d["macs"] / 1e3:.0f}K MACs, one deterministic pass per step '
+                   f'after its first epoch).\n')
   return '\n'.join(out)
 
 
