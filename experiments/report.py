@@ -191,6 +191,23 @@ def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
   return '\n'.join(out)
 
 
+@section('parsimonious_variants', 'Parsimonious networks: variants tried (one seed each)')
+def parsimonious_variants_section(summaries: list[dict[str, Any]]) -> str:
+  out = ['Single runs with one setting changed from the default config '
+         '(`experiments/configs/prune_lenet300.py` / `prune_lenet5.py`); not part '
+         'of the robustness statistics.\n',
+         '| run | change | start | final architecture | test error % | MACs | λ/N | '
+         'penalty scale | prior σ² | epochs (decided after) |',
+         '|---|---|---|---|---|---|---|---|---|---|']
+  for s in summaries:
+    scale = s.get('penalty_scale') or 'all 1'
+    out.append(f'| {os.path.dirname(s["_path"])} | {s.get("note", "")} | '
+               f'{_arch(s["start_widths"])} | {_arch(s["final_widths"])} | '
+               f'{100 * s["test_error"]:.2f} | {s["macs"]:,} | {s["penalty"]:g} | {scale} | '
+               f'{s.get("prior_variance", "")} | {s["epochs"]} ({s.get("decide_epoch", 0)}) |')
+  return '\n'.join(out)
+
+
 def main(argv):
   del argv
   text = render(load_summaries(_RESULTS.value))
