@@ -208,6 +208,52 @@ def parsimonious_variants_section(summaries: list[dict[str, Any]]) -> str:
   return '\n'.join(out)
 
 
+# ------------------------------------------------------------------------- rbm
+
+
+def _nats(value, low=None) -> str:
+  if value is None:
+    return '–'
+  if low is None or isinstance(low, str):  # '-inf': the interval is unbounded below
+    return f'{value:.2f}' + ('' if low is None else ' (σ-interval unbounded)')
+  return f'{value:.2f} (−{value - low:.2f})'
+
+
+@section('rbm', 'RBMs with learned connectivity (NCG) against dense and fixed sparse')
+def rbm_section(summaries: list[dict[str, Any]]) -> str:
+  groups: dict[str, list[dict[str, Any]]] = {}
+  for s in summaries:
+    groups.setdefault(s['_path'].split(os.sep)[1], []).append(s)
+  out = []
+  for study, runs in sorted(groups.items()):
+    first = runs[0]
+    out += [f'**{study}**: {first["dataset"]}, H = {first["num_hidden"]}, '
+            f'{"PCD" if first["persistent"] else "CD"}-{first["k"]}, '
+            f'η = {first["learning_rate"]:g}, {first["epochs"]} epochs, seed '
+            f'{first["seed"]}; average test log p(v) by AIS ({first["ais_runs"]} '
+            f'runs, {first["ais_temperatures"]} temperatures; (−x): the lower end '
+            'of its ±3σ interval is x nats below); probe: softmax regression '
+            'on p(h|x); flips: connections switched on / off during the last '
+            'epoch.\n',
+            '| connectivity | initial density | final density | test log p(v) | '
+            'train log p(v) | probe test accuracy | flips (+/−) | '
+            's/epoch |',
+            '|---|---|---|---|---|---|---|---|']
+    order = {'ncg': 0, 'fixed': 1, 'dense': 2}
+    for s in sorted(runs, key=lambda s: (order.get(s['connectivity'], 3),
+                                         s['density0'])):
+      probe = s.get('probe_test_accuracy')
+      out.append(
+          f'| {s["connectivity"]} | {s["density0"]:.2f} | {s["density"]:.3f} | '
+          f'{_nats(s["test_log_likelihood_ais"], s.get("test_log_likelihood_ais_low"))} | '
+          f'{_nats(s["train_log_likelihood_ais"])} | '
+          f'{"–" if probe is None else f"{100 * probe:.2f}%"} | '
+          f'{s["added_last_epoch"]:,} / {s["removed_last_epoch"]:,} | '
+          f'{s["seconds_per_epoch"]:.1f} |')
+    out.append('')
+  return '\n'.join(out)
+
+
 def main(argv):
   del argv
   text = render(load_summaries(_RESULTS.value))
