@@ -88,12 +88,20 @@ def visible_data(x: np.ndarray, y: np.ndarray, label_units: int) -> jax.Array:
 
 
 def initial_state(config: ml_collections.ConfigDict, train_x: jax.Array,
-                  label_units: int, key: jax.Array) -> rbm.RBMState:
-  """A fresh RBM for the run (labels always connected)."""
+                  label_units: int, key: jax.Array,
+                  density: float | jax.Array | None = None) -> rbm.RBMState:
+  """A fresh RBM for the run (labels always connected).
+
+  ``density`` overrides ``config.model.density`` (it may be traced, so
+  experiments/sweep.py vmaps this over a population); 'dense' runs use 1.
+  """
   m = config.model
   check(m.num_hidden >= 1, f'model.num_hidden must be >= 1, got {m.num_hidden}')
-  density = 1.0 if config.train.connectivity == 'dense' else m.density
   check(0.0 <= m.density <= 1.0, f'model.density must be in [0, 1], got {m.density}')
+  if config.train.connectivity == 'dense':
+    density = 1.0
+  elif density is None:
+    density = m.density
   state = rbm.init(
       key, train_x.shape[1], m.num_hidden, density=density,
       weight_init=m.weight_init, weight_scale=m.weight_scale,

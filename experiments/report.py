@@ -138,8 +138,8 @@ def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
     for s in pruned:
       groups.setdefault(tuple(s['start_widths']), []).append(s)
     if pruned:
-      out.append(f'**Robustness** (mean ± std over seeds; CV = std / mean of the '
-                 f'surviving units per gate group):\n')
+      out.append('**Robustness** (mean ± std over seeds; CV = std / mean of the '
+                 'surviving units per gate group):\n')
       out.append('| start | runs | final units per group | CV per group % | test error % | MACs |')
       out.append('|---|---|---|---|---|---|')
       rows = list(groups.items()) + ([('all starts', pruned)] if len(groups) > 1 else [])

@@ -27,9 +27,8 @@ from ml_collections import config_flags
 import numpy as np
 import tqdm
 
-from experiments import rbm_run as rbm_run
+from experiments import rbm_run
 from experiments import workdir as workdir_lib
-from ncg import rbm
 from ncg import train as train_lib
 from ncg.errors import InputError, check
 
@@ -81,16 +80,9 @@ def run_sweep(config, workdir, grid) -> None:
   lrs = jnp.asarray(grid['learning_rate'], jnp.float32)
   ratio = tconfig.resolved_strength_learning_rate / tconfig.learning_rate
   densities = jnp.asarray(grid['density0'], jnp.float32)
-  if config.train.connectivity == 'dense':
-    densities = jnp.ones_like(densities)
-  m = config.model
-  bias = rbm.base_rate_visible_bias(train_x) if m.base_rate_bias else None
 
   def init_member(key, density):
-    state = rbm.init(key, train_x.shape[1], m.num_hidden, density=density,
-                     weight_init=m.weight_init, weight_scale=m.weight_scale,
-                     visible_bias=bias)
-    return train_lib.connect_label_units(state, label_units)
+    return rbm_run.initial_state(config, train_x, label_units, key, density)
 
   states = jax.vmap(init_member)(key_init, densities)
   trainer = train_lib.make_trainer(tconfig)
