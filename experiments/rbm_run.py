@@ -110,30 +110,25 @@ def initial_state(config: ml_collections.ConfigDict, train_x: jax.Array,
   return train_lib.connect_label_units(state, label_units)
 
 
-def _checkpoint_tree(state, opt_state, epoch):
-  return {'state': state, 'opt_state': opt_state, 'epoch': jnp.asarray(epoch)}
+class RunData(NamedTuple):
+  """What a config resolves to before any model exists.
+
+  Attributes:
+    dataset: the loaded, checked data set.
+    label_units: one-hot label units of a joint RBM (0 otherwise).
+    train_config: the static trainer settings.
+    train_x, held_x: visible data (labels appended when label_units > 0) of
+      the training and held-out splits, on the device.
+  """
+  dataset: data_lib.Dataset
+  label_units: int
+  train_config: train_lib.TrainConfig
+  train_x: jax.Array
+  held_x: jax.Array
 
 
-def load_trained(workdir: str) -> TrainedRun:
-  """Restores the latest checkpoint of a workdir written by this script."""
-  config = workdir_lib.load_config(workdir)
-  dataset = load_dataset(config)
-  label_units = dataset.num_classes if config.model.labels else 0
-  train_x = visible_data(dataset.train.x, dataset.train.y, label_units)
-  tconfig = train_config(config, label_units)
-  state = initial_state(config, train_x, label_units, jax.random.key(0))
-  opt_state = train_lib.make_trainer(tconfig).init(
-      state, jax.random.key(0), config.train.batch_size)
-  manager = workdir_lib.checkpoint_manager(workdir)
-  step, tree = workdir_lib.restore_checkpoint(
-      manager, _checkpoint_tree(state, opt_state, 0))
-  check(step is not None, f'no checkpoint in {workdir}: train it first')
-  return TrainedRun(config, tree['state'], dataset, int(tree['epoch']),
-                    label_units)
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Trains (or resumes) the run of ``config`` in ``workdir``."""
+def resolve_run(config: ml_collections.ConfigDict) -> RunData:
+  """Loads and checks everything a run of ``config`` needs (InputError if not)."""
   dataset = load_dataset(config)
   label_units = dataset.num_classes if config.model.labels else 0
   tconfig = train_config(config, label_units)
@@ -141,9 +136,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   check(1 <= batch_size <= len(dataset.train.x),
         f'train.batch_size={batch_size} must be in [1, {len(dataset.train.x)}] '
         f'(the training set of {dataset.name!r})')
-  train_x = visible_data(dataset.train.x, dataset.train.y, label_units)
   held = dataset.held_out
-  held_x = visible_data(held.x, held.y, label_units)
+  return RunData(dataset, label_units, tconfig,
+                 visible_data(dataset.train.x, dataset.train.y, label_units),
+                 visible_data(held.x, held.y, label_units))
+
+
+def _checkpoint_tree(state, opt_state, epoch):
+  return {'state': state, 'opt_state': opt_state, 'epoch': jnp.asarray(epoch)}
+
+
+def load_trained(workdir: str) -> TrainedRun:
+  """Restores the latest checkpoint of a workdir written by this script."""
+  config = workdir_lib.load_config(workdir)
+  run = resolve_run(config)
+  state = initial_state(config, run.train_x, run.label_units, jax.random.key(0))
+  opt_state = train_lib.make_trainer(run.train_config).init(
+      state, jax.random.key(0), config.train.batch_size)
+  manager = workdir_lib.checkpoint_manager(workdir)
+  step, tree = workdir_lib.restore_checkpoint(
+      manager, _checkpoint_tree(state, opt_state, 0))
+  check(step is not None, f'no checkpoint in {workdir}: train it first')
+  return TrainedRun(config, tree['state'], run.dataset, int(tree['epoch']),
+                    run.label_units)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Trains (or resumes) the run of ``config`` in ``workdir``."""
+  dataset, label_units, tconfig, train_x, held_x = resolve_run(config)
+  batch_size = config.train.batch_size
   n_free = config.train.free_energy_examples
   key = jax.random.key(config.train.seed)
   key_init, key_chains, key_epochs, key_figures = jax.random.split(key, 4)

@@ -63,15 +63,8 @@ def member_grid(config, seeds, learning_rates, densities):
 
 
 def run_sweep(config, workdir, grid) -> None:
-  dataset = rbm_run.load_dataset(config)
-  label_units = dataset.num_classes if config.model.labels else 0
-  tconfig = rbm_run.train_config(config, label_units)
+  _, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
   batch_size = config.train.batch_size
-  check(1 <= batch_size <= len(dataset.train.x),
-        f'train.batch_size={batch_size} must be in [1, {len(dataset.train.x)}]')
-  train_x = rbm_run.visible_data(dataset.train.x, dataset.train.y, label_units)
-  held = dataset.held_out
-  held_x = rbm_run.visible_data(held.x, held.y, label_units)
   n_free = config.train.free_energy_examples
 
   keys = jax.vmap(jax.random.key)(jnp.asarray(grid['seed']))
