@@ -80,6 +80,8 @@ def hyper_parameters(config: ml_collections.ConfigDict, arch: models.Architectur
   check(0 <= t.decide_epoch < t.epochs or t.decide_epoch == 0,
         f'train.decide_epoch must be in [0, train.epochs), got {t.decide_epoch}')
   check(t.chunk_steps >= 1, f'train.chunk_steps must be >= 1, got {t.chunk_steps}')
+  check(0 <= t.shrink_fraction < 1,
+        f'train.shrink_fraction must be in [0, 1), got {t.shrink_fraction}')
   scale = tuple(float(s) for s in t.penalty_scale) or (1.0,) * len(arch.widths)
   hyper = train_lib.Hyper(
       learning_rate=float(t.learning_rate), theta_learning_rate=float(t.theta_learning_rate),
@@ -198,7 +200,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     start = time.perf_counter()
     arch, state, info = train_lib.train_epoch(
         arch, hyper, state, x, y, jax.random.fold_in(train_key, epoch),
-        config.train.batch_size, config.train.chunk_steps, on_chunk)
+        config.train.batch_size, config.train.chunk_steps, config.train.shrink_fraction,
+        on_chunk)
     jax.block_until_ready(state.params)
     seconds = time.perf_counter() - start
     bar.close()

@@ -32,5 +32,6 @@ def get_config():
   config.train.prior_variance = 1.0       # σ² of the Gaussian slab on the weights
   config.train.estimator = 'taylor_cv'    # or 'antithetic'
   config.train.decide_epoch = 3           # round θ to 0/1 after this epoch (0: never)
-  config.train.chunk_steps = 50           # updates between shrinking steps
+  config.train.chunk_steps = 50           # updates between shrink checks
+  config.train.shrink_fraction = 0.1      # shrink once a group can lose >= 10% (0: always)
   return config

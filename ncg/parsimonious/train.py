@@ -213,15 +213,23 @@ _CHUNK_CACHE: dict = {}
 
 
 def _chunk_fn(arch: models.Architecture, hyper: Hyper) -> Callable:
-  """jit-compiled scan of :func:`update` over a chunk of minibatches (cached per shape)."""
+  """Compiled loop of :func:`update` over up to ``len(batch_index)`` minibatches.
+
+  The number of steps is a traced argument (a ``fori_loop`` with a dynamic trip
+  count), so one compilation per (architecture, hyper) serves every chunk
+  length, the last partial chunk of an epoch included.
+  """
   cache_key = (arch, hyper)
   if cache_key not in _CHUNK_CACHE:
-    def run(state, x_all, y_all, batch_index, keys):
-      def body(s, inputs):
-        index, key = inputs
-        return update(arch, hyper, s, x_all[index], y_all[index], key)
-      state, metrics = jax.lax.scan(body, state, (batch_index, keys))
-      return state, jax.tree.map(jnp.mean, metrics)
+    def run(state, x_all, y_all, batch_index, keys, num_steps):
+      def body(i, carry):
+        s, loss_sum = carry
+        index = batch_index[i]
+        s, metrics = update(arch, hyper, s, x_all[index], y_all[index], keys[i])
+        return s, loss_sum + metrics['loss']
+      state, loss_sum = jax.lax.fori_loop(0, num_steps, body,
+                                          (state, jnp.zeros((), jnp.float32)))
+      return state, {'loss': loss_sum / num_steps}
     _CHUNK_CACHE.clear() if len(_CHUNK_CACHE) > 64 else None
     _CHUNK_CACHE[cache_key] = jax.jit(run)
   return _CHUNK_CACHE[cache_key]
@@ -234,22 +242,42 @@ def epoch_order(key: jax.Array, num_examples: int, batch_size: int) -> np.ndarra
   return order[:steps * batch_size].reshape(steps, batch_size)
 
 
+def worth_shrinking(arch: models.Architecture, keep: Sequence[np.ndarray],
+                    min_fraction: float) -> bool:
+  """Whether removing the units outside ``keep`` pays for a recompilation.
+
+  True when some group would lose at least ``min_fraction`` of its units
+  (``min_fraction = 0``: whenever any unit can go). Units at θ = 0 that wait
+  for removal are never sampled and output exactly 0, so waiting changes
+  neither the function nor the objective, only the cost of the steps; with a
+  fraction f the network takes at most about log(w_start/w_end)/log(1/(1−f))
+  shapes per group over a whole run instead of one per chunk.
+  """
+  for width, k in zip(arch.widths, keep):
+    removable = width - int(k.sum())
+    if removable and removable >= min_fraction * width:
+      return True
+  return False
+
+
 def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
                 x: jax.Array, y: jax.Array, key: jax.Array, batch_size: int,
-                chunk_steps: int,
+                chunk_steps: int, shrink_fraction: float = 0.0,
                 on_chunk: Callable[[int, models.Architecture], None] | None = None,
                 ) -> tuple[models.Architecture, TrainState, dict]:
-  """One pass over (x, y), shrinking the network after every chunk of steps.
+  """One pass over (x, y), shrinking the network between chunks of steps.
 
-  After each chunk of ``chunk_steps`` updates every unit at θ = 0 is removed
-  (:func:`ncg.parsimonious.shrink.shrink`) and the next chunk is compiled for
-  the smaller shapes, so the rest of training costs less.
+  After each chunk of ``chunk_steps`` updates the units at θ = 0 are removed
+  (:func:`ncg.parsimonious.shrink.shrink`) if :func:`worth_shrinking` says so,
+  and the next chunk runs compiled for the smaller shapes, so the rest of
+  training costs less.
 
   Args:
     arch, hyper, state: the network, its hyper-parameters and training state.
     x, y: (N, D) float32 and (N,) int32 training data (on the device).
     key: PRNG key of this epoch (data order and gates).
-    batch_size, chunk_steps: minibatch size and updates between shrinks.
+    batch_size, chunk_steps: minibatch size and updates between shrink checks.
+    shrink_fraction: see :func:`worth_shrinking`.
     on_chunk: called with (steps done, architecture) after every chunk.
 
   Returns:
@@ -258,20 +286,26 @@ def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
   order_key, gate_key = jax.random.split(key)
   order = epoch_order(order_key, x.shape[0], batch_size)
   step_keys = jax.random.split(gate_key, len(order))
+  chunks = -(-len(order) // chunk_steps)
+  padding = chunks * chunk_steps - len(order)   # rows never visited by the loop
+  order = np.concatenate([order, np.zeros((padding, batch_size), order.dtype)])
+  step_keys = jnp.concatenate([step_keys, jnp.repeat(step_keys[:1], padding, axis=0)])
   losses, shrinks = [], 0
-  for start in range(0, len(order), chunk_steps):
-    stop = min(start + chunk_steps, len(order))
+  for chunk in range(chunks):
+    start = chunk * chunk_steps
+    steps = min(chunk_steps, len(order) - padding - start)
     state, metrics = _chunk_fn(arch, hyper)(
-        state, x, y, jnp.asarray(order[start:stop]), step_keys[start:stop])
-    losses.append((float(metrics['loss']), stop - start))
+        state, x, y, jnp.asarray(order[start:start + chunk_steps]),
+        step_keys[start:start + chunk_steps], jnp.int32(steps))
+    losses.append((float(metrics['loss']), steps))
     keep = shrink_lib.kept_units(arch, state.params['theta'])
-    if not all(k.all() for k in keep):
+    if worth_shrinking(arch, keep, shrink_fraction):
       arch, params, opt_state = shrink_lib.shrink(arch, state.params, state.opt_state,
                                                   keep)
       state = TrainState(state.step, params, opt_state)
       shrinks += 1
     if on_chunk is not None:
-      on_chunk(stop, arch)
+      on_chunk(start + steps, arch)
   mean_loss = sum(l * n for l, n in losses) / max(1, sum(n for _, n in losses))
   return arch, state, {'loss': mean_loss, 'shrinks': shrinks}
 
