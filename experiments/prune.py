@@ -159,7 +159,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   key = jax.random.key(config.seed)
   init_key, train_key = jax.random.split(key)
   num_inputs = dataset.num_features
-  state = train_lib.init_state(init_key, arch, hyper, num_inputs, config.train.theta_init)
+  gated = bool(config.train.gated)
+  theta_init = config.train.theta_init if gated else 1.0   # dense: every θ fixed at 1
+  state = train_lib.init_state(init_key, arch, hyper, num_inputs, theta_init)
 
   manager = workdir_lib.checkpoint_manager(workdir)
   epoch = 0
@@ -168,7 +170,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     records = {r['epoch']: r for r in workdir_lib.read_metrics(workdir) if 'epoch' in r}
     check(epoch in records, f'{workdir}: checkpoint of epoch {epoch} has no metrics record')
     arch = _architecture(records[epoch]['architecture'])
-    like = train_lib.init_state(init_key, arch, hyper, num_inputs, config.train.theta_init)
+    like = train_lib.init_state(init_key, arch, hyper, num_inputs, theta_init)
     _, tree = workdir_lib.restore_checkpoint(manager, _tree(like), epoch)
     state = train_lib.TrainState(tree['step'], tree['params'], tree['opt_state'])
     workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= epoch)
@@ -178,10 +180,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   x, y = jnp.asarray(dataset.train.x), jnp.asarray(dataset.train.y)
   test_x, test_y = jnp.asarray(dataset.test.x), jnp.asarray(dataset.test.y)
+  valid = (jnp.asarray(dataset.valid.x), jnp.asarray(dataset.valid.y))
+
+  def errors(arch, params) -> dict:
+    """Test error, and validation error when the config holds examples out."""
+    out = {'test_error': train_lib.error_rate(arch, params, test_x, test_y)}
+    if len(dataset.valid.x):
+      out['validation_error'] = train_lib.error_rate(arch, params, *valid)
+    return out
+
   steps_per_epoch = len(dataset.train.x) // config.train.batch_size
   if epoch == 0:
     record = {'epoch': 0, 'architecture': _architecture_record(arch), 'train_seconds': 0.0,
-              'test_error': train_lib.error_rate(arch, state.params, test_x, test_y),
+              **errors(arch, state.params),
               'alive': cost_record(arch),
               'theta_histogram': train_lib.theta_histogram(state.params['theta'])}
     workdir_lib.append_metrics(workdir, record)
@@ -189,7 +200,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   decide = config.train.decide_epoch
   for epoch in range(epoch + 1, config.train.epochs + 1):
-    hyper = hyper._replace(freeze_theta=bool(decide) and epoch > decide)
+    hyper = hyper._replace(freeze_theta=not gated or (bool(decide) and epoch > decide))
     if stop_after_epochs and epoch > stop_after_epochs:
       print(f'stopping after epoch {epoch - 1} (--stop_after_epochs)')
       return None
@@ -212,14 +223,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     record = {'epoch': epoch, 'architecture': _architecture_record(arch),
               'train_seconds': seconds, 'train_loss': info['loss'],
               'shrinks': info['shrinks'], 'undecided_units': undecided,
-              'test_error': train_lib.error_rate(arch, state.params, test_x, test_y),
+              **errors(arch, state.params),
               'alive': cost_record(arch), 'mode': cost_record(mode),
               'theta_histogram': train_lib.theta_histogram(state.params['theta'])}
     workdir_lib.append_metrics(workdir, record)
     workdir_lib.save_checkpoint(manager, epoch, _tree(state))
     print(f'epoch {epoch}{" (θ rounded to the mode)" if decide == epoch else ""}: alive {"-".join(map(str, arch.widths))}, '
           f'mode {"-".join(map(str, mode.widths))}, test error '
-          f'{100 * record["test_error"]:.2f}%, {seconds:.1f} s')
+          f'{100 * record["test_error"]:.2f}%'
+          + (f' (validation {100 * record["validation_error"]:.2f}%)'
+             if 'validation_error' in record else '') + f', {seconds:.1f} s')
 
   records = [r for r in workdir_lib.read_metrics(workdir) if 'epoch' in r]
   plot_widths(workdir, records, arch.group_names)
@@ -232,7 +245,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       'net': NET_NAMES[arch.kind],
       'start_widths': list(start_arch.widths),
       'final_widths': list(final_arch.widths),
-      'test_error': train_lib.error_rate(final_arch, final_state.params, test_x, test_y),
+      **errors(final_arch, final_state.params),
       'macs': complexity.macs(final_arch),
       'flops': complexity.flops(final_arch),
       'params': complexity.num_params(final_arch),
@@ -240,6 +253,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       'seed': int(config.seed),
       'undecided_units': undecided,
       'decide_epoch': int(decide),
+      'gated': gated,
       'penalty': float(config.train.penalty),
       'penalty_scale': list(hyper.penalty_scale),
       'prior_variance': float(config.train.prior_variance),

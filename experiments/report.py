@@ -101,7 +101,7 @@ def _mean_std(values, fmt='{:.1f}') -> str:
 
 
 def _is_dense(s) -> bool:
-  return s.get('penalty', 1) == 0
+  return not s.get('gated', True) or s.get('penalty', 1) == 0
 
 
 @section('parsimonious', 'Parsimonious deep networks (Guenter & Sideris re-derived)')
