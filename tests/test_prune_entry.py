@@ -50,3 +50,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, override, message):
   assert result.returncode == 2, result.stderr[-2000:]
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and message in last
+
+
+def test_dense_baseline_keeps_every_unit_and_reports_validation(tmp_path):
+  config = prune_tiny.get_config()
+  config.train.gated = False
+  config.data.validation_size = 500
+  summary = prune.train_and_evaluate(config, str(tmp_path / 'dense'))
+  assert summary['final_widths'] == summary['start_widths'] == [784, 32, 16]
+  assert summary['gated'] is False and summary['undecided_units'] == 0
+  assert 0 <= summary['validation_error'] < 0.5
+  records = workdir_lib.read_metrics(str(tmp_path / 'dense'))
+  assert all(r['alive']['widths'] == [784, 32, 16] for r in records)
