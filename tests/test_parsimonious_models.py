@@ -19,6 +19,16 @@ def test_patch_conv_equals_flax_conv():
   np.testing.assert_allclose(conv.apply(variables, h), want, rtol=1e-5, atol=1e-5)
 
 
+def test_max_pool_equals_flax_max_pool_values_and_gradient():
+  h = jax.random.normal(jax.random.key(0), (3, 8, 6, 4))     # continuous: no ties
+  want = nn.max_pool(h, (2, 2), (2, 2))
+  np.testing.assert_array_equal(models.max_pool_2x2(h), want)
+  weights = jax.random.normal(jax.random.key(1), want.shape)
+  grad = lambda pool: jax.grad(lambda h: jnp.sum(weights * pool(h)))(h)
+  np.testing.assert_array_equal(grad(models.max_pool_2x2),
+                                grad(lambda h: nn.max_pool(h, (2, 2), (2, 2))))
+
+
 def test_a_closed_gate_silences_its_unit():
   arch = models.mlp(10, (6,), num_classes=3)
   weights = models.init_weights(jax.random.key(0), arch, 10)
