@@ -113,9 +113,12 @@ def cost_record(arch: models.Architecture) -> dict:
           'flops': complexity.flops(arch), 'params': complexity.num_params(arch)}
 
 
-def mode_architecture(arch: models.Architecture, thetas) -> models.Architecture:
-  """The deterministic network θ ≥ ½ would give now."""
-  keep = shrink_lib.kept_units(arch, thetas, threshold=np.nextafter(0.5, 0))
+def kept_architecture(arch: models.Architecture, thetas,
+                      threshold: float = 0.0) -> models.Architecture:
+  """The network of the units with θ > threshold: 0 gives the units alive now
+  (the arrays may still hold θ = 0 units waiting for the next shrink), just
+  below ½ the deterministic network the posterior mode would give now."""
+  keep = shrink_lib.kept_units(arch, thetas, threshold=threshold)
   return shrink_lib.shrunk_architecture(arch, keep)
 
 
@@ -126,7 +129,7 @@ def plot_widths(workdir: str, records: list[dict], group_names) -> None:
   import matplotlib.pyplot as plt
   epochs = [r['epoch'] for r in records]
   fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.2))
-  widths = np.array([r['architecture']['widths'] for r in records])
+  widths = np.array([r['alive']['widths'] for r in records])
   for g, name in enumerate(group_names):
     ax0.plot(epochs, widths[:, g], marker='.', label=name)
   ax0.set_yscale('log')
@@ -193,7 +196,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   if epoch == 0:
     record = {'epoch': 0, 'architecture': _architecture_record(arch), 'train_seconds': 0.0,
               **errors(arch, state.params),
-              'alive': cost_record(arch),
+              'alive': cost_record(arch), 'computed': cost_record(arch),
               'theta_histogram': train_lib.theta_histogram(state.params['theta'])}
     workdir_lib.append_metrics(workdir, record)
     workdir_lib.save_checkpoint(manager, 0, _tree(state))
@@ -216,7 +219,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     jax.block_until_ready(state.params)
     seconds = time.perf_counter() - start
     bar.close()
-    mode = mode_architecture(arch, state.params['theta'])
+    mode = kept_architecture(arch, state.params['theta'], train_lib.MODE_THRESHOLD)
     undecided = _undecided(state.params['theta'])
     if decide and epoch == decide:   # round θ to the mode; θ is frozen from now on
       arch, state = train_lib.finalize(arch, hyper, state)
@@ -224,7 +227,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
               'train_seconds': seconds, 'train_loss': info['loss'],
               'shrinks': info['shrinks'], 'undecided_units': undecided,
               **errors(arch, state.params),
-              'alive': cost_record(arch), 'mode': cost_record(mode),
+              'alive': cost_record(kept_architecture(arch, state.params['theta'])),
+              'computed': cost_record(arch), 'mode': cost_record(mode),
               'theta_histogram': train_lib.theta_histogram(state.params['theta'])}
     workdir_lib.append_metrics(workdir, record)
     workdir_lib.save_checkpoint(manager, epoch, _tree(state))
@@ -264,6 +268,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       'data': config.data.name,
       'train_seconds_per_epoch': [r['train_seconds'] for r in records[1:]],
       'alive_macs_per_epoch': [r['alive']['macs'] for r in records[1:]],
+      'computed_macs_per_epoch': [r['computed']['macs'] for r in records[1:]],
       'final_gather': list(final_arch.gather),
   }
   with open(os.path.join(workdir, SUMMARY_FILE), 'w') as f:

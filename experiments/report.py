@@ -100,6 +100,11 @@ def _mean_std(values, fmt='{:.1f}') -> str:
   return f'{fmt.format(values.mean())} ± {fmt.format(values.std(ddof=1))}'
 
 
+def _computed_macs(s) -> list:
+  """MACs per example of the arrays at each epoch's end (older runs: alive units)."""
+  return s.get('computed_macs_per_epoch', s['alive_macs_per_epoch'])
+
+
 def _is_dense(s) -> bool:
   return not s.get('gated', True) or s.get('penalty', 1) == 0
 
@@ -155,8 +160,8 @@ def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
                    + _mean_std([s['macs'] for s in group], '{:,.0f}') + ' |')
       out.append('')
       out.append('**Training gets cheaper** (mean training wall time per epoch in '
-                 'seconds, and MACs per example of the network still alive at the '
-                 'epoch\'s end; measured on a shared 2-core CPU, so only trends '
+                 'seconds, and MACs per example of the arrays being computed at the '
+                 'epoch\'s end (units at θ = 0 wait there for the next shrink); measured on a shared 2-core CPU, so only trends '
                  'within a run are meaningful):\n')
       epochs = max(len(s['train_seconds_per_epoch']) for s in pruned)
       shown = min(epochs, 5)
@@ -170,14 +175,13 @@ def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
         for e in range(shown):
           vals = [s['train_seconds_per_epoch'][e] for s in group
                   if len(s['train_seconds_per_epoch']) > e]
-          alive = [s['alive_macs_per_epoch'][e] for s in group
-                   if len(s['alive_macs_per_epoch']) > e]
+          alive = [_computed_macs(s)[e] for s in group if len(_computed_macs(s)) > e]
           cells.append(f'{np.mean(vals):.1f} s / {np.mean(alive) / 1e3:.0f}K MACs'
                        if vals else '')
         if epochs > shown:
           rest = [np.mean(s['train_seconds_per_epoch'][shown:]) for s in group
                   if len(s['train_seconds_per_epoch']) > shown]
-          alive = [s['alive_macs_per_epoch'][-1] for s in group]
+          alive = [_computed_macs(s)[-1] for s in group]
           cells.append(f'{np.mean(rest):.2f} s / {np.mean(alive) / 1e3:.0f}K MACs')
         total = np.mean([np.sum(s['train_seconds_per_epoch']) for s in group])
         out.append(f'| {_arch(start)} | ' + ' | '.join(cells) + f' | {total:.0f} s |')

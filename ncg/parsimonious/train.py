@@ -310,10 +310,13 @@ def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
   return arch, state, {'loss': mean_loss, 'shrinks': shrinks}
 
 
+MODE_THRESHOLD = float(np.nextafter(0.5, 0))   # θ > this, i.e. θ ≥ ½: kept by the mode
+
+
 def finalize(arch: models.Architecture, hyper: Hyper,
              state: TrainState) -> tuple[models.Architecture, TrainState]:
   """The deterministic network: keeps the posterior mode (θ ≥ ½), sets θ to 0/1."""
-  keep = shrink_lib.kept_units(arch, state.params['theta'], threshold=np.nextafter(0.5, 0))
+  keep = shrink_lib.kept_units(arch, state.params['theta'], threshold=MODE_THRESHOLD)
   arch, params, opt_state = shrink_lib.shrink(arch, state.params, state.opt_state, keep)
   params = {'weights': params['weights'],
             'theta': tuple(jnp.ones_like(t) for t in params['theta'])}
