@@ -220,7 +220,7 @@ def parsimonious_variants_section(summaries: list[dict[str, Any]]) -> str:
 # The robustness study of the previous recipe, kept for comparison.
 section('parsimonious_previous',
         'Parsimonious networks: the previous recipe (λ/N = 1.5·10⁻³, σ² = 1, θ '
-        'rounded after 3 epochs, 100 epochs)')(parsimonious_section)
+        'rounded after 2–3 epochs)')(parsimonious_section)
 
 
 # ------------------------------------------------------------------------- rbm

@@ -285,15 +285,16 @@ def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
   """
   order_key, gate_key = jax.random.split(key)
   order = epoch_order(order_key, x.shape[0], batch_size)
-  step_keys = jax.random.split(gate_key, len(order))
-  chunks = -(-len(order) // chunk_steps)
-  padding = chunks * chunk_steps - len(order)   # rows never visited by the loop
+  num_steps = len(order)
+  step_keys = jax.random.split(gate_key, num_steps)
+  chunks = -(-num_steps // chunk_steps)
+  padding = chunks * chunk_steps - num_steps   # rows the last chunk's loop never reaches
   order = np.concatenate([order, np.zeros((padding, batch_size), order.dtype)])
   step_keys = jnp.concatenate([step_keys, jnp.repeat(step_keys[:1], padding, axis=0)])
   losses, shrinks = [], 0
   for chunk in range(chunks):
     start = chunk * chunk_steps
-    steps = min(chunk_steps, len(order) - padding - start)
+    steps = min(chunk_steps, num_steps - start)
     state, metrics = _chunk_fn(arch, hyper)(
         state, x, y, jnp.asarray(order[start:start + chunk_steps]),
         step_keys[start:start + chunk_steps], jnp.int32(steps))
