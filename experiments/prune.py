@@ -144,6 +144,10 @@ def plot_widths(workdir: str, records: list[dict], group_names) -> None:
   plt.close(fig)
 
 
+def _arch_text(widths) -> str:
+  return '-'.join(map(str, widths))
+
+
 def _undecided(thetas) -> int:
   """Number of gates with 0 < θ < 1."""
   return int(sum(np.sum((np.asarray(t) > 0) & (np.asarray(t) < 1)) for t in thetas))
@@ -210,7 +214,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     bar = tqdm.tqdm(total=steps_per_epoch, desc=f'epoch {epoch}', leave=False)
     def on_chunk(done, current):
       bar.update(done - bar.n)
-      bar.set_postfix(widths='-'.join(map(str, current.widths)))
+      bar.set_postfix(widths=_arch_text(current.widths))
     start = time.perf_counter()
     arch, state, info = train_lib.train_epoch(
         arch, hyper, state, x, y, jax.random.fold_in(train_key, epoch),
@@ -232,11 +236,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
               'theta_histogram': train_lib.theta_histogram(state.params['theta'])}
     workdir_lib.append_metrics(workdir, record)
     workdir_lib.save_checkpoint(manager, epoch, _tree(state))
-    print(f'epoch {epoch}{" (θ rounded to the mode)" if decide == epoch else ""}: alive {"-".join(map(str, arch.widths))}, '
-          f'mode {"-".join(map(str, mode.widths))}, test error '
-          f'{100 * record["test_error"]:.2f}%'
-          + (f' (validation {100 * record["validation_error"]:.2f}%)'
-             if 'validation_error' in record else '') + f', {seconds:.1f} s')
+    rounded = ' (θ rounded to the mode)' if decide == epoch else ''
+    validation = (f' (validation {100 * record["validation_error"]:.2f}%)'
+                  if 'validation_error' in record else '')
+    print(f'epoch {epoch}{rounded}: alive {_arch_text(record["alive"]["widths"])}, '
+          f'mode {_arch_text(mode.widths)}, test error '
+          f'{100 * record["test_error"]:.2f}%{validation}, {seconds:.1f} s')
 
   records = [r for r in workdir_lib.read_metrics(workdir) if 'epoch' in r]
   plot_widths(workdir, records, arch.group_names)
@@ -273,7 +278,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   }
   with open(os.path.join(workdir, SUMMARY_FILE), 'w') as f:
     json.dump(summary, f, indent=1)
-  print(f'final {summary["net"]} {"-".join(map(str, final_arch.widths))}: test error '
+  print(f'final {summary["net"]} {_arch_text(final_arch.widths)}: test error '
         f'{100 * summary["test_error"]:.2f}%, {summary["macs"]} MACs, '
         f'{summary["params"]} params ({undecided} undecided units)')
   return summary

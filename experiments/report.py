@@ -106,7 +106,9 @@ def _computed_macs(s) -> list:
 
 
 def _is_dense(s) -> bool:
-  return not s.get('gated', True) or s.get('penalty', 1) == 0
+  if 'gated' in s:
+    return not s['gated']
+  return s.get('penalty', 1) == 0   # summaries written before train.gated existed
 
 
 @section('parsimonious', 'Parsimonious deep networks (Guenter & Sideris re-derived)')
@@ -161,7 +163,8 @@ def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
       out.append('')
       out.append('**Training gets cheaper** (mean training wall time per epoch in '
                  'seconds, and MACs per example of the arrays being computed at the '
-                 'epoch\'s end (units at θ = 0 wait there for the next shrink); measured on a shared 2-core CPU, so only trends '
+                 'epoch\'s end (units at θ = 0 wait there for the next shrink); '
+                 'measured on a shared 2-core CPU, so only trends '
                  'within a run are meaningful):\n')
       epochs = max(len(s['train_seconds_per_epoch']) for s in pruned)
       shown = min(epochs, 5)

@@ -249,9 +249,11 @@ def worth_shrinking(arch: models.Architecture, keep: Sequence[np.ndarray],
   True when some group would lose at least ``min_fraction`` of its units
   (``min_fraction = 0``: whenever any unit can go). Units at θ = 0 that wait
   for removal are never sampled and output exactly 0, so waiting changes
-  neither the function nor the objective, only the cost of the steps; with a
-  fraction f the network takes at most about log(w_start/w_end)/log(1/(1−f))
-  shapes per group over a whole run instead of one per chunk.
+  neither the function nor the objective, only the cost of the steps (and,
+  with the 'taylor_cv' estimator, whose boundary estimate is g_j, a waiting
+  unit may still leave 0 before it is removed). With a fraction f the network
+  takes at most about log(w_start/w_end)/log(1/(1−f)) shapes per group over a
+  whole run instead of one per chunk.
   """
   for width, k in zip(arch.widths, keep):
     removable = width - int(k.sum())
