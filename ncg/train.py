@@ -19,9 +19,23 @@ objective is the plain RBM likelihood. Parameters and strengths get separate
 optax optimizers through ``optax.partition`` (SGD by default, η_α = 5η as in
 the reference; momentum or Adam selectable). Connectivity modes:
 
+* ``'ncg'``: strengths follow the network gradient;
 * ``'dense'``: every strength is 1 and stays 1;
-* ``'fixed'``: the initial mask is frozen (sparse baselines);
-* ``'ncg'``: strengths follow the network gradient.
+* ``'fixed'``: the initial mask is frozen (a random pattern of a given size);
+* ``'set'``: SET (Mocanu et al. 2018): after every epoch (or every
+  ``rewire_every`` steps) the fraction ζ of present weights nearest 0 is
+  dropped and as many absent connections regrow at random, with new weights
+  N(0, s²) (:mod:`ncg.rewiring`);
+* ``'rigl'``: RigL (Evci et al. 2020): drop by smallest |W|, regrow the
+  absent connections of largest |G| (the CD statistics of one minibatch) at
+  weight 0, every ``rewire_every`` steps with the cosine-decaying fraction
+  ζ_t = ζ/2 (1 + cos(π t / T_end));
+* ``'l1'``: dense training of −log p + λ‖W‖₁ (subgradient λ·sign(W)); its
+  *effective* density is the fraction of |W_ij| above
+  ``magnitude_threshold``.
+
+Every mode reports that effective density beside the mask's, and the trainer
+counts, per connection, how often its mask bit flipped (:attr:`TrainerState.flips`).
 
 The step is written for one model; ``jax.vmap`` over (state, opt_state, key)
 trains a population — seeds × learning rates × initial densities — in one call
@@ -39,11 +53,53 @@ import optax
 
 from ncg import data as data_lib
 from ncg import rbm
+from ncg import rewiring
 from ncg import sampling
 from ncg.errors import check
 from ncg.rbm import RBMState
 
-CONNECTIVITY_MODES = ('dense', 'fixed', 'ncg')
+
+class Mode(NamedTuple):
+  """What a connectivity mode does besides the CD step on W ⊙ A, b, c.
+
+  Attributes:
+    learns_strength: strengths follow the network gradient W ⊙ G (NCG).
+    l1: the weights' ascent direction gets −λ·sign(W).
+    rewire: ``rewire(config, key, state, gradient, step) → state`` applied
+      every ``rewire_every`` steps (None: never).
+    needs_gradient: ``rewire`` reads the CD statistics G of a minibatch.
+  """
+  learns_strength: bool = False
+  l1: bool = False
+  rewire: Callable | None = None
+  needs_gradient: bool = False
+
+
+def _set_rewire(config, key, state, gradient, step):
+  del gradient, step
+  return rewiring.set_rewire(key, state, config.rewire_fraction,
+                             config.new_weight_scale, config.label_units)
+
+
+def _rigl_rewire(config, key, state, gradient, step):
+  del key
+  fraction = (rewiring.cosine_fraction(step, config.rewire_fraction,
+                                       config.rewire_until)
+              if config.rewire_until > 0 else config.rewire_fraction)
+  return rewiring.rigl_rewire(state, gradient, fraction, config.label_units)
+
+
+MODES = {
+    'ncg': Mode(learns_strength=True),
+    'dense': Mode(),
+    'fixed': Mode(),
+    'set': Mode(rewire=_set_rewire),
+    'rigl': Mode(rewire=_rigl_rewire, needs_gradient=True),
+    'l1': Mode(l1=True),
+}
+CONNECTIVITY_MODES = tuple(MODES)
+DENSE_MODES = ('dense', 'l1')  # modes whose mask is all ones
+NEAR_THRESHOLD_BAND = 0.05  # |α − ½| below this counts as "near the threshold"
 OPTIMIZERS = ('sgd', 'momentum', 'adam')
 PARAMS, STRENGTH = 'params', 'strength'
 STRENGTH_LR_FACTOR = 5.0  # η_α = 5η, hard-coded in the reference
@@ -56,7 +112,8 @@ class TrainConfig:
   Attributes:
     k: Gibbs sweeps per negative sample (k ≥ 1).
     persistent: PCD-k (persistent chains) instead of CD-k.
-    connectivity: 'dense', 'fixed' or 'ncg'.
+    connectivity: one of :data:`MODES` ('ncg', 'dense', 'fixed', 'set',
+      'rigl', 'l1').
     learning_rate: η of W, b, c (default of :meth:`Trainer.init`).
     strength_learning_rate: η_α of the strengths; None means 5η.
     optimizer: 'sgd' (the reference), 'momentum' or 'adam'.
@@ -66,6 +123,13 @@ class TrainConfig:
       connected, never touched by connectivity learning.
     rng: uniforms of the Gibbs chains: 'hash' (fast on CPU, see
       :mod:`ncg.sampling`) or 'threefry' (JAX's generator).
+    rewire_fraction: ζ of 'set' and 'rigl' (RigL's initial fraction).
+    rewire_every: steps between rewirings; 0 = once, after the epoch's last
+      step.
+    rewire_until: RigL's T_end in steps (ζ decays to 0 there); 0 = no decay.
+    new_weight_scale: s of SET's new weights N(0, s²).
+    l1_penalty: λ of 'l1' (per weight, in the units of the mean log p).
+    magnitude_threshold: τ of the effective density mean(A ⊙ [|W| > τ]).
   """
   k: int = 1
   persistent: bool = False
@@ -76,6 +140,12 @@ class TrainConfig:
   momentum: float = 0.9
   label_units: int = 0
   rng: str = 'hash'
+  rewire_fraction: float = 0.3
+  rewire_every: int = 0
+  rewire_until: int = 0
+  new_weight_scale: float = 0.05
+  l1_penalty: float = 1e-4
+  magnitude_threshold: float = 0.01
 
   def __post_init__(self):
     check(isinstance(self.k, int) and self.k >= 1, f'k must be an integer >= 1, got {self.k}')
@@ -93,6 +163,21 @@ class TrainConfig:
     check(self.label_units >= 0, f'label_units must be >= 0, got {self.label_units}')
     check(self.rng in sampling.RNGS,
           f'unknown rng {self.rng!r}; choose one of {sampling.RNGS}')
+    check(0 <= self.rewire_fraction <= 1,
+          f'rewire_fraction must be in [0, 1], got {self.rewire_fraction}')
+    check(isinstance(self.rewire_every, int) and self.rewire_every >= 0,
+          f'rewire_every must be an integer >= 0, got {self.rewire_every}')
+    check(isinstance(self.rewire_until, int) and self.rewire_until >= 0,
+          f'rewire_until must be an integer >= 0, got {self.rewire_until}')
+    check(self.new_weight_scale >= 0,
+          f'new_weight_scale must be >= 0, got {self.new_weight_scale}')
+    check(self.l1_penalty >= 0, f'l1_penalty must be >= 0, got {self.l1_penalty}')
+    check(self.magnitude_threshold >= 0,
+          f'magnitude_threshold must be >= 0, got {self.magnitude_threshold}')
+
+  @property
+  def mode(self) -> Mode:
+    return MODES[self.connectivity]
 
   @property
   def resolved_strength_learning_rate(self) -> float:
@@ -107,9 +192,14 @@ class TrainerState(NamedTuple):
   Attributes:
     optimizer: the ``optax.partition`` state (learning rates inside).
     chains: (C, V) persistent fantasy particles for PCD; None for CD.
+    step: steps taken (int32 scalar; RigL's schedule reads it).
+    flips: (V, H) int32, how often each connection's mask bit has flipped
+      (steps and rewirings), for the connectivity analytics.
   """
   optimizer: optax.OptState
   chains: jax.Array | None
+  step: jax.Array
+  flips: jax.Array
 
 
 class StepMetrics(NamedTuple):
@@ -120,10 +210,12 @@ class StepMetrics(NamedTuple):
       h ~ p(h|v): squared error of a one-step reconstruction, in bits.
     added: connections switched on by this step.
     removed: connections switched off by this step.
+    near_threshold: fraction of strengths with |α − ½| < 0.05 after it.
   """
   reconstruction_error: jax.Array
   added: jax.Array
   removed: jax.Array
+  near_threshold: jax.Array
 
 
 class Statistics(NamedTuple):
@@ -137,16 +229,21 @@ class Statistics(NamedTuple):
 
 
 class Trainer(NamedTuple):
-  """Pure ``init`` and ``step`` functions of one training algorithm.
+  """Pure ``init``, ``step`` and ``rewire`` functions of one training algorithm.
 
   init(state, key, batch_size, learning_rate=None, strength_learning_rate=None)
       → TrainerState. Learning rates default to the config's; they may be
       traced scalars, so ``jax.vmap(trainer.init)`` builds a population with
       one learning rate per member.
   step(state, opt_state, batch (B, V), key) → (state, opt_state, StepMetrics).
+  rewire(state, opt_state, batch (B, V), key) → (state, opt_state, added,
+      removed): the mode's prune-and-regrow (SET, RigL); None for modes that
+      do not rewire. ``rewire_every`` steps apart (0: after each epoch).
   """
   init: Callable[..., TrainerState]
   step: Callable[..., tuple[RBMState, TrainerState, StepMetrics]]
+  rewire: Callable[..., tuple[RBMState, TrainerState, jax.Array, jax.Array]] | None = None
+  rewire_every: int = 0
 
 
 def expected_statistics(state: RBMState, v: jax.Array,
@@ -190,17 +287,79 @@ def _make_optimizer(config: TrainConfig, learning_rate, strength_learning_rate
     return optax.inject_hyperparams(optax.adam)(learning_rate=lr,
                                                 b1=config.momentum)
   strength_optimizer = (base(strength_learning_rate)
-                        if config.connectivity == 'ncg' else optax.set_to_zero())
+                        if config.mode.learns_strength else optax.set_to_zero())
   return optax.partition(
       {PARAMS: base(learning_rate), STRENGTH: strength_optimizer},
       RBMState(PARAMS, PARAMS, PARAMS, STRENGTH))
+
+
+class Phases(NamedTuple):
+  """The two phases of one CD-k / PCD-k minibatch.
+
+  Attributes:
+    ph_data: (B, H) p(h=1|v) of the data.
+    negatives: (B, V) the chains' visible samples ṽ after the k-th sweep.
+    ph_negatives: (B, H) p(h=1|ṽ).
+    reconstruction: (B, V) p(v=1|h) with h ~ p(h|v), the one-step
+      reconstruction of the data.
+  """
+  ph_data: jax.Array
+  negatives: jax.Array
+  ph_negatives: jax.Array
+  reconstruction: jax.Array
+
+
+def phases(config: TrainConfig, model: RBMState, batch: jax.Array,
+           chains: jax.Array | None, key: jax.Array) -> Phases:
+  """Positive and negative phase of one minibatch under ``model`` (W ⊙ A).
+
+  The first half-sweep from the data gives both the reconstruction and, for
+  CD, the chain's first visible sample, so CD-k costs 2k + 1 matmuls here.
+  PCD continues ``chains`` (B, V) for k sweeps.
+  """
+  key_h, key_v, key_chain = jax.random.split(key, 3)
+  ph_data = rbm.hidden_probs(model, batch)
+  h_data = sampling.bernoulli(key_h, ph_data, config.rng)
+  v_first, recon = sampling.sample_visible_from_logits(
+      key_v, rbm.visible_logits(model, h_data), config.label_units, config.rng)
+  if config.persistent:
+    start, sweeps = chains, config.k
+  else:
+    start, sweeps = v_first, config.k - 1
+  if sweeps:
+    negatives = sampling.sample_chains(key_chain, model, start, sweeps,
+                                       config.label_units, config.rng)
+  else:
+    negatives = start
+  return Phases(ph_data, negatives, rbm.hidden_probs(model, negatives), recon)
+
+
+def cd_statistics(batch: jax.Array, p: Phases) -> RBMState:
+  """(G, Δb, Δc) of a minibatch as an RBMState-shaped tree (strength = G).
+
+  G = [v; ṽ]ᵀ [p(h|v); −p(h|ṽ)] / B as one matmul of inner size 2B,
+  Δb = mean(v − ṽ), Δc = mean(p(h|v) − p(h|ṽ)).
+  """
+  batch_size = batch.shape[0]
+  both = jnp.concatenate([batch, p.negatives])
+  signed_ph = jnp.concatenate([p.ph_data, -p.ph_negatives])
+  G = both.T @ signed_ph / batch_size
+  db = (batch.sum(0) - p.negatives.sum(0)) / batch_size
+  dc = (p.ph_data.sum(0) - p.ph_negatives.sum(0)) / batch_size
+  return RBMState(G, db, dc, G)
+
+
+def _mask_changes(old_A, new_A):
+  added = jnp.sum((new_A > old_A).astype(jnp.int32))
+  removed = jnp.sum((new_A < old_A).astype(jnp.int32))
+  return added, removed, (new_A != old_A).astype(jnp.int32)
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
   """Builds the pure CD-k / PCD-k trainer of ``config``."""
   optimizer = _make_optimizer(config, config.learning_rate,
                               config.resolved_strength_learning_rate)
-  label_units, rng = config.label_units, config.rng
+  label_units, mode = config.label_units, config.mode
 
   def init(state: RBMState, key: jax.Array, batch_size: int,
            learning_rate=None, strength_learning_rate=None) -> TrainerState:
@@ -208,8 +367,9 @@ def make_trainer(config: TrainConfig) -> Trainer:
     strength_lr = (config.resolved_strength_learning_rate
                    if strength_learning_rate is None else strength_learning_rate)
     opt_state = _make_optimizer(config, lr, strength_lr).init(state)
+    counters = (jnp.zeros((), jnp.int32), jnp.zeros(state.W.shape, jnp.int32))
     if not config.persistent:
-      return TrainerState(opt_state, None)
+      return TrainerState(opt_state, None, *counters)
     key_bits, key_labels = jax.random.split(key)
     chains = sampling.random_visible(key_bits, batch_size, state.num_visible,
                                      state.W.dtype)
@@ -217,58 +377,54 @@ def make_trainer(config: TrainConfig) -> Trainer:
       labels = jax.random.randint(key_labels, (batch_size,), 0, label_units)
       chains = chains.at[:, -label_units:].set(
           jax.nn.one_hot(labels, label_units, dtype=chains.dtype))
-    return TrainerState(opt_state, chains)
+    return TrainerState(opt_state, chains, *counters)
 
   def step(state: RBMState, opt_state: TrainerState, batch: jax.Array,
            key: jax.Array) -> tuple[RBMState, TrainerState, StepMetrics]:
     A = rbm.mask(state)
     model = rbm.dense(state.W * A, state.b, state.c)  # W ⊙ A, mask computed once
-    key_h, key_v, key_chain = jax.random.split(key, 3)
-    batch_size = batch.shape[0]
-
-    # The first half-sweep from the data gives both the reconstruction and, for
-    # CD, the chain's first visible sample (2k + 3 matmuls in all for CD-k).
-    ph_data = rbm.hidden_probs(model, batch)
-    h_data = sampling.bernoulli(key_h, ph_data, rng)
-    v_first, recon = sampling.sample_visible_from_logits(
-        key_v, rbm.visible_logits(model, h_data), label_units, rng)
-    if config.persistent:
-      start, sweeps = opt_state.chains, config.k
-    else:
-      start, sweeps = v_first, config.k - 1
-    if sweeps:
-      negatives = sampling.sample_chains(key_chain, model, start, sweeps,
-                                         label_units, rng)
-    else:
-      negatives = start
-    ph_negatives = rbm.hidden_probs(model, negatives)
-
-    # G = [v; ṽ]ᵀ [p(h|v); −p(h|ṽ)] / B as one matmul of inner size 2B.
-    both = jnp.concatenate([batch, negatives])
-    signed_ph = jnp.concatenate([ph_data, -ph_negatives])
-    G = both.T @ signed_ph / batch_size
-    db = (batch.sum(0) - negatives.sum(0)) / batch_size
-    dc = (ph_data.sum(0) - ph_negatives.sum(0)) / batch_size
+    p = phases(config, model, batch, opt_state.chains, key)
+    G, db, dc, _ = cd_statistics(batch, p)
 
     strength_ascent = network_gradient(state, G)
     if label_units:
       strength_ascent = strength_ascent.at[-label_units:].set(0.0)
-    ascent = RBMState(A * G, db, dc, strength_ascent)
+    weight_ascent = A * G
+    if mode.l1:
+      weight_ascent = weight_ascent - config.l1_penalty * jnp.sign(state.W)
+    ascent = RBMState(weight_ascent, db, dc, strength_ascent)
     updates, new_opt = optimizer.update(jax.tree.map(jnp.negative, ascent),
                                         opt_state.optimizer, state)
     updates = updates._replace(W=updates.W * A)  # absent weights stay frozen
     new_state = optax.apply_updates(state, updates)
     new_state = new_state._replace(strength=jnp.clip(new_state.strength, 0.0, 1.0))
 
-    new_A = rbm.mask(new_state)
+    added, removed, flipped = _mask_changes(A, rbm.mask(new_state))
     metrics = StepMetrics(
-        reconstruction_error=jnp.mean(jnp.sum((batch - recon) ** 2, axis=-1)),
-        added=jnp.sum((new_A > A).astype(jnp.int32)),
-        removed=jnp.sum((new_A < A).astype(jnp.int32)))
-    chains = negatives if config.persistent else opt_state.chains
-    return new_state, TrainerState(new_opt, chains), metrics
+        reconstruction_error=jnp.mean(jnp.sum((batch - p.reconstruction) ** 2,
+                                              axis=-1)),
+        added=added, removed=removed,
+        near_threshold=jnp.mean((jnp.abs(new_state.strength - 0.5)
+                                 < NEAR_THRESHOLD_BAND).astype(jnp.float32)))
+    chains = p.negatives if config.persistent else opt_state.chains
+    return new_state, TrainerState(new_opt, chains, opt_state.step + 1,
+                                   opt_state.flips + flipped), metrics
 
-  return Trainer(init, step)
+  def rewire(state: RBMState, opt_state: TrainerState, batch: jax.Array,
+             key: jax.Array):
+    A = rbm.mask(state)
+    gradient = None
+    if mode.needs_gradient:  # the CD statistics of a minibatch, chains untouched
+      model = rbm.dense(state.W * A, state.b, state.c)
+      gradient = cd_statistics(
+          batch, phases(config, model, batch, opt_state.chains, key)).W
+    new_state = mode.rewire(config, key, state, gradient, opt_state.step)
+    added, removed, flipped = _mask_changes(A, rbm.mask(new_state))
+    return (new_state, opt_state._replace(flips=opt_state.flips + flipped),
+            added, removed)
+
+  return Trainer(init, step, rewire if mode.rewire else None,
+                 config.rewire_every)
 
 
 class EpochMetrics(NamedTuple):
@@ -276,15 +432,22 @@ class EpochMetrics(NamedTuple):
 
   Attributes:
     reconstruction_error: mean over the epoch's steps (bits per example).
-    added, removed: connections switched on / off, summed over steps.
+    added, removed: connections switched on / off, summed over steps and
+      rewirings.
     density: fraction of possible connections present at the epoch's end.
     mean_abs_weight: mean |W_ij| over present connections at the end.
+    effective_density: mean(A ⊙ [|W| > τ]) at the end (τ =
+      ``magnitude_threshold``): the density an L1-trained RBM is judged by.
+    near_threshold: fraction of strengths with |α − ½| < 0.05, averaged
+      over the epoch's steps.
   """
   reconstruction_error: jax.Array
   added: jax.Array
   removed: jax.Array
   density: jax.Array
   mean_abs_weight: jax.Array
+  effective_density: jax.Array
+  near_threshold: jax.Array
 
 
 def connectivity_summary(state: RBMState) -> tuple[jax.Array, jax.Array]:
@@ -294,16 +457,28 @@ def connectivity_summary(state: RBMState) -> tuple[jax.Array, jax.Array]:
   return A.mean(), jnp.sum(jnp.abs(state.W) * A) / present
 
 
+def effective_density(state: RBMState, threshold: float) -> jax.Array:
+  """Fraction of the V·H connections present with |W_ij| > threshold."""
+  return jnp.mean(rbm.mask(state) * (jnp.abs(state.W) > threshold))
+
+
 def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
-              x: jax.Array, key: jax.Array, batch_size: int
+              x: jax.Array, key: jax.Array, batch_size: int,
+              magnitude_threshold: float = 0.01
               ) -> tuple[RBMState, TrainerState, EpochMetrics]:
   """One pass over x (N, V) in a fresh random order, scanned on the device.
 
   Jit it with ``trainer`` and ``batch_size`` static, e.g. through
   :func:`make_epoch`. The last N mod B examples of the order are skipped.
+  A rewiring trainer (SET, RigL) rewires after every ``rewire_every`` steps
+  (0: once, after the last step), reading the chunk's last minibatch; the
+  steps after the last full chunk run without rewiring.
   """
   key_order, key_steps = jax.random.split(key)
   batches = data_lib.epoch_batches(key_order, x, batch_size)
+  num_steps = batches.shape[0]
+  keys = jax.random.split(key_steps, num_steps)
+  key_rewire = jax.random.fold_in(key_steps, num_steps)  # not among ``keys``
 
   def body(carry, inputs):
     state, opt_state = carry
@@ -311,13 +486,44 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
     state, opt_state, metrics = trainer.step(state, opt_state, batch, step_key)
     return (state, opt_state), metrics
 
-  keys = jax.random.split(key_steps, batches.shape[0])
-  (state, opt_state), steps = jax.lax.scan(body, (state, opt_state),
-                                           (batches, keys))
+  def steps_of(carry, batches, keys):
+    return jax.lax.scan(body, carry, (batches, keys))
+
+  zero = jnp.zeros((), jnp.int32)
+  if trainer.rewire is None:
+    (state, opt_state), steps = steps_of((state, opt_state), batches, keys)
+    rewired_added = rewired_removed = zero
+  else:
+    every = trainer.rewire_every or num_steps
+    chunks = num_steps // every
+    cut = chunks * every
+
+    def chunk(carry, inputs):
+      batches, keys, rewire_key = inputs
+      (state, opt_state), metrics = steps_of(carry, batches, keys)
+      state, opt_state, added, removed = trainer.rewire(
+          state, opt_state, batches[-1], rewire_key)
+      return (state, opt_state), (metrics, added, removed)
+
+    def split(a):
+      return a[:cut].reshape(chunks, every, *a.shape[1:])
+
+    (state, opt_state), (steps, added, removed) = jax.lax.scan(
+        chunk, (state, opt_state),
+        (split(batches), split(keys), jax.random.split(key_rewire, chunks)))
+    steps = jax.tree.map(lambda a: a.reshape(cut, *a.shape[2:]), steps)
+    if cut < num_steps:
+      (state, opt_state), rest = steps_of((state, opt_state), batches[cut:],
+                                          keys[cut:])
+      steps = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), steps, rest)
+    rewired_added, rewired_removed = jnp.sum(added), jnp.sum(removed)
   density, mean_abs_weight = connectivity_summary(state)
   return state, opt_state, EpochMetrics(
-      jnp.mean(steps.reconstruction_error), jnp.sum(steps.added),
-      jnp.sum(steps.removed), density, mean_abs_weight)
+      jnp.mean(steps.reconstruction_error),
+      jnp.sum(steps.added) + rewired_added,
+      jnp.sum(steps.removed) + rewired_removed, density, mean_abs_weight,
+      effective_density(state, magnitude_threshold),
+      jnp.mean(steps.near_threshold))
 
 
 def make_epoch(config: TrainConfig, batch_size: int, population: bool = False):
@@ -329,7 +535,8 @@ def make_epoch(config: TrainConfig, batch_size: int, population: bool = False):
   trainer = make_trainer(config)
 
   def epoch(state, opt_state, x, key):
-    return run_epoch(trainer, state, opt_state, x, key, batch_size)
+    return run_epoch(trainer, state, opt_state, x, key, batch_size,
+                     config.magnitude_threshold)
 
   if population:
     epoch = jax.vmap(epoch, in_axes=(0, 0, None, 0))
