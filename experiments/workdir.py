@@ -7,41 +7,132 @@ A workdir holds one run:
     checkpoints/     orbax checkpoints, one per saved epoch; reruns resume
     figures/         PNG figures
 
-Entry points wrap their ``main`` with :func:`clean_errors` so that invalid
-input (:class:`ncg.errors.InputError`) ends as one line on stderr and exit 2.
+Entry points parse their flags with :func:`parse_flags` and wrap their
+``main`` with :func:`clean_errors`, so that invalid input (a flag, a config
+file or field, :class:`ncg.errors.InputError`, an unwritable or full disk)
+ends as one ``error:`` line on stderr and exit 2, and a diverged run
+(:class:`ncg.errors.Diverged`) as one line and exit 3 (see ncg/errors.py).
+
+Crash safety: every file that is rewritten (config.json, metrics.jsonl when
+truncated on resume, summary.json, eval.json) is written to a temporary file
+in the same directory and renamed over the old one; orbax writes each
+checkpoint to a temporary directory and renames it when complete. A process
+killed at any moment (SIGKILL included) therefore leaves either the old or
+the new file, never half of one; the one exception, a metrics line cut short
+by a kill during its append, is past the last checkpoint and is dropped on
+resume (:func:`read_metrics`).
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
 import sys
+import tempfile
 from typing import Any, Callable
 
+from absl import flags
 import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from ncg.errors import InputError, check
+from ncg.errors import EXIT_DIVERGED, EXIT_INPUT, Diverged, InputError, check
 
 CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
 FIGURE_DIR = 'figures'
+# Config fields a resumed run may change (how often it saves, not what it
+# computes); any other difference makes prepare() refuse the workdir.
+RESUMABLE_CHANGES = frozenset({'train.checkpoint_every',
+                               'train.checkpoint_minutes'})
+
+
+# Errors of the file system that are the user's to fix (permissions, space).
+DISK_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC,
+                         errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                         errno.ENAMETOOLONG})
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> None:
+  """Prints ``error: <message>`` (one line) on stderr and exits with ``code``."""
+  print('error: ' + ' '.join(str(message).split()), file=sys.stderr, flush=True)
+  sys.exit(code)
 
 
 def clean_errors(main: Callable[..., Any]) -> Callable[..., Any]:
-  """Wraps an absl ``main``: InputError → ``error: <message>`` and exit 2."""
+  """Wraps an absl ``main``: InputError → exit 2, Diverged → exit 3, one line each.
+
+  An OSError of the file system that the user must fix (permission denied,
+  read-only or full disk: :data:`DISK_ERRNOS`) is input too: exit 2.
+  """
   @functools.wraps(main)
   def wrapped(*args, **kwargs):
     try:
       return main(*args, **kwargs)
     except InputError as e:
-      print(f'error: {e}', file=sys.stderr)
-      sys.exit(2)
+      fail(e)
+    except Diverged as e:
+      fail(e, EXIT_DIVERGED)
+    except OSError as e:
+      if e.errno not in DISK_ERRNOS:
+        raise
+      fail(f'cannot write {e.filename or "the workdir"}: {e.strerror}')
   return wrapped
+
+
+def parse_flags(argv: list[str],
+                flag_values: flags.FlagValues = flags.FLAGS) -> list[str]:
+  """An absl ``flags_parser``: bad flags and config files end as ``error:``, exit 2.
+
+  Covers a flag of the wrong type or out of an enum, a missing or broken
+  config file (``--config=``) and an unknown config field
+  (``--config.train.nope=1``); the config file is loaded here, so every such
+  mistake is reported before anything runs.
+  """
+  try:
+    args = flag_values(argv)
+    for name in list(flag_values):
+      getattr(flag_values, name)  # a config file that failed to load raises here
+  except flags.Error as e:
+    fail(e)
+  except (AttributeError, KeyError) as e:
+    key = str(e).strip('"\'')
+    culprit = [a for a in argv[1:] if a.startswith('--') and
+               f'.{key}' in a.split('=')[0]]
+    fail(f'unknown config field {key!r}'
+         + (f' in {culprit[0]}' if culprit else '')
+         + '; see the config file for the fields that exist')
+  except (OSError, SyntaxError, ImportError, NameError, TypeError,
+          ValueError) as e:
+    files = [a.split('=', 1)[1] for a in argv[1:]
+             if a.startswith('--config=')]
+    detail = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
+    fail(f'cannot load the config file {files[-1] if files else ""} '
+         f'({type(e).__name__}: {detail})')
+  if flag_values is not flags.FLAGS:
+    flags.FLAGS.mark_as_parsed()  # absl's own flags keep their defaults
+  return args
+
+
+def _write_atomic(path: str, text: str) -> None:
+  """Writes ``text`` to ``path`` through a temporary file renamed over it."""
+  directory = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path),
+                             suffix='.tmp')
+  try:
+    with os.fdopen(fd, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
 
 
 def config_to_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -53,25 +144,47 @@ def prepare(workdir: str, config: ml_collections.ConfigDict) -> bool:
   """Creates ``workdir`` and writes the config; returns True if it resumes.
 
   A workdir whose config.json differs from ``config`` is refused (InputError)
-  rather than overwritten: choose another workdir or delete that one.
+  rather than overwritten: choose another workdir or delete that one. Only
+  the checkpoint interval (:data:`RESUMABLE_CHANGES`) may change on resume;
+  config.json then records the new one.
   """
   check(bool(workdir), '--workdir is required')
   check(not os.path.isfile(workdir), f'--workdir {workdir} is a file')
-  os.makedirs(os.path.join(workdir, FIGURE_DIR), exist_ok=True)
   path = os.path.join(workdir, CONFIG_FILE)
+  checkpoints = os.path.join(workdir, CHECKPOINT_DIR)
+  check(os.path.exists(path) or not (os.path.isdir(checkpoints) and
+                                     os.listdir(checkpoints)),
+        f'{workdir} has checkpoints but no {CONFIG_FILE}, so they cannot be '
+        'matched to this config: restore its config.json or use another --workdir')
+  try:
+    os.makedirs(os.path.join(workdir, FIGURE_DIR), exist_ok=True)
+  except OSError as e:
+    raise InputError(f'cannot create --workdir {workdir}: {e.strerror}') from None
+  check(os.access(workdir, os.W_OK), f'--workdir {workdir} is not writable')
   wanted = config_to_dict(config)
   if os.path.exists(path):
-    with open(path) as f:
-      existing = json.load(f)
-    if existing != wanted:
-      changed = sorted(_differing_keys(existing, wanted))
+    existing = _read_json(path)
+    changed = sorted(_differing_keys(existing, wanted))
+    if changed and set(changed) <= RESUMABLE_CHANGES:
+      _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
+    elif changed:
       raise InputError(
           f'{workdir} holds a run with a different config (differs in: '
           f'{", ".join(changed)}); use another --workdir or delete it')
     return True
-  with open(path, 'w') as f:
-    json.dump(wanted, f, indent=2, sort_keys=True)
+  _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
   return False
+
+
+def _read_json(path: str) -> dict[str, Any]:
+  try:
+    with open(path) as f:
+      record = json.load(f)
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise InputError(f'{path} is not readable JSON ({e}); restore it or use '
+                     'another --workdir') from None
+  check(isinstance(record, dict), f'{path} does not hold a JSON object')
+  return record
 
 
 def _differing_keys(a: dict, b: dict, prefix: str = '') -> list[str]:
@@ -88,8 +201,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a workdir was trained with."""
   path = os.path.join(workdir, CONFIG_FILE)
   check(os.path.isfile(path), f'no {CONFIG_FILE} in {workdir}: not a workdir')
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+  return ml_collections.ConfigDict(_read_json(path))
 
 
 def _to_json(value: Any) -> Any:
@@ -106,19 +218,35 @@ def append_metrics(workdir: str, record: dict[str, Any]) -> None:
 
 
 def read_metrics(workdir: str) -> list[dict[str, Any]]:
-  """All records of workdir/metrics.jsonl, in order."""
+  """All records of workdir/metrics.jsonl, in order.
+
+  A last line without its newline (a kill during its append) is dropped; any
+  other unreadable line is an InputError naming it.
+  """
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  with open(path, 'rb') as f:
+    lines = f.read().split(b'\n')
+  records = []
+  for number, line in enumerate(lines[:-1], 1):  # lines[-1]: after the last \n
+    if line.strip():
+      try:
+        records.append(json.loads(line))
+      except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f'{path} line {number} is not JSON: the file is '
+                         'damaged; restore it or use another --workdir') from None
+  return records
 
 
 def truncate_metrics(workdir: str, keep: Callable[[dict[str, Any]], bool]) -> None:
-  """Drops records not satisfying ``keep`` (those past a resumed checkpoint)."""
+  """Drops records not satisfying ``keep`` (those past a resumed checkpoint).
+
+  The file is replaced atomically: a kill during the rewrite leaves the old one.
+  """
   records = [r for r in read_metrics(workdir) if keep(r)]
-  with open(os.path.join(workdir, METRICS_FILE), 'w') as f:
-    f.writelines(json.dumps(r) + '\n' for r in records)
+  _write_atomic(os.path.join(workdir, METRICS_FILE),
+                ''.join(json.dumps(r) + '\n' for r in records))
 
 
 def checkpoint_manager(workdir: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
@@ -144,7 +272,14 @@ def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
   if step is None:
     return None, like
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-  return step, manager.restore(step, args=ocp.args.StandardRestore(abstract))
+  try:
+    tree = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+  except (ValueError, TypeError, KeyError, OSError) as e:
+    detail = ' '.join(str(e).split())[:300]
+    raise InputError(
+        f'checkpoint {step} in {manager.directory} does not fit this run '
+        f'(a checkpoint of another architecture or config?): {detail}') from None
+  return step, tree
 
 
 def figure_path(workdir: str, name: str) -> str:
@@ -155,8 +290,6 @@ def figure_path(workdir: str, name: str) -> str:
 def write_json(workdir: str, name: str, record: dict[str, Any]) -> str:
   """Writes workdir/<name> atomically (a temporary file renamed over it)."""
   path = os.path.join(workdir, name)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump({k: _to_json(v) for k, v in record.items()}, f, indent=2)
-  os.replace(tmp, path)
+  _write_atomic(path, json.dumps({k: _to_json(v) for k, v in record.items()},
+                                 indent=2))
   return path

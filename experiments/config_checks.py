@@ -1,0 +1,105 @@
+"""Range and type checks of config values, as tables (one rule per field).
+
+The library checks what it needs (``ncg.train.TrainConfig``, ``ncg.rbm.init``,
+``ncg.parsimonious.train.validate``); these tables add the fields only the
+entry points read and the signs the library cannot guess (a negative weight
+scale trains a degenerate model, a negative AIS schedule length crashes late).
+A violated rule is an :class:`ncg.errors.InputError` naming the field, the
+allowed range and the value, raised before the workdir is touched.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple, Sequence
+
+import ml_collections
+
+from ncg.errors import InputError, check
+
+
+class Rule(NamedTuple):
+  """``low (<|<=) config.<path> (<|<=) high``; None = unbounded.
+
+  ``integer``: the value must be an int (bools are refused either way).
+  """
+  path: str
+  low: float | None = None
+  high: float | None = None
+  low_open: bool = False
+  high_open: bool = False
+  integer: bool = False
+
+  def describe(self) -> str:
+    parts = []
+    if self.low is not None:
+      parts.append(f'{">" if self.low_open else ">="} {self.low:g}')
+    if self.high is not None:
+      parts.append(f'{"<" if self.high_open else "<="} {self.high:g}')
+    kind = 'an integer' if self.integer else 'a number'
+    return f'{kind} ' + ' and '.join(parts) if parts else kind
+
+
+def _get(config: ml_collections.ConfigDict, path: str) -> Any:
+  value = config
+  for part in path.split('.'):
+    value = value[part]
+  return value
+
+
+def check_config(config: ml_collections.ConfigDict, rules: Sequence[Rule]) -> None:
+  """Raises InputError for the first value that breaks its rule."""
+  for rule in rules:
+    try:
+      value = _get(config, rule.path)
+    except (KeyError, AttributeError):
+      continue  # an older workdir's config.json, written before the field existed
+    good_type = (isinstance(value, int) if rule.integer
+                 else isinstance(value, (int, float)))
+    ok = (good_type and not isinstance(value, bool) and math.isfinite(value)
+          and (rule.low is None or value > rule.low or
+               (not rule.low_open and value == rule.low))
+          and (rule.high is None or value < rule.high or
+               (not rule.high_open and value == rule.high)))
+    check(ok, f'{rule.path} must be {rule.describe()}, got {value!r}')
+
+
+RBM_RULES = (
+    Rule('data.seed', 0, integer=True),
+    Rule('data.validation_size', -1, integer=True),
+    Rule('data.bars_size', 2, integer=True),
+    Rule('model.num_visible', -1, integer=True),
+    Rule('model.num_hidden', 1, integer=True),
+    Rule('model.density', 0, 1),
+    Rule('model.weight_scale', 0, low_open=True),
+    Rule('train.k', 1, integer=True),
+    Rule('train.learning_rate', 0, low_open=True),
+    Rule('train.momentum', 0, 1, high_open=True),
+    Rule('train.batch_size', 1, integer=True),
+    Rule('train.epochs', 1, integer=True),
+    Rule('train.checkpoint_every', 1, integer=True),
+    Rule('train.checkpoint_minutes', 0),
+    Rule('train.free_energy_examples', 1, integer=True),
+    Rule('eval.every', 0, integer=True),
+    Rule('eval.ais_runs', 2, integer=True),
+    Rule('eval.ais_temperatures', 2, integer=True),
+    Rule('figures.num_samples', 1, integer=True),
+    Rule('figures.gibbs_steps', 0, integer=True),
+)
+"""What an RBM run config (experiments/configs/default.py) must satisfy."""
+
+PRUNE_RULES = (
+    Rule('seed', 0, integer=True),
+    Rule('data.validation_size', 0, integer=True),
+    Rule('train.epochs', 1, integer=True),
+    Rule('train.batch_size', 1, integer=True),
+    Rule('train.learning_rate', 0, low_open=True),
+    Rule('train.theta_learning_rate', 0, low_open=True),
+    Rule('train.theta_init', 0, 1, low_open=True),
+    Rule('train.penalty', 0),
+    Rule('train.prior_variance', 0, low_open=True),
+    Rule('train.decide_epoch', 0, integer=True),
+    Rule('train.chunk_steps', 1, integer=True),
+    Rule('train.shrink_fraction', 0, 1, high_open=True),
+)
+"""What a parsimonious run config (experiments/configs/prune_*.py) must satisfy."""

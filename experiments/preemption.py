@@ -1,0 +1,120 @@
+"""Stopping a run cleanly: SIGTERM/SIGINT become a request honoured at the next epoch end.
+
+A preemptible machine (or ``kill``, or Ctrl-C) sends SIGTERM or SIGINT. Inside
+``with StopSignals() as stop:`` the first such signal only sets
+``stop.requested``; the epoch loop checks it after each epoch, saves a
+checkpoint, prints :func:`StopSignals.message` (one line: what stopped it and
+how to resume) and returns, so the process exits 0 and rerunning the same
+command resumes exactly. A second SIGINT (Ctrl-C twice) stops at once, like
+Python's default, without saving (the previous checkpoint stays valid).
+
+:class:`CheckpointSchedule` decides when an epoch's end is a checkpoint: every
+``every_epochs`` epochs and whenever ``every_minutes`` of wall-clock time have
+passed since the last save (long epochs on big data), and always at the end.
+
+Usage (the shape of every entry point's epoch loop)::
+
+    schedule = CheckpointSchedule(t.checkpoint_every, t.checkpoint_minutes)
+    with StopSignals() as stop:
+      for epoch in range(start + 1, epochs + 1):
+        ...train one epoch, append its metrics...
+        if schedule.due(epoch, last=epoch == epochs) or stop.requested:
+          save(epoch); schedule.saved()
+        if stop.requested:
+          print(stop.message(epoch, workdir)); return
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Callable
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopSignals:
+  """Context manager: SIGTERM/SIGINT set ``requested`` instead of killing.
+
+  Outside the main thread (where Python cannot install handlers) it does
+  nothing and ``requested`` stays False.
+  """
+
+  def __init__(self):
+    self.signal: int | None = None
+    self._previous: dict[int, object] = {}
+
+  def install(self) -> 'StopSignals':
+    """Installs the handlers (a loop that cannot be indented under ``with``)."""
+    if threading.current_thread() is threading.main_thread():
+      for s in SIGNALS:
+        self._previous[s] = signal.signal(s, self._handle)
+    return self
+
+  def uninstall(self) -> None:
+    """Restores the handlers that were there before :meth:`install`."""
+    for s, handler in self._previous.items():
+      signal.signal(s, handler)
+    self._previous.clear()
+
+  def __enter__(self) -> 'StopSignals':
+    return self.install()
+
+  def __exit__(self, *exc) -> None:
+    self.uninstall()
+
+  def _handle(self, signum: int, frame) -> None:  # pylint: disable=unused-argument
+    if self.signal is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt  # Ctrl-C twice: stop now, without saving
+    self.signal = signum
+    if signum == signal.SIGINT:
+      # os.write, not print: the handler may run while tqdm writes to stderr.
+      os.write(2, b'\nSIGINT: stopping after the current epoch (Ctrl-C again '
+                  b'stops now, keeping the previous checkpoint)\n')
+
+  @property
+  def requested(self) -> bool:
+    """True once SIGTERM or SIGINT arrived."""
+    return self.signal is not None
+
+  @property
+  def name(self) -> str:
+    return signal.Signals(self.signal).name if self.signal else 'nothing'
+
+  def message(self, epoch: int, workdir: str) -> str:
+    """The one line printed after the stop's checkpoint (of ``epoch``) is on disk."""
+    if not epoch:
+      return (f'stopped by {self.name} before the first epoch ended: nothing to '
+              f'save in {workdir}; rerun the same command to start')
+    return (f'stopped by {self.name} after epoch {epoch}: checkpoint saved in '
+            f'{workdir}; rerun the same command to resume')
+
+
+class CheckpointSchedule:
+  """When an epoch's end is a checkpoint: every N epochs, every M minutes, the last.
+
+  Args:
+    every_epochs: N >= 1.
+    every_minutes: M > 0 minutes of wall-clock time since the last save (or
+      since the schedule was made); 0 turns the clock off.
+    clock: seconds, monotonic (tests pass a fake one).
+  """
+
+  def __init__(self, every_epochs: int, every_minutes: float = 0.0,
+               clock: Callable[[], float] = time.monotonic):
+    self.every_epochs = int(every_epochs)
+    self.every_seconds = 60.0 * float(every_minutes)
+    self._clock = clock
+    self._last = clock()
+
+  def due(self, epoch: int, last: bool = False) -> bool:
+    """Whether to save after ``epoch`` (``last``: the run's final epoch)."""
+    return (last or epoch % self.every_epochs == 0 or
+            (self.every_seconds > 0 and
+             self._clock() - self._last >= self.every_seconds))
+
+  def saved(self) -> None:
+    """Records that a checkpoint was just written (restarts the clock)."""
+    self._last = self._clock()
