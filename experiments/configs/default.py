@@ -25,13 +25,20 @@ def get_config() -> config_dict.ConfigDict:
   config.model.num_visible = -1   # -1 = the data's; else must match it
   config.model.num_hidden = 500
   config.model.density = 0.5      # initial connection density p in [0, 1]
+  config.model.density_from = ''  # run dir / summary.json whose final density replaces density
   config.model.weight_init = 'uniform'  # uniform: U[-s, s] | normal: N(0, s²)
   config.model.weight_scale = 1.0
   config.model.base_rate_bias = True    # visible biases from the data's base rates
   config.model.labels = False     # joint RBM with one-hot label units (classification)
 
   config.train = config_dict.ConfigDict()
-  config.train.connectivity = 'ncg'  # ncg | fixed | dense
+  config.train.connectivity = 'ncg'  # ncg | dense | fixed | set | rigl | l1
+  config.train.rewire_fraction = 0.3   # set/rigl: ζ, fraction of present connections swapped
+  config.train.rewire_every = 0        # set/rigl: steps between rewirings (0 = after each epoch)
+  config.train.rewire_until = 0.75     # rigl: ζ decays (cosine) to 0 at this fraction of the run
+  config.train.new_weight_scale = 0.05  # set: new weights N(0, s²) (the reference's N(0,1)/20)
+  config.train.l1_penalty = 1e-4       # l1: λ of λ‖W‖₁ (per example, nats)
+  config.train.magnitude_threshold = 0.01  # effective density counts |W| > τ
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
   config.train.rng = 'hash'          # Gibbs uniforms: hash (fast on CPU) | threefry
@@ -43,6 +50,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.epochs = 20
   config.train.seed = 0
   config.train.checkpoint_every = 1  # epochs
+  config.train.checkpoint_minutes = 0.0  # and after an epoch once this many minutes passed (0 = off)
   config.train.free_energy_examples = 500  # subset sizes for the F gap
 
   config.eval = config_dict.ConfigDict()
