@@ -16,11 +16,14 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from experiments import config_checks
+from experiments import divergence
+from experiments import preemption
 from experiments import workdir as workdir_lib
 from ncg import data as data_lib
 from ncg import rbm
 from ncg import train as train_lib
-from ncg.errors import check
+from ncg.errors import Diverged, check
 
 
 class TrainedRun(NamedTuple):
@@ -129,6 +132,7 @@ class RunData(NamedTuple):
 
 def resolve_run(config: ml_collections.ConfigDict) -> RunData:
   """Loads and checks everything a run of ``config`` needs (InputError if not)."""
+  config_checks.check_config(config, config_checks.RBM_RULES)
   dataset = load_dataset(config)
   label_units = dataset.num_classes if config.model.labels else 0
   tconfig = train_config(config, label_units)
@@ -162,7 +166,14 @@ def load_trained(workdir: str) -> TrainedRun:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Trains (or resumes) the run of ``config`` in ``workdir``."""
+  """Trains (or resumes) the run of ``config`` in ``workdir``.
+
+  SIGTERM/SIGINT stop it after the current epoch with a checkpoint (and one
+  line saying so); NaN/Inf raise :class:`ncg.errors.Diverged` after making
+  sure the last finite epoch is checkpointed (experiments/preemption.py,
+  experiments/divergence.py).
+  """
+  stop = preemption.StopSignals().install()
   dataset, label_units, tconfig, train_x, held_x = resolve_run(config)
   batch_size = config.train.batch_size
   n_free = config.train.free_energy_examples
@@ -190,10 +201,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
       state, opt_state, train_x, key_epochs).compile()
   examples_per_epoch = (len(train_x) // batch_size) * batch_size
   epochs = config.train.epochs
+  schedule = preemption.CheckpointSchedule(config.train.checkpoint_every,
+                                          config.train.checkpoint_minutes)
+  saved = start  # the epoch of the newest checkpoint
   bar = tqdm.tqdm(range(start + 1, epochs + 1), initial=start, total=epochs,
                   desc='train', unit='epoch', dynamic_ncols=True)
   for epoch in bar:
+    if stop.requested:
+      break
     began = time.perf_counter()
+    previous = (state, opt_state)
     state, opt_state, m = epoch_fn(state, opt_state, train_x,
                                    jax.random.fold_in(key_epochs, epoch))
     jax.block_until_ready(state)
@@ -207,6 +224,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
             state, train_x[:n_free], held_x[:n_free]),
         'seconds': seconds, 'examples_per_s': examples_per_epoch / seconds,
     }
+    bad = divergence.nonfinite({'state': state, 'opt_state': opt_state,
+                                'metrics': record})
+    if bad:
+      bar.close()
+      stop.uninstall()
+      if saved < epoch - 1:  # keep the last finite state
+        workdir_lib.save_checkpoint(manager, epoch - 1,
+                                    _checkpoint_tree(*previous, epoch - 1))
+        saved = epoch - 1
+      raise Diverged(divergence.message(epoch, bad, config.train.learning_rate,
+                                        saved, workdir))
     workdir_lib.append_metrics(workdir, record)
     bar.set_postfix(recon=f'{float(m.reconstruction_error):.1f}',
                     density=f'{float(m.density):.3f}',
@@ -220,10 +248,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
       workdir_lib.append_metrics(workdir, {'epoch': epoch, 'kind': 'eval',
                                            **evaluation})
       bar.write(f'epoch {epoch}: ' + summarize_evaluation(evaluation))
-    if epoch % config.train.checkpoint_every == 0 or epoch == epochs:
+    if schedule.due(epoch, last=epoch == epochs) or stop.requested:
       workdir_lib.save_checkpoint(manager, epoch,
                                   _checkpoint_tree(state, opt_state, epoch))
+      schedule.saved()
+      saved = epoch
   bar.close()
+  stop.uninstall()
+  if stop.requested and saved < epochs:
+    print(stop.message(saved, workdir))
+    return
 
   write_figures(workdir, config, state, dataset, label_units, key_figures)
   write_summary(workdir, config)
