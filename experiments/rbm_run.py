@@ -7,6 +7,8 @@ restores a workdir's model. The absl flags live in the entry points.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from typing import NamedTuple
 
@@ -20,10 +22,11 @@ from experiments import config_checks
 from experiments import divergence
 from experiments import preemption
 from experiments import workdir as workdir_lib
+from ncg import analytics
 from ncg import data as data_lib
 from ncg import rbm
 from ncg import train as train_lib
-from ncg.errors import Diverged, check
+from ncg.errors import Diverged, InputError, check
 
 
 class TrainedRun(NamedTuple):
@@ -44,10 +47,18 @@ class TrainedRun(NamedTuple):
   label_units: int
 
 
-def train_config(config: ml_collections.ConfigDict, label_units: int
-                 ) -> train_lib.TrainConfig:
-  """The static trainer settings of a run config (validated)."""
+def train_config(config: ml_collections.ConfigDict, label_units: int,
+                 num_train: int | None = None) -> train_lib.TrainConfig:
+  """The static trainer settings of a run config (validated).
+
+  ``num_train`` (the training examples) turns RigL's ``train.rewire_until``,
+  a fraction of the run's steps, into a step count.
+  """
   t = config.train
+  check(0 <= t.rewire_until <= 1,
+        f'train.rewire_until must be a fraction of the run in [0, 1], got '
+        f'{t.rewire_until}')
+  steps = (num_train // t.batch_size) * t.epochs if num_train else 0
   check(t.epochs >= 1, f'train.epochs must be >= 1, got {t.epochs}')
   check(t.checkpoint_every >= 1,
         f'train.checkpoint_every must be >= 1, got {t.checkpoint_every}')
@@ -60,7 +71,10 @@ def train_config(config: ml_collections.ConfigDict, label_units: int
       strength_learning_rate=(None if t.strength_learning_rate == -1
                               else t.strength_learning_rate),
       optimizer=t.optimizer, momentum=t.momentum, label_units=label_units,
-      rng=t.rng)
+      rng=t.rng, rewire_fraction=t.rewire_fraction,
+      rewire_every=t.rewire_every, rewire_until=int(t.rewire_until * steps),
+      new_weight_scale=t.new_weight_scale, l1_penalty=t.l1_penalty,
+      magnitude_threshold=t.magnitude_threshold)
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
@@ -101,7 +115,7 @@ def initial_state(config: ml_collections.ConfigDict, train_x: jax.Array,
   m = config.model
   check(m.num_hidden >= 1, f'model.num_hidden must be >= 1, got {m.num_hidden}')
   check(0.0 <= m.density <= 1.0, f'model.density must be in [0, 1], got {m.density}')
-  if config.train.connectivity == 'dense':
+  if config.train.connectivity in train_lib.DENSE_MODES:
     density = 1.0
   elif density is None:
     density = m.density
@@ -135,7 +149,7 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunData:
   config_checks.check_config(config, config_checks.RBM_RULES)
   dataset = load_dataset(config)
   label_units = dataset.num_classes if config.model.labels else 0
-  tconfig = train_config(config, label_units)
+  tconfig = train_config(config, label_units, len(dataset.train.x))
   batch_size = config.train.batch_size
   check(1 <= batch_size <= len(dataset.train.x),
         f'train.batch_size={batch_size} must be in [1, {len(dataset.train.x)}] '
@@ -174,6 +188,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   experiments/divergence.py).
   """
   stop = preemption.StopSignals().install()
+  config = resolve_density_from(config)
   dataset, label_units, tconfig, train_x, held_x = resolve_run(config)
   batch_size = config.train.batch_size
   n_free = config.train.free_energy_examples
@@ -220,6 +235,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
         'reconstruction_error': m.reconstruction_error,
         'added': m.added, 'removed': m.removed, 'density': m.density,
         'mean_abs_weight': m.mean_abs_weight,
+        'effective_density': m.effective_density,
+        'near_threshold': m.near_threshold,
         'free_energy_gap': train_lib.free_energy_gap(
             state, train_x[:n_free], held_x[:n_free]),
         'seconds': seconds, 'examples_per_s': examples_per_epoch / seconds,
@@ -259,8 +276,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
     print(stop.message(saved, workdir))
     return
 
-  write_figures(workdir, config, state, dataset, label_units, key_figures)
-  write_summary(workdir, config)
+  write_figures(workdir, config, state, dataset, label_units, key_figures,
+                opt_state.flips)
+  write_summary(workdir, config, flip_record(opt_state.flips, label_units))
   print(f'Outputs in {workdir}: config.json, metrics.jsonl, summary.json, '
         f'checkpoints/, figures/ ({workdir_lib.figure_path(workdir, "")})')
 
@@ -272,31 +290,91 @@ SUMMARY_EVAL_FIELDS = (
     'test_accuracy', 'probe_test_accuracy', 'test_pseudo_log_likelihood')
 
 
-def write_summary(workdir: str, config: ml_collections.ConfigDict) -> dict:
-  """workdir/summary.json: the run's settings and final figures, for RESULTS.md.
+def flip_record(flips, label_units: int) -> dict:
+  """The run's flip statistics (:func:`ncg.analytics.flip_statistics`), prefixed."""
+  return {f'flips_{name}': value for name, value in
+          analytics.flip_statistics(flips, label_units).items()}
 
-  The last epoch's connectivity and the last evaluation's likelihoods and
-  accuracies (None where the run did not evaluate).
+
+def summary_record(config: ml_collections.ConfigDict, records: list[dict],
+                   extra: dict | None = None) -> dict:
+  """A run's summary from its metrics records (epoch lines and eval lines).
+
+  Settings, the last epoch's connectivity, totals of added/removed
+  connections, and the last evaluation's likelihoods and accuracies (None
+  where the run did not evaluate); ``extra`` is merged in last.
   """
-  records = workdir_lib.read_metrics(workdir)
   epochs = [r for r in records if r.get('kind') != 'eval']
   evals = [r for r in records if r.get('kind') == 'eval']
   last, evaluation = epochs[-1], (evals[-1] if evals else {})
-  summary = {
+  t, m = config.train, config.model
+  dense = t.connectivity in train_lib.DENSE_MODES
+  return {
       'kind': 'rbm', 'dataset': config.data.name,
-      'connectivity': config.train.connectivity,
-      'density0': 1.0 if config.train.connectivity == 'dense' else config.model.density,
-      'density': last['density'], 'num_hidden': config.model.num_hidden,
-      'k': config.train.k, 'persistent': config.train.persistent,
-      'learning_rate': config.train.learning_rate, 'epochs': last['epoch'],
-      'seed': config.train.seed, 'labels': config.model.labels,
+      'connectivity': t.connectivity,
+      'density0': 1.0 if dense else m.density,
+      'density_from': m.get('density_from') or None,
+      'density': last['density'],
+      'effective_density': last.get('effective_density'),
+      'near_threshold': last.get('near_threshold'),
+      'num_hidden': m.num_hidden, 'weight_init': m.weight_init,
+      'weight_scale': m.weight_scale, 'base_rate_bias': m.base_rate_bias,
+      'k': t.k, 'persistent': t.persistent,
+      'learning_rate': t.learning_rate,
+      'strength_learning_rate': (5 * t.learning_rate
+                                 if t.strength_learning_rate == -1
+                                 else t.strength_learning_rate),
+      'rewire_fraction': t.rewire_fraction if t.connectivity in ('set', 'rigl') else None,
+      'l1_penalty': t.l1_penalty if t.connectivity == 'l1' else None,
+      'magnitude_threshold': t.magnitude_threshold,
+      'epochs': last['epoch'],
+      'seed': t.seed, 'labels': m.labels,
       'added_last_epoch': last['added'], 'removed_last_epoch': last['removed'],
+      'added_total': int(sum(r['added'] for r in epochs)),
+      'removed_total': int(sum(r['removed'] for r in epochs)),
       'seconds_per_epoch': float(np.median([r['seconds'] for r in epochs])),
       'evaluated_epoch': evaluation.get('epoch'),
       **{name: evaluation.get(name) for name in SUMMARY_EVAL_FIELDS},
+      **(extra or {}),
   }
+
+
+def write_summary(workdir: str, config: ml_collections.ConfigDict,
+                  extra: dict | None = None) -> dict:
+  """workdir/summary.json (:func:`summary_record`), for RESULTS.md."""
+  summary = summary_record(config, workdir_lib.read_metrics(workdir), extra)
   workdir_lib.write_json(workdir, 'summary.json', summary)
   return summary
+
+
+def resolve_density_from(config: ml_collections.ConfigDict
+                         ) -> ml_collections.ConfigDict:
+  """Sets model.density to the final density of the run ``model.density_from``.
+
+  The two-stage baseline: a fixed/SET/RigL run "at NCG's final density" reads
+  it from an NCG run's summary.json (a file, or a workdir holding one; a
+  sweep's summary gives the mean over its members). The config returned
+  records both the path and the density it read.
+  """
+  source = config.model.get('density_from') or ''
+  if not source:
+    return config
+  path = os.path.join(source, 'summary.json') if os.path.isdir(source) else source
+  check(os.path.isfile(path),
+        f'model.density_from={source!r}: no summary.json there (finish that run first)')
+  try:
+    with open(path) as f:
+      summary = json.load(f)
+    if 'members' in summary:
+      density = float(np.mean([m['density'] for m in summary['members']]))
+    else:
+      density = float(summary['density'])
+  except (OSError, ValueError, KeyError, TypeError) as error:
+    raise InputError(f'model.density_from={source!r}: cannot read a final '
+                     f'density from {path} ({error})') from None
+  config = config.copy_and_resolve_references()
+  config.model.density = round(density, 6)
+  return config
 
 
 def evaluate_during_training(config: ml_collections.ConfigDict,
@@ -334,16 +412,19 @@ def summarize_evaluation(evaluation: dict) -> str:
 
 def write_figures(workdir: str, config: ml_collections.ConfigDict,
                   state: rbm.RBMState, dataset: data_lib.Dataset,
-                  label_units: int, key: jax.Array) -> None:
-  """Samples, filters, the mask and the density curve as PNGs in workdir/figures.
+                  label_units: int, key: jax.Array, flips=None,
+                  records: list[dict] | None = None) -> None:
+  """Samples, filters and the connectivity figure as PNGs in workdir/figures.
 
   Samples: ``figures.num_samples`` chains from noise after
   ``figures.gibbs_steps`` sweeps, shown as p(v | h) of their last state.
   Filters: the effective weights (W ⊙ A) of the first hidden units.
+  connectivity.png: :func:`experiments.connectivity.connectivity_figure`
+  (visible degree image, hidden degrees, unit masks, added/removed and
+  density per epoch, flip counts). ``records`` default to the workdir's
+  epoch lines.
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from experiments import connectivity  # pylint: disable=g-import-not-at-top
   from experiments import figures  # pylint: disable=g-import-not-at-top
   from ncg import sampling  # pylint: disable=g-import-not-at-top
 
@@ -366,18 +447,11 @@ def write_figures(workdir: str, config: ml_collections.ConfigDict,
                        filters, dataset.image_shape, title='filters W ⊙ A',
                        symmetric=True)
 
-  fig, ax = plt.subplots(figsize=(8, 4))
-  ax.imshow(np.asarray(rbm.mask(state)).T, aspect='auto', cmap='Greys',
-            interpolation='nearest')
-  ax.set(xlabel='visible unit', ylabel='hidden unit',
-         title=f'connectivity mask (density {float(rbm.density(state)):.3f})')
-  fig.savefig(workdir_lib.figure_path(workdir, 'mask.png'), dpi=100,
-              bbox_inches='tight')
-  plt.close(fig)
-
-  records = [r for r in workdir_lib.read_metrics(workdir) if 'density' in r]
-  figures.line_plot(workdir_lib.figure_path(workdir, 'density.png'),
-                    [r['epoch'] for r in records],
-                    {'density': [r['density'] for r in records]},
-                    xlabel='epoch', ylabel='connection density',
-                    title='density over training')
+  if records is None:
+    records = [r for r in workdir_lib.read_metrics(workdir)
+               if r.get('kind') != 'eval' and 'density' in r]
+  connectivity.connectivity_figure(
+      workdir_lib.figure_path(workdir, 'connectivity.png'), state, flips,
+      records, dataset.image_shape, label_units,
+      title=f'{config.train.connectivity}: density '
+            f'{float(rbm.density(state)):.3f} after {len(records)} epochs')

@@ -50,7 +50,7 @@ def test_outputs_of_a_run(finished_run):
   assert config['model']['num_hidden'] == 64
   summary = json.load(open(workdir / 'summary.json'))
   assert summary['epochs'] == 2 and summary['density'] == records[-1]['density']
-  for name in ('samples.png', 'filters.png', 'mask.png', 'density.png'):
+  for name in ('samples.png', 'filters.png', 'connectivity.png'):
     assert os.path.getsize(workdir / 'figures' / name) > 1000, name
 
 
