@@ -10,12 +10,23 @@ one compilation and keeps the device busy. The workdir is that of
 experiments/train.py (config.json holds the config and the member grid;
 checkpoints hold the stacked population and resume), and metrics.jsonl gets
 one line per member per epoch, with ``member``, ``seed``, ``learning_rate``
-and ``density0`` fields.
+and ``density0`` fields. Every connectivity mode (ncg, dense, fixed, set,
+rigl, l1) trains as a population.
+
+Small models (exact log Z with at most 2^20 terms, e.g. bars and stripes)
+get the exact average negative log-likelihood of the training and test sets
+in their metrics lines every ``eval.every`` epochs (``train_nll_exact``,
+``test_nll_exact``, nats), computed for all members in one vmapped call.
+At the end each member gets ``members/m<i>/summary.json`` (the fields of a
+train.py summary, with ``member``; with ``eval.final`` the full evaluation,
+AIS and accuracies) and ``members/m<i>/figures/connectivity.png``; the
+workdir's summary.json lists the members (kind ``rbm_population``).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import time
 
 from absl import app
@@ -29,6 +40,7 @@ import tqdm
 
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
+from ncg import estimators
 from ncg import train as train_lib
 from ncg.errors import InputError, check
 
@@ -62,14 +74,74 @@ def member_grid(config, seeds, learning_rates, densities):
           'density0': [g[2] for g in grid]}
 
 
+EXACT_CURVE_MAX_LOG2 = 20  # exact NLL curves for models this small
+
+
+def exact_nll_fn(state_like, label_units: int, train_x, test_x):
+  """A jitted, member-vmapped (train, test) exact NLL, or None if too big."""
+  _, log2_terms = estimators.count_configurations(state_like, label_units)
+  if log2_terms > EXACT_CURVE_MAX_LOG2:
+    return None
+
+  def nll(state):
+    log_z = estimators.exact_log_partition(state, label_units=label_units)
+    return (-jnp.mean(estimators.log_likelihood(state, train_x, log_z, label_units)),
+            -jnp.mean(estimators.log_likelihood(state, test_x, log_z, label_units)))
+  return jax.jit(jax.vmap(nll))
+
+
+def member_config(config, grid, i):
+  """The run config of member i (its seed, η and initial density)."""
+  member = config.copy_and_resolve_references()
+  member.train.seed = grid['seed'][i]
+  member.train.learning_rate = grid['learning_rate'][i]
+  member.model.density = grid['density0'][i]
+  return member
+
+
+def write_members(workdir, config, grid, states, opt_states, dataset,
+                  label_units, key) -> list[dict]:
+  """Per-member evaluation, summary.json and connectivity figure."""
+  records = workdir_lib.read_metrics(workdir)
+  members = []
+  for i in range(len(grid['seed'])):
+    mconfig = member_config(config, grid, i)
+    mdir = os.path.join(workdir, 'members', f'm{i}')
+    state = jax.tree.map(lambda a, i=i: a[i], states)
+    flips = opt_states.flips[i]
+    mrecords = [r for r in records if r.get('member') == i]
+    if config.eval.final:
+      evaluation = rbm_run.evaluate_during_training(
+          mconfig, state, dataset, label_units, jax.random.fold_in(key, i),
+          final=True, workdir=mdir)
+      mrecords.append({'epoch': mrecords[-1]['epoch'], 'kind': 'eval',
+                       **evaluation})
+      print(f'member {i}: ' + rbm_run.summarize_evaluation(evaluation))
+    curve = [r for r in mrecords if 'train_nll_exact' in r]
+    summary = rbm_run.summary_record(
+        mconfig, mrecords,
+        {'member': i, **rbm_run.flip_record(flips, label_units),
+         **{name: curve[-1][name] if curve else None
+            for name in ('train_nll_exact', 'test_nll_exact')}})
+    workdir_lib.write_json(mdir, 'summary.json', summary)
+    rbm_run.write_figures(mdir, mconfig, state, dataset, label_units,
+                          jax.random.fold_in(key, i), flips,
+                          records=[r for r in mrecords if r.get('kind') != 'eval'])
+    members.append(summary)
+  workdir_lib.write_json(workdir, 'summary.json',
+                         {'kind': 'rbm_population', 'members': members})
+  return members
+
+
 def run_sweep(config, workdir, grid) -> None:
-  _, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
+  dataset, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
   batch_size = config.train.batch_size
   n_free = config.train.free_energy_examples
 
   keys = jax.vmap(jax.random.key)(jnp.asarray(grid['seed']))
   split = jax.vmap(lambda k: jax.random.split(k, 4))(keys)
   key_init, key_chains, key_epochs = split[:, 0], split[:, 1], split[:, 2]
+  key_figures = split[0, 3]
   lrs = jnp.asarray(grid['learning_rate'], jnp.float32)
   ratio = tconfig.resolved_strength_learning_rate / tconfig.learning_rate
   densities = jnp.asarray(grid['density0'], jnp.float32)
@@ -98,6 +170,9 @@ def run_sweep(config, workdir, grid) -> None:
   epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True).lower(
       states, opt_states, train_x, key_epochs).compile()  # time epochs only
   gap = jax.jit(jax.vmap(train_lib.free_energy_gap, in_axes=(0, None, None)))
+  test_x = rbm_run.visible_data(dataset.test.x, dataset.test.y, label_units)
+  exact_nll = (exact_nll_fn(jax.tree.map(lambda a: a[0], states), label_units,
+                            train_x, test_x) if config.eval.every else None)
   members = len(grid['seed'])
   epochs = config.train.epochs
   for epoch in tqdm.tqdm(range(start + 1, epochs + 1), initial=start,
@@ -108,26 +183,35 @@ def run_sweep(config, workdir, grid) -> None:
     jax.block_until_ready(states)
     seconds = time.perf_counter() - began
     gaps = gap(states, train_x[:n_free], held_x[:n_free])
+    curve = {}
+    if exact_nll is not None and epoch % config.eval.every == 0:
+      train_nll, test_nll = exact_nll(states)
+      curve = {'train_nll_exact': np.asarray(train_nll),
+               'test_nll_exact': np.asarray(test_nll)}
     for i in range(members):
       record = {'epoch': epoch, 'member': i,
                 **{name: values[i] for name, values in grid.items()},
                 **{name: np.asarray(value)[i]
                    for name, value in metrics._asdict().items()},
-                'free_energy_gap': np.asarray(gaps)[i], 'seconds': seconds}
+                'free_energy_gap': np.asarray(gaps)[i], 'seconds': seconds,
+                **{name: values[i] for name, values in curve.items()}}
       workdir_lib.append_metrics(workdir, record)
     if epoch % config.train.checkpoint_every == 0 or epoch == epochs:
       workdir_lib.save_checkpoint(
           manager, epoch,
           {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(epoch)})
+  write_members(workdir, config, grid, states, opt_states, dataset,
+                label_units, key_figures)
   print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
-        'and epoch), checkpoints/')
+        'and epoch), checkpoints/, summary.json, members/m<i>/summary.json and '
+        'figures/connectivity.png')
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)
-  config = _CONFIG.value
+  config = rbm_run.resolve_density_from(_CONFIG.value)
   grid = member_grid(config, _SEEDS.value, _LRS.value, _DENSITIES.value)
   run_sweep(config, _WORKDIR.value, grid)
 
