@@ -18,6 +18,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(ROOT, '..', 'shared', 'data')
 
 
+@pytest.fixture(autouse=True)
+def _fresh_jit_caches_for_mutmut_stats():
+  """While mutmut maps tests to functions, retrace every jitted call.
+
+  mutmut records a function as covered by a test only when its Python body
+  runs; a jit cache hit from an earlier test would hide the call.
+  """
+  if os.environ.get('MUTANT_UNDER_TEST') == 'stats':
+    jax.clear_caches()
+  yield
+
+
 def shared_path(*parts: str) -> str:
   """Path under ../shared/data; skips the test when it is absent."""
   path = os.path.join(SHARED_DATA, *parts)

@@ -294,6 +294,7 @@ def trained_mnist_rbm(num_hidden=16, epochs=8, lr=0.05):
   return state, x
 
 
+@pytest.mark.slow
 def test_ais_on_a_trained_mnist_rbm():
   state, x = trained_mnist_rbm()
   exact = float(estimators.exact_log_partition(state))

@@ -120,6 +120,7 @@ def embedded_x():
   return jnp.asarray(data_lib.load('embedded').train.x)
 
 
+@pytest.mark.slow
 def test_real_run_adds_and_removes_connections(embedded_x):
   state = rbm.init(jax.random.key(0), 784, 64, density=0.5)
   config = train.TrainConfig(k=1)
@@ -130,6 +131,7 @@ def test_real_run_adds_and_removes_connections(embedded_x):
   assert float(m.reconstruction_error) < 784 * 0.25
 
 
+@pytest.mark.slow
 def test_empty_start_grows(embedded_x):
   state = rbm.init(jax.random.key(0), 784, 64, density=0.0)
   assert float(rbm.density(state)) == 0.0
@@ -140,6 +142,7 @@ def test_empty_start_grows(embedded_x):
   assert float(m.density) > 0.01 and int(m.added) > 0
 
 
+@pytest.mark.slow
 def test_population_of_four_equals_four_separate_runs(embedded_x):
   x = embedded_x[:500]
   config = train.TrainConfig(k=2, persistent=True)

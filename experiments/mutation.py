@@ -1,0 +1,156 @@
+r"""Mutation testing of the maths modules with mutmut (slow; not part of CI).
+
+    python -m experiments.mutation --modules=rbm,sampling,train,estimators,classification
+
+Copies the library and the tests to ``--workdir`` (default /tmp/ncg-mutation;
+the working tree is never touched), runs ``mutmut run`` there on the named
+modules against the fast unit tests listed in setup.cfg's ``[mutmut]``
+section (tests marked ``slow`` are skipped), and prints one line per module:
+killed / total mutants and the score, then the surviving mutants. Rerunning
+the command resumes (mutmut keeps its results in ``<workdir>/mutants``);
+``--fresh`` starts over. ``mutmut show <name>`` in ``<workdir>`` prints a
+mutant's diff.
+
+mutmut 3 does not mutate decorated functions, and most of the numerics here
+are ``@jax.jit`` functions, so the copy rewrites each top-level
+
+    @functools.partial(jax.jit, static_argnames=...)     def f(...): ...
+    def f(...): ...                                      f = functools.partial(
+                                                  →          jax.jit, ...)(f)
+
+(the same function, jitted after its definition) before mutmut sees it. Each
+mutant runs in a fresh process forked from mutmut's fork server, so no jit
+cache of the original code is reused; ``tests/conftest.py`` clears the jit
+caches before every test while mutmut collects which tests call which
+function. Counting: killed and timeouts count as killed; mutants no
+selected test reaches ("no tests") count as survivors.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+
+_MODULES = flags.DEFINE_list(
+    'modules', ['rbm', 'sampling', 'train', 'estimators', 'classification',
+                'parsimonious'],
+    'Modules of ncg/ to mutate (parsimonious = the whole subpackage).')
+_WORKDIR = flags.DEFINE_string('workdir', '/tmp/ncg-mutation',
+                               'Where the copy and mutmut\'s state live.')
+_MAX_CHILDREN = flags.DEFINE_integer('max_children', 1,
+                                     'Mutants tested in parallel.')
+_FRESH = flags.DEFINE_bool('fresh', False, 'Delete the workdir first.')
+_REPORT_ONLY = flags.DEFINE_bool('report_only', False,
+                                 'Only print the scores of the last run.')
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COPIED = ('ncg', 'tests', 'setup.cfg', 'pyproject.toml')
+KILLED = {1, 3, 36, -24, 152, 37}   # mutmut exit codes counted as killed
+                                    # (test failure, timeout, type check)
+STATUS = {0: 'survived', 33: 'no tests', 34: 'skipped', 35: 'suspicious',
+          5: 'no tests', -11: 'segfault'}
+
+
+def _is_jit(node: ast.expr) -> bool:
+  src = ast.unparse(node)
+  return src == 'jax.jit' or src.startswith('functools.partial(jax.jit')
+
+
+def unjit_decorators(source: str) -> str:
+  """Moves top-level ``@jax.jit``-style decorators below their functions."""
+  tree = ast.parse(source)
+  lines = source.splitlines(keepends=True)
+  drop, tail = set(), []
+  for node in tree.body:
+    if not isinstance(node, ast.FunctionDef) or len(node.decorator_list) != 1:
+      continue
+    (decorator,) = node.decorator_list
+    if not _is_jit(decorator):
+      continue
+    drop.update(range(decorator.lineno - 1, decorator.end_lineno))
+    tail.append(f'{node.name} = {ast.unparse(decorator)}({node.name})\n')
+  if not tail:
+    return source
+  kept = [line for i, line in enumerate(lines) if i not in drop]
+  return ''.join(kept) + '\n\n# experiments/mutation.py: jit after definition\n' + ''.join(tail)
+
+
+def prepare(workdir: str) -> None:
+  """Copies the sources and tests to workdir, rewriting jit decorators."""
+  os.makedirs(workdir, exist_ok=True)
+  for name in COPIED:
+    source, target = os.path.join(REPO, name), os.path.join(workdir, name)
+    if os.path.isdir(source):
+      shutil.rmtree(target, ignore_errors=True)
+      shutil.copytree(source, target,
+                      ignore=shutil.ignore_patterns('__pycache__'))
+    else:
+      shutil.copy2(source, target)
+  for path in glob.glob(os.path.join(workdir, 'ncg', '**', '*.py'),
+                        recursive=True):
+    with open(path) as f:
+      source = f.read()
+    rewritten = unjit_decorators(source)
+    if rewritten != source:
+      with open(path, 'w') as f:
+        f.write(rewritten)
+
+
+def module_of(path: str) -> str:
+  rel = os.path.relpath(path, 'mutants/ncg')
+  parts = rel.split(os.sep)
+  return parts[0] if len(parts) > 1 else parts[0].removesuffix('.py.meta')
+
+
+def scores(workdir: str, modules) -> dict:
+  """{module: (killed, total, survivors)} from mutmut's .meta files."""
+  out = {}
+  cwd = os.getcwd()
+  os.chdir(workdir)
+  try:
+    by_module = collections.defaultdict(dict)
+    for path in glob.glob('mutants/ncg/**/*.py.meta', recursive=True):
+      with open(path) as f:
+        by_module[module_of(path)].update(json.load(f)['exit_code_by_key'])
+  finally:
+    os.chdir(cwd)
+  for module in modules:
+    codes = by_module.get(module, {})
+    done = {k: v for k, v in codes.items() if v is not None}
+    survivors = sorted(f'{k} ({STATUS.get(v, v)})' for k, v in done.items()
+                       if v not in KILLED)
+    out[module] = (len(done) - len(survivors), len(done), len(codes),
+                   survivors)
+  return out
+
+
+def main(argv):
+  del argv
+  workdir = _WORKDIR.value
+  if _FRESH.value:
+    shutil.rmtree(workdir, ignore_errors=True)
+  if not _REPORT_ONLY.value:
+    prepare(workdir)
+    patterns = [f'ncg.{m}.*' for m in _MODULES.value]
+    subprocess.run([sys.executable, '-m', 'mutmut', 'run',
+                    f'--max-children={_MAX_CHILDREN.value}', *patterns],
+                   cwd=workdir, check=False)
+  for module, (killed, done, total, survivors) in scores(
+      workdir, _MODULES.value).items():
+    score = f'{100 * killed / done:.1f}%' if done else 'n/a'
+    print(f'{module}: {killed}/{done} killed ({score}); {total} mutants')
+    for name in survivors:
+      print(f'  {name}')
+
+
+if __name__ == '__main__':
+  app.run(main)
