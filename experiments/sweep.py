@@ -38,11 +38,13 @@ from ml_collections import config_flags
 import numpy as np
 import tqdm
 
+from experiments import divergence
+from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from ncg import estimators
 from ncg import train as train_lib
-from ncg.errors import InputError, check
+from ncg.errors import Diverged, InputError, check
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'experiments/configs/default.py', 'Shared run configuration.')
@@ -100,11 +102,19 @@ def member_config(config, grid, i):
 
 
 def write_members(workdir, config, grid, states, opt_states, dataset,
-                  label_units, key) -> list[dict]:
-  """Per-member evaluation, summary.json and connectivity figure."""
+                  label_units, key, diverged_epoch=None) -> list[dict]:
+  """Per-member evaluation, summary.json and connectivity figure.
+
+  A member that diverged (``diverged_epoch[i] > 0``) gets only its grid values
+  and ``diverged_epoch`` in the population summary.
+  """
   records = workdir_lib.read_metrics(workdir)
   members = []
   for i in range(len(grid['seed'])):
+    if diverged_epoch is not None and diverged_epoch[i]:
+      members.append({'member': i, 'diverged_epoch': int(diverged_epoch[i]),
+                      **{name: values[i] for name, values in grid.items()}})
+      continue
     mconfig = member_config(config, grid, i)
     mdir = os.path.join(workdir, 'members', f'm{i}')
     state = jax.tree.map(lambda a, i=i: a[i], states)
@@ -160,11 +170,17 @@ def run_sweep(config, workdir, grid) -> None:
   workdir_lib.prepare(workdir, config)
   manager = workdir_lib.checkpoint_manager(workdir)
   step, tree = workdir_lib.restore_checkpoint(
-      manager, {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(0)})
+      manager, {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(0),
+                'diverged_epoch': jnp.zeros(len(grid['seed']), jnp.int32)})
+  guard = divergence.PopulationGuard(tree['diverged_epoch'], grid)
+  stop = preemption.StopSignals().install()
+  schedule = preemption.CheckpointSchedule(config.train.checkpoint_every,
+                                          config.train.checkpoint_minutes)
   start = 0
   if step is not None:
     states, opt_states, start = tree['state'], tree['opt_state'], int(tree['epoch'])
     print(f'Resuming {workdir} after epoch {start}.')
+  saved = start
   workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
 
   epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True).lower(
@@ -177,9 +193,14 @@ def run_sweep(config, workdir, grid) -> None:
   epochs = config.train.epochs
   for epoch in tqdm.tqdm(range(start + 1, epochs + 1), initial=start,
                          total=epochs, desc=f'sweep of {members}', unit='epoch'):
+    if stop.requested:
+      break
     began = time.perf_counter()
     epoch_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(key_epochs, epoch)
+    previous = (states, opt_states)
     states, opt_states, metrics = epoch_fn(states, opt_states, train_x, epoch_keys)
+    states, opt_states = guard.update(epoch, (states, opt_states), previous,
+                                      metrics)
     jax.block_until_ready(states)
     seconds = time.perf_counter() - began
     gaps = gap(states, train_x[:n_free], held_x[:n_free])
@@ -195,13 +216,25 @@ def run_sweep(config, workdir, grid) -> None:
                    for name, value in metrics._asdict().items()},
                 'free_energy_gap': np.asarray(gaps)[i], 'seconds': seconds,
                 **{name: values[i] for name, values in curve.items()}}
-      workdir_lib.append_metrics(workdir, record)
-    if epoch % config.train.checkpoint_every == 0 or epoch == epochs:
+      workdir_lib.append_metrics(workdir, guard.annotate(record, i))
+    if schedule.due(epoch, last=epoch == epochs) or stop.requested:
       workdir_lib.save_checkpoint(
           manager, epoch,
-          {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(epoch)})
+          {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(epoch),
+           'diverged_epoch': jnp.asarray(guard.diverged_epoch)})
+      schedule.saved()
+      saved = epoch
+  stop.uninstall()
+  if stop.requested and saved < epochs:
+    print(stop.message(saved, workdir))
+    return
+  for line in guard.report():
+    print(line)
+  if not guard.alive.any():
+    raise Diverged(f'every member of the sweep diverged (NaN or Inf); the '
+                   f'likely cause is learning rates too large; see {workdir}')
   write_members(workdir, config, grid, states, opt_states, dataset,
-                label_units, key_figures)
+                label_units, key_figures, guard.diverged_epoch)
   print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
         'and epoch), checkpoints/, summary.json, members/m<i>/summary.json and '
         'figures/connectivity.png')
@@ -217,4 +250,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(workdir_lib.clean_errors(main))
+  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)
