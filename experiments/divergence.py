@@ -12,15 +12,23 @@ finite state and its metrics say so, while the others train on
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+
+def _name(path) -> str:
+  """A key path as dotted text: state.W, opt_state.inner_states.strength..."""
+  return re.sub(r"\[['\"]?([^]'\"]*)['\"]?\]", r'.\1',
+                jax.tree_util.keystr(path)).lstrip('.')
 
 
 def _float_leaves(tree: Any) -> list[tuple[str, jax.Array]]:
   leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-  return [(jax.tree_util.keystr(path), x) for path, x in leaves
+  return [(_name(path), x) for path, x in leaves
           if hasattr(x, 'dtype') and jnp.issubdtype(x.dtype, jnp.inexact)]
 
 
@@ -60,3 +68,67 @@ def message(epoch: int, names: list[str], learning_rate: float,
   return (f'training diverged at epoch {epoch}: NaN or Inf in {shown}; the '
           f'likely cause is a learning rate too large (train.learning_rate='
           f'{learning_rate:g}): lower it and use a new --workdir; {kept}')
+
+
+class PopulationGuard:
+  """Freezes the members of a population that diverge; the others train on.
+
+  ``diverged_epoch[m]`` is 0 while member m is alive, else the epoch whose
+  update produced NaN/Inf; it is part of the population's checkpoint, so a
+  resumed sweep keeps its frozen members frozen. A frozen member keeps its
+  last finite state (the vmapped epoch still computes it; the result is
+  dropped) and its metrics lines carry ``diverged: true``, ``diverged_epoch``
+  and null metrics.
+
+  Args:
+    diverged_epoch: (M,) ints, zeros for a fresh population.
+    grid: the member grid (lists of seed, learning_rate, density0...), for
+      the messages.
+  """
+
+  def __init__(self, diverged_epoch: Any, grid: dict[str, list]):
+    self.diverged_epoch = np.array(jax.device_get(diverged_epoch), np.int32)
+    self.grid = grid
+
+  @property
+  def alive(self) -> np.ndarray:
+    return self.diverged_epoch == 0
+
+  def update(self, epoch: int, new: Any, old: Any, metrics: Any = ()) -> Any:
+    """``new`` with every member that is frozen, or diverges now, reset to ``old``.
+
+    ``metrics`` (per-member arrays) count for the check but are not returned.
+    """
+    finite = np.asarray(finite_members((new, metrics)))
+    newly = self.alive & ~finite
+    self.diverged_epoch[newly] = epoch
+    for m in np.flatnonzero(newly):
+      print(self.message(int(m)), flush=True)
+    return freeze(jnp.asarray(self.alive), new, old)
+
+  def annotate(self, record: dict[str, Any], member: int,
+               keep: tuple[str, ...] = ('epoch', 'member', 'seconds')
+               ) -> dict[str, Any]:
+    """A member's metrics record, marked (and emptied) if it is frozen."""
+    frozen = int(self.diverged_epoch[member])
+    if not frozen:
+      return {**record, 'diverged': False}
+    return {name: (value if name in keep or name in self.grid else None)
+            for name, value in record.items()} | {
+                'diverged': True, 'diverged_epoch': frozen}
+
+  def member_text(self, member: int) -> str:
+    values = ', '.join(f'{name}={values[member]:g}' if isinstance(
+        values[member], float) else f'{name}={values[member]}'
+                       for name, values in self.grid.items())
+    return f'member {member} ({values})'
+
+  def message(self, member: int) -> str:
+    epoch = int(self.diverged_epoch[member])
+    return (f'{self.member_text(member)} diverged at epoch {epoch} (NaN or '
+            'Inf; likely its learning rate is too large): frozen at its state '
+            f'after epoch {epoch - 1}, the other members train on')
+
+  def report(self) -> list[str]:
+    """One line per frozen member (for the end of the sweep)."""
+    return [self.message(int(m)) for m in np.flatnonzero(~self.alive)]

@@ -121,6 +121,7 @@ def parse_flags(argv: list[str],
 def _write_atomic(path: str, text: str) -> None:
   """Writes ``text`` to ``path`` through a temporary file renamed over it."""
   directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path),
                              suffix='.tmp')
   try:
