@@ -31,9 +31,12 @@ split, so the splits are deterministic functions of the arguments.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
+import math
 import os
 import struct
+import zlib
 from typing import NamedTuple
 
 import jax
@@ -82,20 +85,48 @@ class Dataset(NamedTuple):
 # Readers of files.
 
 
-def read_idx(path: str) -> np.ndarray:
-  """Reads one IDX file (gzip or raw) into a uint8 array of its stated shape."""
-  check(os.path.isfile(path), f'missing IDX file: {path}')
+# What a damaged gzip stream raises: a bad header or CRC (BadGzipFile, an
+# OSError), a stream cut short (EOFError), corrupt deflate data (zlib.error).
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def read_bytes(path: str) -> bytes:
+  """The bytes of a file, decompressed when its name ends in .gz.
+
+  Raises:
+    InputError: missing, unreadable, or a damaged/truncated gzip stream.
+  """
+  check(os.path.isfile(path), f'missing file: {path}')
   opener = gzip.open if path.endswith('.gz') else open
-  with opener(path, 'rb') as f:
-    data = f.read()
+  try:
+    with opener(path, 'rb') as f:
+      return f.read()
+  except _GZIP_ERRORS as e:
+    kind = 'a damaged or truncated gzip file' if path.endswith('.gz') else 'unreadable'
+    raise InputError(f'{path} is {kind} ({type(e).__name__}: {e})') from None
+
+
+def read_idx(path: str) -> np.ndarray:
+  """Reads one IDX file (gzip or raw) into a uint8 array of its stated shape.
+
+  The format: two zero bytes, the type byte (0x08 = unsigned byte), the
+  number of dimensions d, d big-endian uint32 sizes, then the values.
+  Any other content (empty, truncated, damaged gzip, sizes that disagree
+  with the length) is an InputError naming the file.
+  """
+  check(os.path.isfile(path), f'missing IDX file: {path}')
+  data = read_bytes(path)
+  check(len(data) > 0, f'{path} is empty')
   check(len(data) >= 4 and data[:2] == b'\x00\x00' and data[2] == 8,
         f'{path} is not an unsigned-byte IDX file')
   ndim = data[3]
+  check(ndim >= 1, f'{path} has an IDX header with 0 dimensions')
   check(len(data) >= 4 + 4 * ndim, f'{path} has a truncated IDX header')
   shape = struct.unpack(f'>{ndim}I', data[4:4 + 4 * ndim])
   body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-  check(body.size == int(np.prod(shape)),
-        f'{path} holds {body.size} bytes but its header says {shape}')
+  check(body.size == math.prod(shape),
+        f'{path} holds {body.size} bytes but its header says {shape} '
+        '(truncated or damaged)')
   return body.reshape(shape)
 
 
@@ -119,6 +150,9 @@ def read_mnist_idx(directory: str) -> tuple[Split, Split]:
     check(images.ndim == 3 and labels.ndim == 1 and len(images) == len(labels),
           f'MNIST {prefix} images {images.shape} and labels {labels.shape} '
           'do not match')
+    check(len(labels) > 0, f'MNIST {prefix} files in {directory} hold no examples')
+    check(labels.max() < 10, f'MNIST {prefix} labels in {directory} go up to '
+          f'{labels.max()}; digits are 0-9')
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
     splits.append(Split(x, labels.astype(np.int32)))
   return splits[0], splits[1]
@@ -132,10 +166,16 @@ def read_libsvm(path: str, num_features: int | None = None) -> Split:
   """
   check(os.path.isfile(path), f'missing LIBSVM file: {path}')
   from sklearn.datasets import load_svmlight_file  # pylint: disable=g-import-not-at-top
+  text = read_bytes(path)  # decompressed here: a damaged gzip is a clear error
   try:
-    x, y = load_svmlight_file(path, n_features=num_features, zero_based=False)
-  except ValueError as e:
+    x, y = load_svmlight_file(io.BytesIO(text), n_features=num_features,
+                              zero_based=False)
+  except (ValueError, TypeError, OverflowError) as e:
     raise InputError(f'{path} is not a valid LIBSVM file: {e}') from None
+  check(x.shape[0] > 0, f'{path} holds no examples (an empty LIBSVM file)')
+  check(np.all(np.isfinite(y)), f'{path} has a label that is not a number')
+  check(np.all(np.isfinite(x.data)), f'{path} has a feature value that is not '
+        'a finite number')
   _, labels = np.unique(y, return_inverse=True)
   return Split(np.asarray(x.todense(), dtype=np.float32),
                labels.astype(np.int32))
@@ -268,6 +308,8 @@ def load(name: str,
     check(path is not None, f'data set {name!r} needs a path to its LIBSVM file')
     features, train_size = (112, 2000) if name == 'mushrooms' else (126, 12000)
     full = _permute(read_libsvm(path, features))
+    check(len(full.x) > train_size, f'{path} holds {len(full.x)} examples; '
+          f'{name} takes the first {train_size} for training and needs more')
     train, test = _take(full, 0, train_size), _take(full, train_size)
     num_classes = int(full.y.max()) + 1
     valid = _take(train, 0, 0)
