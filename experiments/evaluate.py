@@ -34,7 +34,6 @@ import functools
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 from typing import Any
@@ -46,6 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from ncg import classification
@@ -380,11 +380,16 @@ def json_safe(value: Any) -> Any:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   workdir = _WORKDIR.value
   check(bool(workdir), '--workdir is required')
   check(os.path.isdir(workdir), f'--workdir {workdir} is not a directory')
+  check(os.access(workdir, os.W_OK), f'--workdir {workdir} is not writable')
+  check(_SEED.value >= 0, f'--seed must be >= 0, got {_SEED.value}')
+  check(_EXACT_MAX_LOG2.value >= -1,
+        f'--exact_max_log2 must be >= -1 (-1 = never), got {_EXACT_MAX_LOG2.value}')
+  check(_PL_EXAMPLES.value >= 0,
+        f'--pl_examples must be >= 0 (0 = all), got {_PL_EXAMPLES.value}')
   check(_AIS_RUNS.value >= 2, f'--ais_runs must be >= 2, got {_AIS_RUNS.value}')
   check(_AIS_TEMPERATURES.value == 0 or _AIS_TEMPERATURES.value >= 2,
         '--ais_temperatures must be 0 (the full schedule) or >= 2, got '
@@ -423,14 +428,9 @@ def main(argv):
 
 def parse_flags(argv: list[str]) -> list[str]:
   """Parses this script's own flags (usage errors: one line, exit 2)."""
-  try:
-    args = FLAGS(argv)
-  except flags.Error as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  flags.FLAGS.mark_as_parsed()  # absl's own flags keep their defaults
-  return args
+  return workdir_lib.parse_flags(argv, FLAGS)
 
 
 if __name__ == '__main__':
-  app.run(workdir_lib.clean_errors(main), flags_parser=parse_flags)
+  app.run(workdir_lib.clean_errors(
+      preemption.interruptible(main, 'evaluation')), flags_parser=parse_flags)

@@ -26,11 +26,12 @@ Usage (the shape of every entry point's epoch loop)::
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -118,3 +119,34 @@ class CheckpointSchedule:
   def saved(self) -> None:
     """Records that a checkpoint was just written (restarts the clock)."""
     self._last = self._clock()
+
+
+class Interrupted(Exception):
+  """Raised by :func:`interruptible`'s handlers when SIGTERM/SIGINT arrives."""
+
+
+def interruptible(main: Callable[..., Any], what: str) -> Callable[..., Any]:
+  """Wraps an entry point with nothing to checkpoint (an evaluation).
+
+  SIGTERM/SIGINT raise :class:`Interrupted` at the next Python instruction
+  (a running jitted computation finishes first); the wrapper prints one line
+  (nothing of this run was recorded, earlier results are untouched, rerun
+  to redo it) and returns, so the process exits 0. Result files are written
+  atomically, so an interruption never leaves half of one.
+  """
+  @functools.wraps(main)
+  def wrapped(*args, **kwargs):
+    def handle(signum, frame):  # pylint: disable=unused-argument
+      raise Interrupted(signal.Signals(signum).name)
+    previous = {s: signal.signal(s, handle) for s in SIGNALS}
+    try:
+      return main(*args, **kwargs)
+    except Interrupted as e:
+      print(f'stopped by {e} before the {what} finished: nothing of it was '
+            'recorded and earlier results are untouched; rerun the same '
+            'command to redo it', flush=True)
+      return None
+    finally:
+      for s, handler in previous.items():
+        signal.signal(s, handler)
+  return wrapped

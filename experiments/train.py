@@ -19,6 +19,7 @@ from ml_collections import config_flags
 
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
+from ncg.errors import check
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'experiments/configs/default.py', 'Training configuration file.')
@@ -27,8 +28,7 @@ _WORKDIR = flags.DEFINE_string('workdir', 'runs/default',
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   rbm_run.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
