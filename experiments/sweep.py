@@ -40,6 +40,8 @@ import tqdm
 
 from experiments import divergence
 from experiments import preemption
+from experiments import divergence
+from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from ncg import estimators
@@ -241,8 +243,7 @@ def run_sweep(config, workdir, grid) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)
   config = rbm_run.resolve_density_from(_CONFIG.value)
   grid = member_grid(config, _SEEDS.value, _LRS.value, _DENSITIES.value)
