@@ -33,18 +33,16 @@ def sigmoid(x):
   return 1.0 / (1.0 + np.exp(-x))
 
 
-def start_state(seed=0, density=0.5):
-  """A float64 RBM with present and absent edges and non-zero biases."""
-  state = rbm.init(jax.random.key(seed), V, H, density=density,
-                   dtype=jnp.float64)
+def start_state(seed=0, density=0.5, dtype=jnp.float64):
+  """An RBM with present and absent edges and non-zero biases."""
+  state = rbm.init(jax.random.key(seed), V, H, density=density, dtype=dtype)
   k1, k2 = jax.random.split(jax.random.key(seed + 100))
-  return state._replace(b=0.3 * jax.random.normal(k1, (V,), jnp.float64),
-                        c=0.3 * jax.random.normal(k2, (H,), jnp.float64))
+  return state._replace(b=0.3 * jax.random.normal(k1, (V,), dtype),
+                        c=0.3 * jax.random.normal(k2, (H,), dtype))
 
 
-def batch_of(seed=1):
-  return (jax.random.uniform(jax.random.key(seed), (B, V)) < 0.5).astype(
-      jnp.float64)
+def batch_of(seed=1, dtype=jnp.float64):
+  return (jax.random.uniform(jax.random.key(seed), (B, V)) < 0.5).astype(dtype)
 
 
 def numpy_model(state):
@@ -54,19 +52,20 @@ def numpy_model(state):
   return s
 
 
-def bern(key, probs, rng):
-  u = np.asarray(sampling.uniform(key, probs.shape, jnp.float64, rng))
-  return (u < probs).astype(np.float64)
-
-
 def replay_negatives(state, batch, key, k, rng, chains=None):
-  """The step's negatives and data half-sweep, recomputed in numpy."""
+  """The step's negatives and data half-sweep, recomputed in numpy.
+
+  The uniforms are drawn in the state's dtype, as the step draws them.
+  """
+  def bern(key, probs):
+    u = np.asarray(sampling.uniform(key, probs.shape, state.W.dtype, rng))
+    return (u < probs).astype(np.float64)
   m = numpy_model(state)
   v = np.asarray(batch, np.float64)
   key_h, key_v, key_chain = jax.random.split(key, 3)
-  h = bern(key_h, sigmoid(v @ m['Weff'] + m['c']), rng)
+  h = bern(key_h, sigmoid(v @ m['Weff'] + m['c']))
   recon = sigmoid(h @ m['Weff'].T + m['b'])
-  v_first = bern(key_v, recon, rng)
+  v_first = bern(key_v, recon)
   start, sweeps = (v_first, k - 1) if chains is None else (np.asarray(chains), k)
   out = start.copy()
   if sweeps:
@@ -74,8 +73,8 @@ def replay_negatives(state, batch, key, k, rng, chains=None):
       x = start[i]
       for sweep_key in jax.random.split(chain_key, sweeps):
         kh, kv = jax.random.split(sweep_key)
-        hh = bern(kh, sigmoid(x @ m['Weff'] + m['c']), rng)
-        x = bern(kv, sigmoid(hh @ m['Weff'].T + m['b']), rng)
+        hh = bern(kh, sigmoid(x @ m['Weff'] + m['c']))
+        x = bern(kv, sigmoid(hh @ m['Weff'].T + m['b']))
       out[i] = x
   return out, recon
 
@@ -99,8 +98,13 @@ def make(config, state, batch_size=B):
 
 @pytest.mark.parametrize('k,rng', [(1, 'hash'), (3, 'threefry')])
 def test_cd_step_against_numpy(k, rng):
+  check_cd_step(k, rng, jnp.float64, atol=1e-12)
+
+
+def check_cd_step(k, rng, dtype, atol):
+  """One CD-k step against numpy; ``atol`` is the dtype's tolerance."""
   lr, lr_s = 0.1, 0.7
-  state, batch, key = start_state(), batch_of(), jax.random.key(3)
+  state, batch, key = start_state(dtype=dtype), batch_of(dtype=dtype), jax.random.key(3)
   config = train.TrainConfig(k=k, learning_rate=lr, strength_learning_rate=lr_s,
                              rng=rng)
   trainer, opt_state = make(config, state)
@@ -111,18 +115,18 @@ def test_cd_step_against_numpy(k, rng):
   m = numpy_model(state)
   # ΔW = η A ⊙ G (absent weights unchanged), Δb = η Δb, Δc = η Δc.
   np.testing.assert_allclose(np.asarray(new.W), m['W'] + lr * m['A'] * G,
-                             rtol=0, atol=1e-12)
-  np.testing.assert_allclose(np.asarray(new.b), m['b'] + lr * db, atol=1e-12)
-  np.testing.assert_allclose(np.asarray(new.c), m['c'] + lr * dc, atol=1e-12)
+                             rtol=0, atol=atol)
+  np.testing.assert_allclose(np.asarray(new.b), m['b'] + lr * db, atol=atol)
+  np.testing.assert_allclose(np.asarray(new.c), m['c'] + lr * dc, atol=atol)
   # Δα = η_α W ⊙ G on every edge, present or absent, then clipped to [0, 1].
   expected = np.clip(m['strength'] + lr_s * m['W'] * G, 0.0, 1.0)
-  np.testing.assert_allclose(np.asarray(new.strength), expected, atol=1e-12)
+  np.testing.assert_allclose(np.asarray(new.strength), expected, atol=atol)
   moved = np.abs(np.asarray(new.strength) - m['strength']) > 1e-6
   assert moved[m['A'] == 1].any() and moved[m['A'] == 0].any()
   # Metrics: the reconstruction error and the switched edges.
   np.testing.assert_allclose(
       float(metrics.reconstruction_error),
-      np.mean(np.sum((np.asarray(batch) - recon) ** 2, -1)), rtol=1e-12)
+      np.mean(np.sum((np.asarray(batch) - recon) ** 2, -1)), rtol=atol)
   new_A = expected > 0.5
   assert int(metrics.added) == int(np.sum(new_A & (m['A'] == 0)))
   assert int(metrics.removed) == int(np.sum(~new_A & (m['A'] == 1)))
@@ -263,8 +267,13 @@ IMPROVES = [
 @pytest.mark.parametrize('mode,optimizer,persistent,lr', IMPROVES)
 def test_training_lowers_the_exact_nll_of_bars_and_stripes(
     mode, optimizer, persistent, lr):
-  x = jnp.asarray(data_lib.bars_and_stripes(3), jnp.float64)   # 14 × 9
-  state = rbm.init(jax.random.key(0), 9, 8, density=0.5, dtype=jnp.float64)
+  check_bars_and_stripes(mode, optimizer, persistent, lr, jnp.float64, 1e-9)
+
+
+def check_bars_and_stripes(mode, optimizer, persistent, lr, dtype, atol):
+  """400 steps on 3×3 bars and stripes lower the exact NLL (see IMPROVES)."""
+  x = jnp.asarray(data_lib.bars_and_stripes(3), dtype)         # 14 × 9
+  state = rbm.init(jax.random.key(0), 9, 8, density=0.5, dtype=dtype)
   if mode == 'dense':
     state = rbm.dense(state.W, state.b, state.c)
   config = train.TrainConfig(k=1, persistent=persistent, connectivity=mode,
@@ -280,4 +289,4 @@ def test_training_lowers_the_exact_nll_of_bars_and_stripes(
   # The library's exact log Z agrees with the enumeration here.
   log_z = float(estimators.exact_log_partition(state))
   ll = float(jnp.mean(estimators.log_likelihood(state, x, log_z)))
-  assert ll == pytest.approx(-after, abs=1e-9)
+  assert ll == pytest.approx(-after, abs=atol)
