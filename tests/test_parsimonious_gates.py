@@ -1,4 +1,4 @@
-"""The θ-gradient estimators, the gate sampler, the hyper-prior and the projection.
+"""The θ-gradient estimators, the gate sampler, the hyper-prior, the weight prior and the projection.
 
 Exact answers: the expected loss is enumerated over every gate configuration
 z ∈ {0,1}^J, and the estimators' expectations over every region of the
@@ -17,7 +17,6 @@ import pytest
 from ncg.parsimonious import gates, models, train
 
 
-
 @pytest.fixture(autouse=True)
 def _float32():
   """These tests exercise float32 code; tests/conftest.py turns x64 on globally."""
@@ -25,31 +24,53 @@ def _float32():
     yield
 
 
-def _tiny_problem(estimator):
+def _config(estimator='taylor_cv', penalty=0.0, scale=(1.0, 1.0), **kw):
+  return train.Config(1e-3, 0.1, penalty, scale, 0.5, 100, estimator=estimator, **kw)
+
+
+def _tiny_problem(estimator, penalty=0.0):
   arch = models.mlp(3, (2,), num_classes=3)           # gates: 3 inputs + 2 hidden
-  hyper = train.Hyper(1e-3, 0.1, 0.0, (1.0, 1.0), 1.0, 100, estimator)
+  config = _config(estimator, penalty, (1.0, 3.0))
   weights = models.init_weights(jax.random.key(1), arch, 3)
   weights = jax.tree.map(lambda w: 2.0 * w + 0.3, weights)   # not near-linear
   x = jax.random.normal(jax.random.key(2), (4, 3))
   y = jnp.array([0, 1, 2, 1])
   thetas = (jnp.array([0.3, 0.7, 0.5]), jnp.array([0.9, 0.15]))
-  return arch, hyper, weights, x, y, thetas
+  return arch, config, weights, x, y, thetas
 
 
 def _split(flat, widths):
   return [flat[a:b] for a, b in zip(np.cumsum((0,) + widths[:-1]), np.cumsum(widths))]
 
 
-def _exact_expected_loss(arch, weights, x, y, thetas):
-  """E_q[mean_n ℓ_n] by enumerating all z (a function of θ, differentiable)."""
+def _configurations(thetas):
+  """(probability (a function of θ), per-group gate vectors) of every z ∈ {0,1}^J."""
   widths = tuple(int(t.shape[0]) for t in thetas)
   flat_theta = jnp.concatenate(thetas)
-  total = 0.0
   for z in itertools.product((0.0, 1.0), repeat=sum(widths)):
     z = jnp.array(z)
-    prob = jnp.prod(jnp.where(z > 0, flat_theta, 1 - flat_theta))
-    g = [jnp.broadcast_to(part, (x.shape[0],) + part.shape) for part in _split(z, widths)]
+    yield jnp.prod(jnp.where(z > 0, flat_theta, 1 - flat_theta)), _split(z, widths)
+
+
+def _exact_expected_loss(arch, weights, x, y, thetas):
+  """E_q[mean_n ℓ_n] by enumerating all z (a function of θ, differentiable)."""
+  total = 0.0
+  for prob, z in _configurations(thetas):
+    g = [jnp.broadcast_to(part, (x.shape[0],) + part.shape) for part in z]
     total = total + prob * train.per_example_loss(arch, weights, x, y, g).mean()
+  return total
+
+
+def _exact_expected_prior(arch, config, weights, thetas):
+  """E_q[Σ_w 1(w used) w²] / (2σ²N): each configuration's present weights, enumerated.
+
+  A weight is used when the gates of every unit it connects are on; with z
+  fixed that is the plain L2 of the effective weights (gated rows/columns zeroed).
+  """
+  total = 0.0
+  for prob, z in _configurations(thetas):
+    effective = train.weight_prior(arch, config, weights, z)   # θ = z ∈ {0, 1}: 1(used)
+    total = total + prob * effective
   return total
 
 
@@ -63,13 +84,13 @@ def _regions(theta):
 
 @pytest.mark.parametrize('estimator', ['antithetic', 'taylor_cv'])
 def test_estimator_expectation_is_the_exact_gradient(estimator):
-  arch, hyper, weights, x, y, thetas = _tiny_problem(estimator)
+  arch, config, weights, x, y, thetas = _tiny_problem(estimator)
   widths = tuple(int(t.shape[0]) for t in thetas)
   exact_theta = jax.grad(lambda th: _exact_expected_loss(arch, weights, x, y, th))(thetas)
   exact_w = jax.grad(lambda w: _exact_expected_loss(arch, w, x, y, thetas))(weights)
 
   estimate = jax.jit(lambda b, bt: train.theta_gradient_estimate(
-      arch, hyper, weights, thetas, x, y, b, bt))
+      arch, config, weights, thetas, x, y, b, bt))
   w_estimate = jax.jit(jax.grad(lambda w, b, bt: 0.5 * (
       train.per_example_loss(arch, w, x, y, b).mean()
       + train.per_example_loss(arch, w, x, y, bt).mean())))
@@ -98,23 +119,92 @@ def test_estimator_expectation_is_the_exact_gradient(estimator):
   assert max(np.abs(np.asarray(g)).max() for g in exact_theta) > 1e-2
 
 
+def test_weight_prior_is_the_expected_l2_of_the_weights_in_use():
+  """The θ-weighted prior equals E_q[Σ 1(w used) w²]/(2σ²N) by enumeration, and
+  without coupling it is the plain L2."""
+  arch, config, weights, x, y, thetas = _tiny_problem('taylor_cv')
+  got = train.weight_prior(arch, config, weights, thetas)
+  want = _exact_expected_prior(arch, config, weights, thetas)
+  assert float(got) == pytest.approx(float(want), rel=1e-5)
+  plain = sum(float(jnp.sum(w ** 2)) for w in jax.tree.leaves(weights)) / (2 * 0.5 * 100)
+  uncoupled = config._replace(coupled_prior=False)
+  assert float(train.weight_prior(arch, uncoupled, weights, thetas)) == pytest.approx(plain,
+                                                                                    rel=1e-5)
+  assert float(got) < 0.8 * plain      # θ < 1 really discounts the prior
+
+
+@pytest.mark.parametrize('estimator', ['antithetic', 'taylor_cv'])
+def test_full_theta_gradient_with_prior_and_price_is_unbiased(estimator):
+  """The trainer's θ-gradient (data estimate + prior + price) averaged over every
+  antithetic region equals ∂J/∂θ of the enumerated objective
+  J = E_q[ℓ] + E_q[prior] + (λ/N) Σ_g s_g Σ θ, and the weight gradient ∂J/∂W."""
+  arch, config, weights, x, y, thetas = _tiny_problem(estimator, penalty=0.03)
+  widths = tuple(int(t.shape[0]) for t in thetas)
+
+  def objective(w, th):
+    return (_exact_expected_loss(arch, w, x, y, th) + _exact_expected_prior(arch, config, w, th)
+            + 0.03 * (jnp.sum(th[0]) + 3.0 * jnp.sum(th[1])))
+  exact_w, exact_theta = jax.grad(objective, argnums=(0, 1))(weights, thetas)
+  params = {'weights': weights, 'theta': thetas}
+  flat_theta = [float(t) for t in jnp.concatenate(thetas)]
+  regions = list(itertools.product(*[_regions(t) for t in flat_theta]))
+
+  # Drive gates_lib.antithetic_gates through its uniforms: a u in each region.
+  def u_of(combo):
+    us = []
+    for (p, bj, btj), t in zip(combo, flat_theta):
+      m = min(t, 1 - t)
+      us.append(m / 2 if (bj, btj) == (1.0, 0.0) else 1 - m / 2 if (bj, btj) == (0.0, 1.0)
+                else 0.5)
+    return jnp.array(us)
+  grads_of = jax.jit(lambda u: train.METHODS['bernoulli'].gradients(
+      arch, config, params, x, y, u)[0])
+  original = gates.antithetic_gates
+  mean = None
+  try:
+    def fixed_gates(u, thetas_, batch):
+      flat = []
+      b, bt = [], []
+      for part, t in zip(_split(u, widths), thetas_):
+        uu = jnp.broadcast_to(part, (batch,) + part.shape)
+        b.append((uu < t).astype(jnp.float32))
+        bt.append((1.0 - uu < t).astype(jnp.float32))
+      del flat
+      return b, bt
+    gates.antithetic_gates = fixed_gates
+    for combo in regions:
+      prob = float(np.prod([c[0] for c in combo]))
+      if prob == 0:
+        continue
+      g = grads_of(u_of(combo))
+      mean = (jax.tree.map(lambda a: prob * a, g) if mean is None
+              else jax.tree.map(lambda a, b: a + prob * b, mean, g))
+  finally:
+    gates.antithetic_gates = original
+  for got, want in zip(mean['theta'], exact_theta):
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-4, atol=1e-6)
+  for got, want in zip(jax.tree.leaves(mean['weights']), jax.tree.leaves(exact_w)):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+  # flipping the sign of the price would move every θ-gradient by 2λ s_g: caught
+  assert min(np.abs(np.asarray(g)).min() for g in exact_theta) > 0
+
+
 def test_taylor_control_variate_reduces_variance():
   """With many gates flipping at once (784-64-32 on real digits, θ = ½) the
   linear part of ℓ dominates the antithetic difference; the control variate
-  removes it (here about half the variance at initialisation; about 16-fold
-  on LeNet-300-100 after two epochs)."""
+  removes it (here about half the variance at initialisation)."""
   from ncg import data
   digits = data.load('embedded', binarization='none').train
   arch = models.mlp(784, (64, 32))
-  hyper = train.Hyper(1e-3, 0.1, 0.0, (1.0,) * 3, 1.0, 100, 'antithetic')
+  config = train.Config(1e-3, 0.1, 0.0, (1.0,) * 3, 1.0, 100, estimator='antithetic')
   weights = models.init_weights(jax.random.key(1), arch, 784)
   x, y = jnp.asarray(digits.x[:64]), jnp.asarray(digits.y[:64])
   thetas = tuple(jnp.full((w,), 0.5) for w in arch.widths)
   def spread(estimator):
-    h = hyper._replace(estimator=estimator)
+    c = config._replace(estimator=estimator)
     f = jax.jit(lambda k: jnp.concatenate(train.theta_gradient_estimate(
-        arch, h, weights, thetas, x, y, *gates.antithetic_gates(k, thetas, x.shape[0]))))
-    samples = jnp.stack([f(jax.random.key(i)) for i in range(300)])
+        arch, c, weights, thetas, x, y, *gates.antithetic_gates(k, thetas, x.shape[0]))))
+    samples = jnp.stack([f(jax.random.key(i)) for i in range(200)])
     return float(jnp.mean(jnp.var(samples, axis=0)))
   assert spread('taylor_cv') < 0.75 * spread('antithetic')   # measured: 0.5
 
@@ -156,17 +246,11 @@ def test_flattening_hyperprior_closed_forms(lam):
       assert pi[best] == pytest.approx(want, rel=1e-2)
 
 
-def test_projected_update_keeps_theta_in_the_unit_box():
-  arch = models.mlp(6, (5, 4), num_classes=3)
-  hyper = train.Hyper(1e-2, 50.0, 0.05, (1.0, 1.0, 1.0), 1.0, 64, 'taylor_cv')
-  state = train.init_state(jax.random.key(0), arch, hyper, 6, 0.5)
-  x = jax.random.normal(jax.random.key(1), (64, 6))
-  y = jax.random.randint(jax.random.key(2), (64,), 0, 3)
-  step = jax.jit(lambda s, k: train.update(arch, hyper, s, x, y, k)[0])
-  seen = []
-  for i in range(30):
-    state = step(state, jax.random.key(10 + i))
-    seen.append(np.concatenate([np.asarray(t) for t in state.params['theta']]))
-  seen = np.stack(seen)
-  assert seen.min() >= 0.0 and seen.max() <= 1.0
-  assert (seen == 0.0).any() or (seen == 1.0).any()   # the projection was active
+def test_robbins_monro_step_size():
+  config = _config(theta_decay_steps=10.0, theta_decay_power=0.75, grace_steps=5,
+                   decide_step=40)
+  rate = lambda t: float(train.theta_step_size(config, jnp.int32(t)))
+  assert rate(0) == rate(4) == 0.0                      # grace period
+  assert rate(5) == pytest.approx(0.1)
+  assert rate(25) == pytest.approx(0.1 / 3.0 ** 0.75, rel=1e-6)
+  assert rate(40) == 0.0                                # θ decided

@@ -7,12 +7,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ncg.parsimonious import models
+from ncg.parsimonious import lenet5, models
 
 
 def test_patch_conv_equals_flax_conv():
   h = jax.random.normal(jax.random.key(0), (3, 12, 12, 4))
-  conv = models.PatchConv(6, 5)
+  conv = lenet5.PatchConv(6, 5)
   variables = conv.init(jax.random.key(1), h)
   variables = jax.tree.map(lambda v: v + 0.1, variables)       # non-zero bias too
   want = nn.Conv(6, (5, 5), padding='VALID').apply(variables, h)
@@ -22,10 +22,10 @@ def test_patch_conv_equals_flax_conv():
 def test_max_pool_equals_flax_max_pool_values_and_gradient():
   h = jax.random.normal(jax.random.key(0), (3, 8, 6, 4))     # continuous: no ties
   want = nn.max_pool(h, (2, 2), (2, 2))
-  np.testing.assert_array_equal(models.max_pool_2x2(h), want)
+  np.testing.assert_array_equal(lenet5.max_pool_2x2(h), want)
   weights = jax.random.normal(jax.random.key(1), want.shape)
   grad = lambda pool: jax.grad(lambda h: jnp.sum(weights * pool(h)))(h)
-  np.testing.assert_array_equal(grad(models.max_pool_2x2),
+  np.testing.assert_array_equal(grad(lenet5.max_pool_2x2),
                                 grad(lambda h: nn.max_pool(h, (2, 2), (2, 2))))
 
 

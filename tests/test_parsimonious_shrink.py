@@ -42,12 +42,16 @@ def _check_function_preserved(arch, state, thetas, x, key):
   return new_arch, keep
 
 
-def _state(arch, num_inputs):
-  hyper = train.Hyper(1e-3, 0.1, 0.0, (1.0,) * len(arch.widths), 1.0, 10)
-  state = train.init_state(jax.random.key(0), arch, hyper, num_inputs, 0.5)
+def _config(arch, **kw):
+  return train.Config(1e-3, 0.1, 0.0, (1.0,) * len(arch.widths), 1.0, 10, **kw)
+
+
+def _state(arch, num_inputs, **kw):
+  trainer = train.make_trainer(_config(arch, **kw))
+  state = trainer.init(jax.random.key(0), arch, num_inputs, 0.5)
   # make Adam moments non-trivial so that slicing them is checked
   grads = jax.tree.map(lambda p: jax.random.normal(jax.random.key(1), p.shape), state.params)
-  _, opt_state = jax.jit(train.optimizer(hyper).update)(grads, state.opt_state, state.params)
+  _, opt_state = jax.jit(trainer.tx.update)(grads, state.opt_state, state.params)
   return state._replace(opt_state=opt_state)
 
 
@@ -88,16 +92,39 @@ def test_a_group_never_empties():
   assert keep[1][1]
 
 
-def test_finalize_gives_a_deterministic_network():
+def test_theta_optimizer_state_is_sliced_with_theta():
+  """With Adam on θ, the moments of the kept units follow them; removed ones go."""
+  arch = models.mlp(6, (5,), num_classes=2)
+  state = _state(arch, 6, theta_optimizer='adam')
+  thetas = (jnp.array([0.5, 0.0, 1.0, 0.2, 0.0, 0.9]), jnp.array([0.0, 0.4, 1.0, 0.0, 0.8]))
+  params = {'weights': state.params['weights'], 'theta': thetas}
+  keep = shrink.kept_units(arch, thetas)
+  _, new_params, new_opt = shrink.shrink(arch, params, state.opt_state, keep)
+  theta_adam = new_opt.inner_states['theta'].inner_state[0]
+  old_adam = state.opt_state.inner_states['theta'].inner_state[0]
+  for moments, old in ((theta_adam.mu, old_adam.mu), (theta_adam.nu, old_adam.nu)):
+    for got, before, k in zip(moments['theta'], old['theta'], keep):
+      assert np.any(np.asarray(before) != 0)              # non-trivial moments
+      np.testing.assert_array_equal(got, np.asarray(before)[k])
+  assert int(theta_adam.count) == int(old_adam.count)      # scalars untouched
+
+
+def test_finalize_folds_theta_into_the_deterministic_network():
+  """The final network keeps θ ≥ ½ and multiplies each kept unit's output by θ
+  (folded into its weights): it equals the mean-field network of the mode."""
   arch = models.mlp(5, (4,), num_classes=2)
-  hyper = train.Hyper(1e-3, 0.1, 0.0, (1.0, 1.0), 1.0, 10)
-  state = train.init_state(jax.random.key(0), arch, hyper, 5, 0.5)
+  config = _config(arch)
+  state = train.make_trainer(config).init(jax.random.key(0), arch, 5, 0.5)
   thetas = (jnp.array([0.49, 0.5, 1.0, 0.0, 0.7]), jnp.array([1.0, 0.1, 0.6, 0.5]))
   state = state._replace(params={'weights': state.params['weights'], 'theta': thetas})
   x = jax.random.uniform(jax.random.key(1), (4, 5))
-  before = models.apply(arch, state.params['weights'], x, gates.mode_gates(thetas))
-  new_arch, new_state = train.finalize(arch, hyper, state)
+  mean_field = [jnp.where(t >= 0.5, t, 0.0) for t in thetas]
+  before = models.apply(arch, state.params['weights'], x, mean_field)
+  new_arch, new_state = train.finalize(arch, config, state)
   assert new_arch.widths == (3, 3)
+  assert all(np.all(np.asarray(t) == 1) for t in new_state.params['theta'])
   after = models.apply(new_arch, new_state.params['weights'], x,
                        [jnp.ones(w) for w in new_arch.widths])
   np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
+  rounded = models.apply(arch, state.params['weights'], x, gates.mode_gates(thetas))
+  assert not np.allclose(after, rounded, atol=1e-3)        # folding is not rounding

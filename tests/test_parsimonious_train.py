@@ -1,10 +1,12 @@
-"""The training epoch: chunking and lazy shrinking change the cost, never the result."""
+"""The trainer: θ reaches 0/1 by itself, the grace period, chunking and lazy shrinking,
+one LeNet-5 step against optax applied by hand."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from ncg.parsimonious import models, shrink, train
@@ -23,23 +25,67 @@ def _problem(num_examples=70, num_inputs=12):
   return x, y
 
 
-def _run(arch, hyper, state, x, y, chunk_steps, shrink_fraction=0.0):
-  return train.train_epoch(arch, hyper, state, x, y, jax.random.key(7), batch_size=8,
+def _config(arch, num_train, **kw):
+  return train.Config(1e-2, 0.05, 0.0, (1.0,) * len(arch.widths), 1.0, num_train, **kw)
+
+
+def _run(trainer, arch, state, x, y, chunk_steps, shrink_fraction=0.0, key=7):
+  return train.train_epoch(trainer, arch, state, x, y, jax.random.key(key), batch_size=8,
                            chunk_steps=chunk_steps, shrink_fraction=shrink_fraction)
+
+
+def test_theta_reaches_the_boundary_by_itself_on_a_separable_problem():
+  """Labels depend on inputs 0 and 1 only; inputs 2-5 are noise. Projected SGD with
+  a Robbins–Monro step ends with every θ exactly 0 or 1 (no rounding anywhere),
+  the two informative inputs kept and every noise input removed."""
+  rng = np.random.RandomState(0)
+  x = rng.uniform(-1, 1, (256, 6)).astype(np.float32)
+  y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
+  arch = models.mlp(6, (4,), num_classes=2)
+  config = train.Config(3e-2, 2.0, 0.01, (1.0, 1.0), 1.0, 256, theta_decay_steps=40.0,
+                        grace_steps=16)
+  trainer = train.make_trainer(config)
+  state = trainer.init(jax.random.key(0), arch, 6, 0.9)
+  x, y = jnp.asarray(x), jnp.asarray(y)
+  seen = []
+  for epoch in range(25):
+    arch, state, _ = train.train_epoch(trainer, arch, state, x, y, jax.random.key(epoch), 32,
+                                       chunk_steps=8, shrink_fraction=0.0)
+    seen.append(np.concatenate([np.asarray(t) for t in state.params['theta']]))
+  assert min(s.min() for s in seen) >= 0 and max(s.max() for s in seen) <= 1
+  assert train.undecided(state.params['theta']) == 0
+  assert arch.gather == (0, 1)                        # the informative inputs, only
+  assert all(np.all(np.asarray(t) == 1) for t in state.params['theta'])
+  assert train.error_rate(arch, config, state.params, x, y) < 0.05
+
+
+def test_grace_period_keeps_theta_and_every_unit():
+  x, y = _problem()
+  arch = models.mlp(12, (6, 5), 3)
+  steps = len(x) // 8
+  config = _config(arch, len(x), penalty=5.0, theta_learning_rate=10.0, grace_steps=2 * steps)
+  trainer = train.make_trainer(config)
+  state = trainer.init(jax.random.key(2), arch, 12, 0.6)
+  for epoch in range(2):          # a huge price and step: without the grace all would go
+    arch, state, _ = _run(trainer, arch, state, x, y, chunk_steps=3, key=epoch)
+    assert arch.widths == (12, 6, 5)
+    assert all(np.all(np.asarray(t) == np.float32(0.6)) for t in state.params['theta'])
+  arch, state, _ = _run(trainer, arch, state, x, y, chunk_steps=3, key=2)
+  assert sum(arch.widths) < 23                         # after it, units leave
 
 
 def test_chunk_length_does_not_change_the_epoch():
   """8 steps in chunks of 3 (3 + 3 + a partial 2) equal one chunk of all 8."""
   x, y = _problem()
   arch = models.mlp(12, (6, 5), 3)
-  hyper = train.Hyper(1e-2, 0.05, 0.0, (1.0,) * 3, 1.0, len(x))
-  state = train.init_state(jax.random.key(2), arch, hyper, 12, 0.8)
-  _, one, info_one = _run(arch, hyper, state, x, y, chunk_steps=100)
-  _, chunked, info_chunked = _run(arch, hyper, state, x, y, chunk_steps=3)
+  trainer = train.make_trainer(_config(arch, len(x)))
+  state = trainer.init(jax.random.key(2), arch, 12, 0.8)
+  _, one, info_one = _run(trainer, arch, state, x, y, chunk_steps=100)
+  _, chunked, info_chunked = _run(trainer, arch, state, x, y, chunk_steps=3)
   assert int(one.step) == int(chunked.step) == len(x) // 8
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
                one.params, chunked.params)
-  np.testing.assert_allclose(info_one['loss'], info_chunked['loss'], rtol=1e-5)
+  np.testing.assert_allclose(info_one.loss, info_chunked.loss, rtol=1e-5)
 
 
 def test_worth_shrinking_waits_for_the_fraction():
@@ -48,29 +94,61 @@ def test_worth_shrinking_waits_for_the_fraction():
   assert train.worth_shrinking(arch, keep, 0.0)
   assert train.worth_shrinking(arch, keep, 0.1)        # 1 of 10 units
   assert not train.worth_shrinking(arch, keep, 0.2)
+  assert not train.worth_shrinking(arch, keep, 1.0)    # 1: never
   keep[2][:1] = False                                   # 1 of 4 units
   assert train.worth_shrinking(arch, keep, 0.2)
   assert not train.worth_shrinking(arch, [np.ones(w, bool) for w in (12, 10, 4)], 0.0)
 
 
-def test_waiting_to_shrink_leaves_the_result_unchanged():
-  """Units at θ = 0 removed at once or only at the end: the same network after the epoch.
-
-  With every θ in {0, 1} the gates are deterministic and the antithetic
-  estimator is 0, so both runs see the same gates whatever uniforms they draw.
-  """
+def test_a_unit_removed_mid_run_leaves_the_rest_unchanged():
+  """θ = 0 is absorbing and such a unit outputs 0: removing it at once (eager) or
+  never (lazy) gives the same run, with the Taylor estimator and θ still moving."""
   x, y = _problem()
   arch = models.mlp(12, (6, 5), 3)
-  hyper = train.Hyper(1e-2, 0.05, 0.0, (1.0,) * 3, 1.0, len(x), estimator='antithetic')
-  state = train.init_state(jax.random.key(2), arch, hyper, 12, 1.0)
+  trainer = train.make_trainer(_config(arch, len(x), penalty=0.02))
+  state = trainer.init(jax.random.key(2), arch, 12, 0.7)
   thetas = list(state.params['theta'])
   thetas[1] = thetas[1].at[jnp.array([0, 3])].set(0.0)    # two hidden units already off
   state = state._replace(params={**state.params, 'theta': tuple(thetas)})
-  eager_arch, eager, _ = _run(arch, hyper, state, x, y, chunk_steps=3, shrink_fraction=0.0)
-  lazy_arch, lazy, info = _run(arch, hyper, state, x, y, chunk_steps=3, shrink_fraction=0.99)
-  assert eager_arch.widths[1] == 4 and lazy_arch.widths == arch.widths and not info['shrinks']
+  eager_arch, eager, _ = _run(trainer, arch, state, x, y, chunk_steps=3, shrink_fraction=0.0)
+  lazy_arch, lazy, info = _run(trainer, arch, state, x, y, chunk_steps=3, shrink_fraction=1.0)
+  assert eager_arch.widths[1] <= 4 and lazy_arch.widths == arch.widths and not info.shrinks
+  np.testing.assert_array_equal(np.asarray(lazy.params['theta'][1])[[0, 3]], 0.0)
   keep = shrink.kept_units(lazy_arch, lazy.params['theta'])
   lazy_arch, lazy_params, _ = shrink.shrink(lazy_arch, lazy.params, lazy.opt_state, keep)
   assert lazy_arch == eager_arch
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
                eager.params, lazy_params)
+
+
+def test_one_lenet5_step_is_adam_on_the_exact_gradient():
+  """With every θ in {0, 1} the gates are deterministic: one step of the trainer is
+  optax.adam on ∂/∂W (loss + prior) and plain SGD on ∂/∂θ = ∂ℓ/∂z + prior + price."""
+  arch = models.lenet5(3, 4, 6)
+  config = train.Config(1e-2, 0.3, 0.01, (2.0, 1.0, 0.5, 1.0), 0.1, 50)
+  trainer = train.make_trainer(config)
+  state = trainer.init(jax.random.key(0), arch, 784, 1.0)
+  thetas = list(state.params['theta'])
+  thetas[0] = thetas[0].at[1].set(0.0)
+  state = state._replace(params={**state.params, 'theta': tuple(thetas)})
+  x = jax.random.uniform(jax.random.key(1), (5, 784))
+  y = jnp.array([0, 3, 9, 1, 1])
+  new, metrics = jax.jit(lambda s: trainer.step(arch, s, x, y, jax.random.key(2)))(state)
+
+  def objective(w, th):
+    gates = [jnp.broadcast_to(t, (5,) + t.shape) for t in th]
+    loss = train.per_example_loss(arch, w, x, y, gates).mean()
+    return loss + train.weight_prior(arch, config, w, th) + train.price(config, th)
+  value, (grad_w, grad_t) = jax.value_and_grad(objective, argnums=(0, 1))(
+      state.params['weights'], tuple(thetas))
+  adam = optax.adam(1e-2)
+  updates, _ = adam.update(grad_w, adam.init(grad_w))
+  want_w = optax.apply_updates(state.params['weights'], updates)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+               new.params['weights'], want_w)
+  for got, t, g in zip(new.params['theta'], thetas, grad_t):
+    want = np.where(np.asarray(t) == 0, 0.0, np.clip(np.asarray(t) - 0.3 * np.asarray(g), 0, 1))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+  assert float(metrics.objective) == pytest.approx(float(value), rel=1e-5)
+  assert int(new.step) == 1
+  assert any(np.any(np.asarray(t) < 1) for t in new.params['theta'])   # θ really moved

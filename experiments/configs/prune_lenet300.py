@@ -1,9 +1,11 @@
-"""LeNet-300-100 (784-300-100-10, inputs gated too) on full MNIST.
+"""LeNet-300-100 (784-300-100-10, inputs gated too) on MNIST, 50,000 / 10,000 / test.
 
     python -m experiments.prune --config=experiments/configs/prune_lenet300.py \
         --workdir=runs/prune/lenet300_s0
-Wider starts: ``--config.model.widths='(1000,1000)'``; the dense baseline
-(every gate fixed at 1, one deterministic pass per step): ``--config.train.gated=False``.
+Wider starts: ``--config.model.widths='(1200,400)'``; the dense baseline
+(every gate fixed at 1, one deterministic pass per step): ``--config.train.gated=False``;
+the L0 hard-concrete baseline: ``--config.train.method=l0``. The last 10,000
+training digits are held out for choosing settings (validation error).
 """
 
 import ml_collections
@@ -11,28 +13,40 @@ import ml_collections
 
 def get_config():
   config = ml_collections.ConfigDict()
-  config.seed = 0
   config.data = ml_collections.ConfigDict()
   config.data.name = 'mnist_idx'          # or 'embedded', 'tfds:mnist'
   config.data.path = '../shared/data/mnist'
-  config.data.validation_size = 0         # 0: none; the test split is reported
+  config.data.validation_size = 10000     # held out of training; -1 = the data set's default
   config.model = ml_collections.ConfigDict()
-  config.model.net = 'mlp'                # 'mlp' or 'lenet5'
+  config.model.net = 'mlp'                # a kind of ncg.parsimonious.models.KINDS
   config.model.widths = (300, 100)        # mlp: hidden widths; lenet5: (conv0, conv1, dense)
   config.train = ml_collections.ConfigDict()
-  config.train.epochs = 60                # after decide_epoch an epoch costs ~0.1-0.2 s
+  config.train.seed = 0
+  config.train.epochs = 60
   config.train.batch_size = 256
   config.train.learning_rate = 1e-3       # Adam, weights
   config.train.cosine_decay = True        # of the weights' learning rate, over the run
+  config.train.init_scheme = 'lecun'      # 'lecun' or 'he' (kernels; biases 0)
+  config.train.init_scale = 1.0           # multiplies the initial kernels
   config.train.gated = True               # False: the dense network (θ fixed at 1)
-  config.train.theta_optimizer = 'adam'   # projected 'adam' or 'sgd' on θ
-  config.train.theta_learning_rate = 0.05
+  config.train.method = 'bernoulli'       # or 'l0' (hard-concrete baseline)
+  config.train.theta_optimizer = 'sgd'    # projected 'sgd' (the method) or 'adam'
+  config.train.theta_learning_rate = 1.0  # η₀ of η_t = η₀ / (1 + (t − G)/τ)^κ
+  config.train.theta_decay_epochs = 1.0   # τ in epochs (-1: one epoch)
+  config.train.theta_decay_power = 1.0    # κ in (0.5, 1]
+  config.train.theta_averaging = 0.99     # β: θ follows an exponential average of its gradient
+  config.train.explore = 0.02             # ε: gates sampled from min(θ, 1 − ε)
+  config.train.grace_epochs = 2           # G: θ does not move (no unit leaves) before
   config.train.theta_init = 0.9
   config.train.penalty = 1e-4             # λ/N: nats per example per surviving unit
-  config.train.penalty_scale = ()         # per gate group multipliers; () = all 1
+  config.train.price = 'unit'             # 'unit': λ per unit; 'macs': × the unit's MAC share
+  config.train.penalty_scale = ()         # explicit per-group multipliers (overrides price)
   config.train.prior_variance = 0.05      # σ² of the Gaussian slab on the weights
+  config.train.coupled_prior = True       # slab prior paid only by weights in use (× θ)
   config.train.estimator = 'taylor_cv'    # or 'antithetic'
-  config.train.decide_epoch = 15          # round θ to 0/1 after this epoch (0: never)
+  config.train.decide_epoch = 0           # 0: θ decides itself; else fold θ after this epoch
   config.train.chunk_steps = 50           # updates between shrink checks
-  config.train.shrink_fraction = 0.1      # shrink once a group can lose >= 10% (0: always)
+  config.train.shrink_fraction = 0.1      # shrink once a group can lose >= 10% (0: always, 1: never)
+  config.analysis = ml_collections.ConfigDict()
+  config.analysis.marginal_examples = 10000  # validation digits for the Δ_j check (0: skip)
   return config

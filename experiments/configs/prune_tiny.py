@@ -7,13 +7,13 @@ def get_config():
   config = prune_lenet300.get_config()
   config.data.name = 'embedded'
   config.data.path = ''
-  config.data.validation_size = 0
+  config.data.validation_size = -1        # the embedded set's 500 held-out digits
   config.model.widths = (32, 16)
-  config.train.epochs = 2
+  config.train.epochs = 3
   config.train.batch_size = 100
   config.train.penalty = 2e-3
-  config.train.theta_learning_rate = 0.05
-  config.train.theta_init = 0.9
+  config.train.theta_learning_rate = 2.0
+  config.train.grace_epochs = 1
   config.train.chunk_steps = 20
-  config.train.decide_epoch = 1
+  config.analysis.marginal_examples = 200
   return config

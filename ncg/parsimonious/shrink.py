@@ -3,9 +3,9 @@
 A unit whose θ has been projected to exactly 0 is never sampled again, and its
 output is multiplied by 0 in every forward pass; deleting it (its column and
 bias in its own layer, its row in the next layer) leaves the network's function
-and the expected objective unchanged. For LeNet-5 two couplings are applied:
-flattened features of a removed conv1 filter are removed, and a conv1 filter
-none of whose flattened features survives is removed (its output is unused).
+and the expected objective unchanged. Which array axes a group's units index,
+and how groups are coupled (LeNet-5: a conv filter and its flattened
+features), come from the kind table (``models.KINDS``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ncg.parsimonious.models import LENET5_POSITIONS, Architecture
+from ncg.parsimonious import models
+from ncg.parsimonious.architecture import Architecture
 
 
 class Selector:
@@ -31,56 +32,26 @@ class Selector:
     return x
 
 
-def _unit_axes(arch: Architecture) -> list[list[tuple[str, str, int]]]:
-  """Per gate group: the (layer, parameter, axis) triples indexed by its units."""
-  if arch.kind == 'mlp':
-    hidden = len(arch.widths) - 1
-    layers = [f'dense{i}' for i in range(hidden)] + ['out']
-    groups = [[(layers[0], 'kernel', 0)]]
-    for i in range(hidden):
-      groups.append([(layers[i], 'kernel', 1), (layers[i], 'bias', 0),
-                     (layers[i + 1], 'kernel', 0)])
-    return groups
-  return [[('conv0', 'kernel', 3), ('conv0', 'bias', 0), ('conv1', 'kernel', 2)],
-          [('conv1', 'kernel', 3), ('conv1', 'bias', 0)],
-          [('dense0', 'kernel', 0)],
-          [('dense0', 'kernel', 1), ('dense0', 'bias', 0), ('out', 'kernel', 0)]]
-
-
 def kept_units(arch: Architecture, thetas: Sequence[Any],
                threshold: float = 0.0) -> list[np.ndarray]:
   """Per group, the boolean mask of units to keep (θ > threshold), coupled.
 
   ``threshold=0`` removes exactly the units at θ = 0 (training);
   ``threshold`` just below ½ keeps the posterior mode (the final network).
+  The kind's couplings (``NetKind.couple``) are applied after the threshold.
   """
   keep = [np.asarray(t) > threshold for t in thetas]
   for k, t in zip(keep, thetas):   # a group never empties: keep its largest θ
     if not k.any():
       k[np.argmax(np.asarray(t))] = True
-  if arch.kind == 'lenet5':
-    c1 = arch.widths[1]
-    channel = np.asarray(arch.gather) % c1
-    keep[2] &= keep[1][channel]
-    used = np.zeros(c1, bool)
-    used[channel[keep[2]]] = True
-    keep[1] &= used
-  return keep
+  return models.kind(arch).couple(arch, keep)
 
 
 def shrunk_architecture(arch: Architecture, keep: Sequence[np.ndarray]) -> Architecture:
   """The architecture after keeping the units marked in ``keep``."""
   widths = tuple(int(k.sum()) for k in keep)
-  gather = np.asarray(arch.gather)
-  if arch.kind == 'mlp':
-    new_gather = gather[keep[0]]
-  else:
-    c1 = arch.widths[1]
-    position, channel = np.divmod(gather[keep[2]], c1)
-    new_rank = np.cumsum(keep[1]) - 1
-    new_gather = position * widths[1] + new_rank[channel]
-    assert np.all(position < LENET5_POSITIONS)
-  return arch._replace(widths=widths, gather=tuple(int(i) for i in new_gather))
+  gather = models.kind(arch).shrunk_gather(arch, keep, widths)
+  return arch._replace(widths=widths, gather=gather)
 
 
 def selectors(arch: Architecture, keep: Sequence[np.ndarray],
@@ -88,7 +59,7 @@ def selectors(arch: Architecture, keep: Sequence[np.ndarray],
   """Selector trees for the weights (same structure) and for the θ groups."""
   index = [np.flatnonzero(k) for k in keep]
   per_leaf: dict[tuple[str, str], dict[int, np.ndarray]] = {}
-  for group, triples in enumerate(_unit_axes(arch)):
+  for group, triples in enumerate(models.kind(arch).unit_axes(arch)):
     for layer, name, axis in triples:
       per_leaf.setdefault((layer, name), {})[axis] = index[group]
   params = weights['params']

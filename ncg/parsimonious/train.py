@@ -1,20 +1,39 @@
-"""The objective, the projected update and a training epoch with on-line shrinking.
+"""The objective, the pure trainer (``init``/``step``) and a training epoch with on-line shrinking.
 
 Per minibatch of B examples (N training examples in all) the negative ELBO per
 example, after the flattening hyper-prior has been maximised out, is
 
-    J(W, θ) = E_q[ mean_n ℓ_n(W, z_n) ] + ||W||² / (2 σ² N) + (λ/N) Σ_g s_g Σ_j θ_gj
+    J(W, θ) = E_q[ mean_n ℓ_n(W, z_n) ] + Σ_w E_q[1(w used)] w² / (2 σ² N)
+              + (λ/N) Σ_g s_g Σ_j θ_gj
 
 (ℓ_n the cross-entropy, z_n the per-example gates, s_g a per-group weight of
-the unit cost, 1 by default). ``config.penalty`` is λ/N in nats per example.
-The W-gradient is the exact gradient of the antithetic average
-½(ℓ(b) + ℓ(b̃)); the θ-gradient is :func:`ncg.parsimonious.gates.theta_gradient`
-plus (λ/N) s_g. Weights and θ have separate optimizers joined by
-``optax.partition``; after each update θ is projected onto [0, 1].
+the unit cost, 1 by default). A weight is *used* when every gate on its path
+is on (a kernel entry (a, b): both unit a and unit b), so E_q[1(w used)] is
+the product of their θ: the slab prior is paid only by weights that are
+present, as in L0-style models (``Config.coupled_prior``). ``Config.penalty``
+is λ/N in nats per example.
+
+Gradients (docs/parsimonious.md §6): the W-gradient is the exact gradient of
+the antithetic average ½(ℓ(b) + ℓ(b̃)) plus the prior's; the θ-gradient is the
+unbiased DisARM / Taylor-control-variate estimate plus the exact gradients of
+the prior and of the price. When every θ is 0 or 1 the gates are deterministic
+and one forward/backward pass gives both (the Taylor estimate at the boundary
+is ∂ℓ/∂z at z = θ).
+
+θ-update: projected stochastic gradient, θ ← Π_[0,1](θ − η_t ĝ), with the
+Robbins–Monro step η_t = η₀ / (1 + (t − G)/τ)^κ after a grace period of G
+steps (η_t = 0 before: no unit can leave while the weights are untrained) and
+0.5 < κ ≤ 1 (Σ η_t = ∞, Σ η_t² < ∞). θ = 0 is absorbing: such a unit is never
+sampled, outputs 0 and is removed (:mod:`ncg.parsimonious.shrink`), so when it
+is removed does not change the result. The weights use Adam (cosine decay
+over the run). The L0 baseline (:mod:`ncg.parsimonious.l0`) shares all of
+this except the gates: log α gets Adam with the weights' schedule, as in
+Louizos et al. Methods are rows of :data:`METHODS`.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
@@ -24,30 +43,43 @@ import optax
 
 from ncg.errors import check
 from ncg.parsimonious import gates as gates_lib
+from ncg.parsimonious import l0 as l0_lib
 from ncg.parsimonious import models
 from ncg.parsimonious import shrink as shrink_lib
+from ncg.parsimonious.architecture import Architecture
 
 
-class Hyper(NamedTuple):
-  """Hyper-parameters of the update (hashable: part of the jit cache key).
+class Config(NamedTuple):
+  """Static settings of a trainer (hashable: part of the jit cache key).
 
   Attributes:
     learning_rate: Adam step size of the weights.
-    theta_learning_rate: SGD step size of θ (projected SGD).
+    theta_learning_rate: η₀ of the θ steps (Bernoulli gates).
     penalty: λ / N, the price of one surviving unit in nats per example.
-    penalty_scale: per gate group multiplier s_g of the penalty.
+    penalty_scale: per gate group multiplier s_g of the price.
     prior_variance: σ² of the Gaussian slab prior on the weights.
     num_train: N, the number of training examples.
-    theta_optimizer: 'sgd' (projected SGD) or 'adam' (projected Adam: a
-      diagonal preconditioner; for a box the projection in any diagonal metric
-      is the same clipping, so it is still a projected-gradient method).
-    freeze_theta: θ is fixed (after :func:`finalize`, all θ = 1): one
-      deterministic forward/backward per step, weights only.
-    decay_steps: if > 0, the weights' learning rate follows a cosine decay to
-      1% over this many steps (the whole run); 0 keeps it constant.
+    method: 'bernoulli' (this project's method) or 'l0' (hard-concrete baseline).
     estimator: 'antithetic' (DisARM in θ) or 'taylor_cv' (the same with the
-      first-order Taylor expansion of ℓ around z = θ as control variate, one
-      extra forward/backward pass; still unbiased).
+      first-order Taylor expansion of ℓ around z = θ as control variate).
+    theta_optimizer: 'sgd' (projected SGD, the method) or 'adam' (projected
+      Adam, a diagonal preconditioner; kept for comparison).
+    theta_decay_steps: τ of the Robbins–Monro step, in steps.
+    theta_decay_power: κ ∈ (0.5, 1].
+    grace_steps: G, steps before θ moves (no unit can leave before).
+    decide_step: if > 0, θ stops moving from this step on (the run rounds
+      or folds θ there, see :func:`finalize`); 0 = never.
+    decay_steps: if > 0, the weights' learning rate follows a cosine decay
+      to 1% over this many steps (the whole run); 0 keeps it constant.
+    coupled_prior: the weight prior is weighted by the gates' probabilities
+      (False: plain L2 on every weight whatever θ, the previous model).
+    theta_averaging: β of the exponential average of the θ-gradient estimates
+      that the projected step follows (m ← β m + (1 − β) ĝ, θ ← Π(θ − η_t m));
+      0 = the plain estimate.
+    explore: ε; the gates are sampled from θ̃ = min(θ, 1 − ε), so a unit at
+      θ = 1 is still switched off in a fraction ε of the examples and its
+      one-sided derivative Δ_j is estimated (unbiased, as Δ_j does not depend
+      on θ_j itself; the other gates at 1 add a bias of order ε). 0 = none.
   """
   learning_rate: float
   theta_learning_rate: float
@@ -55,75 +87,120 @@ class Hyper(NamedTuple):
   penalty_scale: tuple[float, ...]
   prior_variance: float
   num_train: int
+  method: str = 'bernoulli'
   estimator: str = 'taylor_cv'
-  theta_optimizer: str = 'adam'
-  freeze_theta: bool = False
+  theta_optimizer: str = 'sgd'
+  theta_decay_steps: float = 1000.0
+  theta_decay_power: float = 1.0
+  grace_steps: int = 0
+  decide_step: int = 0
   decay_steps: int = 0
+  coupled_prior: bool = True
+  theta_averaging: float = 0.99
+  explore: float = 0.02
+
+
+class TrainState(NamedTuple):
+  """params = {'weights': flax variables, 'theta': tuple of (w_g,) gate parameters}.
+
+  The gate parameters are θ (Bernoulli) or log α (L0); ``step`` counts updates.
+  """
+  step: jax.Array
+  params: dict
+  opt_state: Any
+
+
+class StepMetrics(NamedTuple):
+  """loss: mean data loss of the step's gate draws (nats); objective: loss + prior + price."""
+  loss: jax.Array
+  objective: jax.Array
+
+
+class EpochMetrics(NamedTuple):
+  """loss: mean step loss over the epoch (nats); shrinks: times the arrays were rebuilt."""
+  loss: float
+  shrinks: int
 
 
 THETA_OPTIMIZERS = ('sgd', 'adam')
 ESTIMATORS = ('antithetic', 'taylor_cv')
 
 
-class TrainState(NamedTuple):
-  """params = {'weights': flax variables, 'theta': tuple of (w_g,) arrays}."""
-  step: jax.Array
-  params: dict
-  opt_state: Any
-
-
-def validate(hyper: Hyper, arch: models.Architecture) -> None:
+def validate(config: Config, arch: Architecture) -> None:
   """Raises InputError for values that make no sense."""
-  check(hyper.learning_rate > 0, f'learning_rate must be > 0, got {hyper.learning_rate}')
-  check(hyper.theta_learning_rate > 0,
-        f'theta_learning_rate must be > 0, got {hyper.theta_learning_rate}')
-  check(hyper.penalty >= 0, f'penalty must be >= 0, got {hyper.penalty}')
-  check(hyper.prior_variance > 0, f'prior_variance must be > 0, got {hyper.prior_variance}')
-  check(hyper.estimator in ESTIMATORS,
-        f'unknown estimator {hyper.estimator!r}; choose one of {ESTIMATORS}')
-  check(hyper.theta_optimizer in THETA_OPTIMIZERS,
-        f'unknown theta_optimizer {hyper.theta_optimizer!r}; choose one of {THETA_OPTIMIZERS}')
-  check(len(hyper.penalty_scale) == len(arch.widths),
-        f'penalty_scale needs one value per gate group {arch.group_names}, '
-        f'got {hyper.penalty_scale}')
+  check(config.learning_rate > 0, f'learning_rate must be > 0, got {config.learning_rate}')
+  check(config.theta_learning_rate > 0,
+        f'theta_learning_rate must be > 0, got {config.theta_learning_rate}')
+  check(config.penalty >= 0, f'penalty must be >= 0, got {config.penalty}')
+  check(config.prior_variance > 0, f'prior_variance must be > 0, got {config.prior_variance}')
+  check(config.method in METHODS, f'unknown method {config.method!r}; choose one of {tuple(METHODS)}')
+  check(config.estimator in ESTIMATORS,
+        f'unknown estimator {config.estimator!r}; choose one of {ESTIMATORS}')
+  check(config.theta_optimizer in THETA_OPTIMIZERS,
+        f'unknown theta_optimizer {config.theta_optimizer!r}; choose one of {THETA_OPTIMIZERS}')
+  check(0.5 < config.theta_decay_power <= 1 or config.theta_decay_power == 0,
+        f'theta_decay_power must be in (0.5, 1] (or 0: constant), got {config.theta_decay_power}')
+  check(config.theta_decay_steps > 0,
+        f'theta_decay_steps must be > 0, got {config.theta_decay_steps}')
+  check(config.grace_steps >= 0, f'grace_steps must be >= 0, got {config.grace_steps}')
+  check(0 <= config.theta_averaging < 1,
+        f'theta_averaging must be in [0, 1), got {config.theta_averaging}')
+  check(0 <= config.explore < 0.5, f'explore must be in [0, 0.5), got {config.explore}')
+  check(len(config.penalty_scale) == len(arch.widths),
+        f'penalty_scale needs one value per gate group {models.group_names(arch)}, '
+        f'got {config.penalty_scale}')
 
 
-def optimizer(hyper: Hyper) -> optax.GradientTransformation:
-  """Adam on the weights, SGD or Adam on θ, joined by ``optax.partition``."""
-  def labels(params):
-    return {'weights': jax.tree.map(lambda _: 'weights', params['weights']),
-            'theta': jax.tree.map(lambda _: 'theta', params['theta'])}
-  learning_rate = (optax.cosine_decay_schedule(hyper.learning_rate, hyper.decay_steps, 0.01)
-                   if hyper.decay_steps > 0 else hyper.learning_rate)
-  return optax.partition({'weights': optax.adam(learning_rate),
-                          'theta': getattr(optax, hyper.theta_optimizer)(
-                              hyper.theta_learning_rate)}, labels)
+def theta_step_size(config: Config, step: jax.Array) -> jax.Array:
+  """η_t: 0 during the grace period and after ``decide_step``, else η₀/(1 + (t − G)/τ)^κ."""
+  t = jnp.asarray(step, jnp.float32) - config.grace_steps
+  rate = config.theta_learning_rate / (1.0 + jnp.maximum(t, 0.0) / config.theta_decay_steps
+                                       ) ** config.theta_decay_power
+  rate = jnp.where(t < 0, 0.0, rate)
+  if config.decide_step:
+    rate = jnp.where(step >= config.decide_step, 0.0, rate)
+  return rate
 
 
-def init_state(key: jax.Array, arch: models.Architecture, hyper: Hyper,
-               num_inputs: int, theta_init: float) -> TrainState:
-  """Fresh weights, θ = theta_init everywhere, optimizer state."""
-  check(0 < theta_init <= 1, f'theta_init must be in (0, 1], got {theta_init}')
-  weights = models.init_weights(key, arch, num_inputs)
-  thetas = tuple(jnp.full((w,), theta_init, jnp.float32) for w in arch.widths)
-  params = {'weights': weights, 'theta': thetas}
-  return TrainState(jnp.zeros((), jnp.int32), params, optimizer(hyper).init(params))
-
-
-def per_example_loss(arch: models.Architecture, weights: dict, x: jax.Array,
+def per_example_loss(arch: Architecture, weights: dict, x: jax.Array,
                      y: jax.Array, gates: Sequence[jax.Array]) -> jax.Array:
   """Cross-entropy (B,) in nats."""
   logits = models.apply(arch, weights, x, gates)
   return optax.softmax_cross_entropy_with_integer_labels(logits, y)
 
 
-def weight_penalty(weights: dict, hyper: Hyper) -> jax.Array:
-  """−log p(W) / N up to a constant: ||W||² / (2 σ² N)."""
-  squares = sum(jnp.sum(w ** 2) for w in jax.tree.leaves(weights))
-  return squares / (2 * hyper.prior_variance * hyper.num_train)
+def weight_prior(arch: Architecture, config: Config, weights: dict,
+                 probs: Sequence[jax.Array]) -> jax.Array:
+  """Σ_w P(w used) w² / (2 σ² N): the slab prior's negative log density per example.
+
+  P(w used) is the product of the on-probabilities ``probs`` (per group
+  (w_g,)) of the gates indexing the weight (``NetKind.unit_axes``); weights
+  no gate indexes (the output bias) count fully. With
+  ``config.coupled_prior = False`` every weight counts fully.
+  """
+  axes: dict[tuple[str, str], list[tuple[int, int]]] = {}
+  if config.coupled_prior:
+    for group, triples in enumerate(models.kind(arch).unit_axes(arch)):
+      for layer, name, axis in triples:
+        axes.setdefault((layer, name), []).append((axis, group))
+  total = 0.0
+  for layer, leaves in weights['params'].items():
+    for name, w in leaves.items():
+      square = w ** 2
+      for axis, group in axes.get((layer, name), []):
+        shape = [1] * w.ndim
+        shape[axis] = w.shape[axis]
+        square = square * jnp.reshape(probs[group], shape)
+      total = total + jnp.sum(square)
+  return total / (2 * config.prior_variance * config.num_train)
 
 
-def theta_gradient_estimate(arch: models.Architecture, hyper: Hyper, weights: dict,
+def price(config: Config, probs: Sequence[jax.Array]) -> jax.Array:
+  """(λ/N) Σ_g s_g Σ_j P(z_gj ≠ 0)."""
+  return config.penalty * sum(s * jnp.sum(p) for s, p in zip(config.penalty_scale, probs))
+
+
+def theta_gradient_estimate(arch: Architecture, config: Config, weights: dict,
                             thetas: Sequence[jax.Array], x: jax.Array, y: jax.Array,
                             b: Sequence[jax.Array], b_tilde: Sequence[jax.Array],
                             loss: jax.Array | None = None,
@@ -144,14 +221,14 @@ def theta_gradient_estimate(arch: models.Architecture, hyper: Hyper, weights: di
     loss, loss_tilde: (B,) losses under b and b̃ if already computed.
 
   Returns:
-    Per group (w_g,) gradient estimates (penalty not included). At θ_j ∈ {0, 1}
-    'antithetic' returns 0; 'taylor_cv' returns g_j, the first-order estimate
-    of the one-sided derivative (biased there, exact if ℓ is affine in z_j).
+    Per group (w_g,) gradient estimates (prior and price not included). At
+    θ_j ∈ {0, 1} 'antithetic' returns 0; 'taylor_cv' returns g_j, the
+    first-order estimate of the one-sided derivative.
   """
   if loss is None:
     loss = per_example_loss(arch, weights, x, y, b)
     loss_tilde = per_example_loss(arch, weights, x, y, b_tilde)
-  if hyper.estimator == 'antithetic':
+  if config.estimator == 'antithetic':
     return gates_lib.theta_gradient(loss, loss_tilde, b, b_tilde, thetas)
   weights = jax.lax.stop_gradient(weights)
   mean_gates = [jnp.broadcast_to(t, (x.shape[0],) + t.shape) for t in thetas]
@@ -162,75 +239,190 @@ def theta_gradient_estimate(arch: models.Architecture, hyper: Hyper, weights: di
   return [g + jnp.mean(t, axis=0) for g, t in zip(grads, taylor)]
 
 
-def gradients(arch: models.Architecture, hyper: Hyper, params: dict,
-              x: jax.Array, y: jax.Array, key: jax.Array) -> tuple[dict, dict]:
-  """Unbiased estimates of ∂J/∂W and ∂J/∂θ from one antithetic pair.
+def sampling_probabilities(config: Config, thetas: Sequence[jax.Array]) -> list[jax.Array]:
+  """θ̃ = min(θ, 1 − ε) for θ > 0 (θ = 0 stays 0): the gates' sampling probabilities."""
+  if not config.explore:
+    return list(thetas)
+  return [jnp.minimum(t, 1.0 - config.explore) for t in thetas]
 
-  Returns:
-    (grads with the structure of params, metrics {'loss': mean ½(ℓ(b)+ℓ(b̃))}).
+
+def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key):
+  """(∂/∂W, ∂/∂θ, loss) of E_q̃[mean ℓ]: one pass if every θ̃ is 0 or 1, else three."""
+  batch = x.shape[0]
+  thetas = sampling_probabilities(config, thetas)
+
+  def deterministic(_):
+    gates = [jnp.broadcast_to(t, (batch,) + t.shape) for t in thetas]
+    f = lambda w, g: per_example_loss(arch, w, x, y, g).mean()
+    loss, (grad_w, grad_z) = jax.value_and_grad(f, argnums=(0, 1))(weights, gates)
+    if config.estimator == 'antithetic':
+      grad_t = [jnp.zeros_like(t) for t in thetas]
+    else:   # Taylor at the boundary: g_j = mean_n ∂ℓ_n/∂z_nj at z = θ
+      grad_t = [jnp.sum(g, axis=0) for g in grad_z]
+    return grad_w, list(grad_t), loss
+
+  def stochastic(_):
+    b, b_tilde = gates_lib.antithetic_gates(key, thetas, batch)
+
+    def data(w):
+      loss = per_example_loss(arch, w, x, y, b)
+      loss_tilde = per_example_loss(arch, w, x, y, b_tilde)
+      return 0.5 * (loss.mean() + loss_tilde.mean()), (loss, loss_tilde)
+    (value, (loss, loss_tilde)), grad_w = jax.value_and_grad(data, has_aux=True)(weights)
+    grad_t = theta_gradient_estimate(arch, config, weights, thetas, x, y, b, b_tilde,
+                                     loss, loss_tilde)
+    return grad_w, list(grad_t), value
+
+  decided = jnp.all(jnp.stack([jnp.all((t == 0) | (t == 1)) for t in thetas]))
+  return jax.lax.cond(decided, deterministic, stochastic, None)
+
+
+def _bernoulli_gradients(arch, config, params, x, y, key):
+  weights, thetas = params['weights'], params['theta']
+  grad_w, grad_t, loss = _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key)
+  rest = lambda w, t: weight_prior(arch, config, w, t) + price(config, t)
+  extra, (extra_w, extra_t) = jax.value_and_grad(rest, argnums=(0, 1))(weights, tuple(thetas))
+  grads = {'weights': jax.tree.map(jnp.add, grad_w, extra_w),
+           'theta': tuple(g + e for g, e in zip(grad_t, extra_t))}
+  return grads, StepMetrics(loss, loss + extra)
+
+
+def _l0_gradients(arch, config, params, x, y, key):
+  def objective(weights, log_alphas):
+    z = l0_lib.sample(key, log_alphas, x.shape[0])
+    loss = per_example_loss(arch, weights, x, y, z).mean()
+    probs = [l0_lib.prob_nonzero(a) for a in log_alphas]
+    return loss + weight_prior(arch, config, weights, probs) + price(config, probs), loss
+  (value, loss), (grad_w, grad_a) = jax.value_and_grad(objective, argnums=(0, 1),
+                                                       has_aux=True)(params['weights'],
+                                                                     params['theta'])
+  return {'weights': grad_w, 'theta': tuple(grad_a)}, StepMetrics(loss, value)
+
+
+def _bernoulli_project(old, new):
+  """Clip to [0, 1]; θ = 0 is absorbing (the unit is out for good)."""
+  return tuple(jnp.where(o == 0, 0.0, gates_lib.project(n)) for o, n in zip(old, new))
+
+
+class Method(NamedTuple):
+  """How one kind of gate is parameterised, trained and made deterministic.
+
+  Attributes:
+    init_gate: (theta_init, width) → (width,) initial gate parameters.
+    gradients: (arch, config, params, x, y, key) → (grads like params, StepMetrics).
+    theta_optimizer: (config, weight learning rate schedule) → optax transform.
+    project: (old, new gate parameters) → feasible new gate parameters.
+    final_gate: gate parameters → deterministic gate values in [0, 1] (0 = removed).
+    alive: gate parameters → whether the unit can still be on (False: removable now).
+    one: the gate parameter of a unit that is always on.
   """
-  thetas = params['theta']
-  if hyper.freeze_theta:
-    def deterministic(weights):
-      loss = per_example_loss(arch, weights, x, y, gates_lib.mode_gates(thetas)).mean()
-      return loss + weight_penalty(weights, hyper), loss
-    (value, loss), weight_grads = jax.value_and_grad(
-        deterministic, has_aux=True)(params['weights'])
-    return ({'weights': weight_grads, 'theta': tuple(jnp.zeros_like(t) for t in thetas)},
-            {'loss': loss, 'objective': value})
-  b, b_tilde = gates_lib.antithetic_gates(key, thetas, x.shape[0])
-
-  def objective(weights):
-    loss = per_example_loss(arch, weights, x, y, b)
-    loss_tilde = per_example_loss(arch, weights, x, y, b_tilde)
-    value = 0.5 * (loss.mean() + loss_tilde.mean()) + weight_penalty(weights, hyper)
-    return value, (loss, loss_tilde)
-
-  (value, (loss, loss_tilde)), weight_grads = jax.value_and_grad(
-      objective, has_aux=True)(params['weights'])
-  theta_grads = theta_gradient_estimate(arch, hyper, params['weights'], thetas, x, y,
-                                        b, b_tilde, loss, loss_tilde)
-  theta_grads = tuple(g + hyper.penalty * s
-                      for g, s in zip(theta_grads, hyper.penalty_scale))
-  return ({'weights': weight_grads, 'theta': theta_grads},
-          {'loss': 0.5 * (loss.mean() + loss_tilde.mean()), 'objective': value})
+  init_gate: Callable[[float, int], jax.Array]
+  gradients: Callable
+  theta_optimizer: Callable[[Config, Any], optax.GradientTransformation]
+  project: Callable
+  final_gate: Callable[[jax.Array], jax.Array]
+  alive: Callable[[jax.Array], np.ndarray]
+  one: float
 
 
-def update(arch: models.Architecture, hyper: Hyper, state: TrainState,
-           x: jax.Array, y: jax.Array, key: jax.Array) -> tuple[TrainState, dict]:
-  """One projected stochastic-gradient step: θ ← Π_[0,1](θ − η_θ ĝ_θ)."""
-  grads, metrics = gradients(arch, hyper, state.params, x, y, key)
-  tx = optimizer(hyper)
-  updates, opt_state = tx.update(grads, state.opt_state, state.params)
-  params = optax.apply_updates(state.params, updates)
-  thetas = (state.params['theta'] if hyper.freeze_theta
-            else tuple(gates_lib.project(t) for t in params['theta']))
-  params = {'weights': params['weights'], 'theta': thetas}
-  return TrainState(state.step + 1, params, opt_state), metrics
+def _bernoulli_optimizer(config, weight_schedule):
+  del weight_schedule
+  rate = functools.partial(theta_step_size, config)
+  base = getattr(optax, config.theta_optimizer)(rate)
+  if not config.theta_averaging:
+    return base
+  return optax.chain(optax.ema(config.theta_averaging, debias=True), base)
+
+
+MODE_THRESHOLD = 0.5   # θ ≥ ½: kept by the final (mode) network, θ folded in
+
+METHODS: dict[str, Method] = {
+    'bernoulli': Method(
+        init_gate=lambda theta, width: jnp.full((width,), theta, jnp.float32),
+        gradients=_bernoulli_gradients,
+        theta_optimizer=_bernoulli_optimizer,
+        project=_bernoulli_project,
+        final_gate=lambda t: jnp.where(t >= MODE_THRESHOLD, t, 0.0),
+        alive=lambda t: np.asarray(t) > 0,
+        one=1.0),
+    'l0': Method(
+        init_gate=lambda theta, width: jnp.full((width,), l0_lib.log_alpha_for(theta),
+                                                jnp.float32),
+        gradients=_l0_gradients,
+        theta_optimizer=lambda config, weight_schedule: optax.adam(weight_schedule),
+        project=lambda old, new: tuple(new),
+        final_gate=l0_lib.test_gate,
+        alive=lambda a: np.ones(np.shape(a), bool),   # no removal while training
+        one=20.0),                                    # test gate min(1, 1.2σ(20) − 0.1) = 1
+}
+
+
+class Trainer(NamedTuple):
+  """init(key, arch, num_inputs, theta_init, init_scheme, init_scale) → TrainState;
+  step(arch, state, x, y, key) → (TrainState, StepMetrics). Pure; the optax
+  transformation is built once per config."""
+  config: Config
+  tx: optax.GradientTransformation
+  init: Callable[..., TrainState]
+  step: Callable[..., tuple[TrainState, StepMetrics]]
+
+
+@functools.lru_cache(maxsize=16)
+def make_trainer(config: Config) -> Trainer:
+  """The trainer of a config: Adam on the weights, the method's optimizer on the gates."""
+  method = METHODS[config.method]
+  weight_schedule = (optax.cosine_decay_schedule(config.learning_rate, config.decay_steps, 0.01)
+                     if config.decay_steps > 0 else config.learning_rate)
+  labels = lambda params: {'weights': jax.tree.map(lambda _: 'weights', params['weights']),
+                           'theta': tuple('theta' for _ in params['theta'])}
+  tx = optax.partition({'weights': optax.adam(weight_schedule),
+                        'theta': method.theta_optimizer(config, weight_schedule)}, labels)
+
+  def init(key: jax.Array, arch: Architecture, num_inputs: int, theta_init: float,
+           init_scheme: str = 'lecun', init_scale: float = 1.0) -> TrainState:
+    check(0 < theta_init <= 1, f'theta_init must be in (0, 1], got {theta_init}')
+    if config.method == 'l0':
+      check(theta_init < 1, 'the L0 baseline needs theta_init < 1 (log α finite)')
+    weights = models.init_weights(key, arch, num_inputs, init_scheme, init_scale)
+    thetas = tuple(method.init_gate(theta_init, w) for w in arch.widths)
+    params = {'weights': weights, 'theta': thetas}
+    return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
+
+  def step(arch: Architecture, state: TrainState, x: jax.Array, y: jax.Array,
+           key: jax.Array) -> tuple[TrainState, StepMetrics]:
+    grads, metrics = method.gradients(arch, config, state.params, x, y, key)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    params = {'weights': params['weights'],
+              'theta': method.project(state.params['theta'], params['theta'])}
+    return TrainState(state.step + 1, params, opt_state), metrics
+
+  return Trainer(config, tx, init, step)
 
 
 _CHUNK_CACHE: dict = {}
 
 
-def _chunk_fn(arch: models.Architecture, hyper: Hyper) -> Callable:
-  """Compiled loop of :func:`update` over up to ``len(batch_index)`` minibatches.
+def _chunk_fn(trainer: Trainer, arch: Architecture) -> Callable:
+  """Compiled loop of ``trainer.step`` over up to ``len(batch_index)`` minibatches.
 
   The number of steps is a traced argument (a ``fori_loop`` with a dynamic trip
-  count), so one compilation per (architecture, hyper) serves every chunk
+  count), so one compilation per (architecture, config) serves every chunk
   length, the last partial chunk of an epoch included.
   """
-  cache_key = (arch, hyper)
+  cache_key = (arch, trainer.config)
   if cache_key not in _CHUNK_CACHE:
     def run(state, x_all, y_all, batch_index, keys, num_steps):
       def body(i, carry):
         s, loss_sum = carry
         index = batch_index[i]
-        s, metrics = update(arch, hyper, s, x_all[index], y_all[index], keys[i])
-        return s, loss_sum + metrics['loss']
+        s, metrics = trainer.step(arch, s, x_all[index], y_all[index], keys[i])
+        return s, loss_sum + metrics.loss
       state, loss_sum = jax.lax.fori_loop(0, num_steps, body,
                                           (state, jnp.zeros((), jnp.float32)))
-      return state, {'loss': loss_sum / num_steps}
-    _CHUNK_CACHE.clear() if len(_CHUNK_CACHE) > 64 else None
+      return state, loss_sum / num_steps
+    if len(_CHUNK_CACHE) > 64:
+      _CHUNK_CACHE.clear()
     _CHUNK_CACHE[cache_key] = jax.jit(run)
   return _CHUNK_CACHE[cache_key]
 
@@ -242,19 +434,18 @@ def epoch_order(key: jax.Array, num_examples: int, batch_size: int) -> np.ndarra
   return order[:steps * batch_size].reshape(steps, batch_size)
 
 
-def worth_shrinking(arch: models.Architecture, keep: Sequence[np.ndarray],
+def worth_shrinking(arch: Architecture, keep: Sequence[np.ndarray],
                     min_fraction: float) -> bool:
   """Whether removing the units outside ``keep`` pays for a recompilation.
 
   True when some group would lose at least ``min_fraction`` of its units
-  (``min_fraction = 0``: whenever any unit can go). Units at θ = 0 that wait
-  for removal are never sampled and output exactly 0, so waiting changes
-  neither the function nor the objective, only the cost of the steps (and,
-  with the 'taylor_cv' estimator, whose boundary estimate is g_j, a waiting
-  unit may still leave 0 before it is removed). With a fraction f the network
-  takes at most about log(w_start/w_end)/log(1/(1−f)) shapes per group over a
-  whole run instead of one per chunk.
+  (``min_fraction = 0``: whenever any unit can go; ``1``: never). Units at
+  θ = 0 that wait for removal are never sampled, output exactly 0 and stay at
+  0 (absorbing), so waiting changes neither the function nor the objective nor
+  the path, only the cost of the steps.
   """
+  if min_fraction >= 1:
+    return False
   for width, k in zip(arch.widths, keep):
     removable = width - int(k.sum())
     if removable and removable >= min_fraction * width:
@@ -262,11 +453,18 @@ def worth_shrinking(arch: models.Architecture, keep: Sequence[np.ndarray],
   return False
 
 
-def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
+def removable_units(arch: Architecture, config: Config,
+                    thetas: Sequence[jax.Array]) -> list[np.ndarray]:
+  """Per group, the units to keep while training (the method's ``alive``), coupled."""
+  alive = [METHODS[config.method].alive(t) for t in thetas]
+  return shrink_lib.kept_units(arch, [a.astype(np.float32) for a in alive])
+
+
+def train_epoch(trainer: Trainer, arch: Architecture, state: TrainState,
                 x: jax.Array, y: jax.Array, key: jax.Array, batch_size: int,
                 chunk_steps: int, shrink_fraction: float = 0.0,
-                on_chunk: Callable[[int, models.Architecture], None] | None = None,
-                ) -> tuple[models.Architecture, TrainState, dict]:
+                on_chunk: Callable[[int, Architecture], None] | None = None,
+                ) -> tuple[Architecture, TrainState, EpochMetrics]:
   """One pass over (x, y), shrinking the network between chunks of steps.
 
   After each chunk of ``chunk_steps`` updates the units at θ = 0 are removed
@@ -275,7 +473,7 @@ def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
   training costs less.
 
   Args:
-    arch, hyper, state: the network, its hyper-parameters and training state.
+    trainer, arch, state: the trainer, the network and its training state.
     x, y: (N, D) float32 and (N,) int32 training data (on the device).
     key: PRNG key of this epoch (data order and gates).
     batch_size, chunk_steps: minibatch size and updates between shrink checks.
@@ -283,7 +481,7 @@ def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
     on_chunk: called with (steps done, architecture) after every chunk.
 
   Returns:
-    (architecture, state, {'loss': mean loss, 'shrinks': number of shrinks}).
+    (architecture, state, EpochMetrics).
   """
   order_key, gate_key = jax.random.split(key)
   order = epoch_order(order_key, x.shape[0], batch_size)
@@ -297,11 +495,11 @@ def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
   for chunk in range(chunks):
     start = chunk * chunk_steps
     steps = min(chunk_steps, num_steps - start)
-    state, metrics = _chunk_fn(arch, hyper)(
+    state, loss = _chunk_fn(trainer, arch)(
         state, x, y, jnp.asarray(order[start:start + chunk_steps]),
         step_keys[start:start + chunk_steps], jnp.int32(steps))
-    losses.append((float(metrics['loss']), steps))
-    keep = shrink_lib.kept_units(arch, state.params['theta'])
+    losses.append((float(loss), steps))
+    keep = removable_units(arch, trainer.config, state.params['theta'])
     if worth_shrinking(arch, keep, shrink_fraction):
       arch, params, opt_state = shrink_lib.shrink(arch, state.params, state.opt_state,
                                                   keep)
@@ -310,35 +508,113 @@ def train_epoch(arch: models.Architecture, hyper: Hyper, state: TrainState,
     if on_chunk is not None:
       on_chunk(start + steps, arch)
   mean_loss = sum(l * n for l, n in losses) / max(1, sum(n for _, n in losses))
-  return arch, state, {'loss': mean_loss, 'shrinks': shrinks}
+  return arch, state, EpochMetrics(mean_loss, shrinks)
 
 
-MODE_THRESHOLD = float(np.nextafter(0.5, 0))   # θ > this, i.e. θ ≥ ½: kept by the mode
+class Schedule(NamedTuple):
+  """The epochs of a run.
+
+  Attributes:
+    epochs: epochs in all.
+    batch_size: B.
+    chunk_steps: updates between shrink checks.
+    shrink_fraction: see :func:`worth_shrinking`.
+    decide_epoch: if > 0, after this epoch θ is made deterministic by
+      :func:`finalize` (and stops moving: ``Config.decide_step``); 0 = never,
+      θ decides itself and the run ends with :func:`finalize`.
+  """
+  epochs: int
+  batch_size: int
+  chunk_steps: int
+  shrink_fraction: float
+  decide_epoch: int = 0
 
 
-def finalize(arch: models.Architecture, hyper: Hyper,
-             state: TrainState) -> tuple[models.Architecture, TrainState]:
-  """The deterministic network: keeps the posterior mode (θ ≥ ½), sets θ to 0/1."""
-  keep = shrink_lib.kept_units(arch, state.params['theta'], threshold=MODE_THRESHOLD)
-  arch, params, opt_state = shrink_lib.shrink(arch, state.params, state.opt_state, keep)
+def run_epoch(trainer: Trainer, schedule: Schedule, arch: Architecture, state: TrainState,
+              x: jax.Array, y: jax.Array, key: jax.Array, epoch: int,
+              on_chunk: Callable[[int, Architecture], None] | None = None,
+              ) -> tuple[Architecture, TrainState, EpochMetrics]:
+  """Epoch ``epoch`` (1-based) of the schedule: :func:`train_epoch`, then the decision if due."""
+  arch, state, metrics = train_epoch(trainer, arch, state, x, y, key, schedule.batch_size,
+                                     schedule.chunk_steps, schedule.shrink_fraction, on_chunk)
+  if schedule.decide_epoch and epoch == schedule.decide_epoch:
+    arch, state = finalize(arch, trainer.config, state)
+  return arch, state, metrics
+
+
+def final_gates(config: Config, thetas: Sequence[jax.Array]) -> list[jax.Array]:
+  """Per group the deterministic gate values (Bernoulli: θ if θ ≥ ½ else 0; L0: test gate)."""
+  return [METHODS[config.method].final_gate(t) for t in thetas]
+
+
+def fold_gates(arch: Architecture, weights: dict, values: Sequence[jax.Array]) -> dict:
+  """Weights whose network with all gates 1 equals the network with gates ``values`` > 0.
+
+  A hidden unit's or filter's value v is folded into its own kernel column and
+  bias (exact: ReLU and max pooling are positively homogeneous, v·relu(u) =
+  relu(v·u)); a group without its own layer (input pixels, flattened
+  features) scales the rows it feeds.
+  """
+  new = jax.tree.map(lambda w: w, weights)
+  for group, triples in enumerate(models.kind(arch).unit_axes(arch)):
+    own = [t for t in triples if t[1] == 'bias']
+    if own:
+      layer = own[0][0]
+      targets = [t for t in triples if t[0] == layer]
+    else:
+      targets = triples
+    for layer, name, axis in targets:
+      w = new['params'][layer][name]
+      shape = [1] * w.ndim
+      shape[axis] = w.shape[axis]
+      new['params'][layer][name] = w * jnp.reshape(values[group], shape)
+  return new
+
+
+def finalize(arch: Architecture, config: Config,
+             state: TrainState) -> tuple[Architecture, TrainState]:
+  """The deterministic network: units with final gate value 0 removed, the values
+  of the others folded into the weights (:func:`fold_gates`), every gate set to
+  always-on. For Bernoulli gates at 0 or 1 this changes nothing but the shapes."""
+  method = METHODS[config.method]
+  values = final_gates(config, state.params['theta'])
+  keep = shrink_lib.kept_units(arch, values)
+  params = {'weights': fold_gates(arch, state.params['weights'], values),
+            'theta': state.params['theta']}
+  arch, params, opt_state = shrink_lib.shrink(arch, params, state.opt_state, keep)
   params = {'weights': params['weights'],
-            'theta': tuple(jnp.ones_like(t) for t in params['theta'])}
+            'theta': tuple(jnp.full_like(t, method.one) for t in params['theta'])}
   return arch, TrainState(state.step, params, opt_state)
+
+
+def gate_probabilities(config: Config, thetas: Sequence[jax.Array]) -> list[np.ndarray]:
+  """Per group the values that say whether a gate is decided: θ (Bernoulli) or
+  the test-time gate (L0; its P(z ≠ 0) is never exactly 0 or 1)."""
+  if config.method == 'l0':
+    return [np.asarray(l0_lib.test_gate(a)) for a in thetas]
+  return [np.asarray(t) for t in thetas]
+
+
+def undecided(thetas: Sequence[Any]) -> int:
+  """Number of gates strictly inside (0, 1)."""
+  return int(sum(np.sum((np.asarray(t) > 0) & (np.asarray(t) < 1)) for t in thetas))
 
 
 _EVAL_CACHE: dict = {}
 
 
-def error_rate(arch: models.Architecture, params: dict, x: jax.Array, y: jax.Array,
-               batch_size: int = 1000) -> float:
-  """Test error (fraction) of the deterministic (mode) network."""
-  if arch not in _EVAL_CACHE:
+def error_rate(arch: Architecture, config: Config, params: dict, x: jax.Array,
+               y: jax.Array, batch_size: int = 1000) -> float:
+  """Error (fraction) of the deterministic network (:func:`final_gates`)."""
+  cache_key = (arch, config.method)
+  if cache_key not in _EVAL_CACHE:
     def wrong(weights, thetas, xb, yb):
-      logits = models.apply(arch, weights, xb, gates_lib.mode_gates(thetas))
+      logits = models.apply(arch, weights, xb, final_gates(config, thetas))
       return jnp.sum(jnp.argmax(logits, -1) != yb)
-    _EVAL_CACHE.clear() if len(_EVAL_CACHE) > 64 else None
-    _EVAL_CACHE[arch] = jax.jit(wrong)
-  wrong = _EVAL_CACHE[arch]
+    if len(_EVAL_CACHE) > 64:
+      _EVAL_CACHE.clear()
+    _EVAL_CACHE[cache_key] = jax.jit(wrong)
+  wrong = _EVAL_CACHE[cache_key]
   total = 0
   for start in range(0, x.shape[0], batch_size):
     total += int(wrong(params['weights'], params['theta'],

@@ -1,0 +1,91 @@
+"""Checking the decisions against the pruning condition: Δ_j measured exactly.
+
+For a gate j at a vertex (θ_j ∈ {0, 1}) the exact one-sided derivative of the
+expected loss is Δ_j = L(z_j = 1) − L(z_j = 0) with the other gates as they
+are (docs/parsimonious.md §7); the stable vertices of the projected ODE are
+θ_j = 1 iff Δ_j + c_j < 0 and θ_j = 0 iff Δ_j + c_j > 0, c_j the unit's price
+(λ/N) s_g, plus, with the coupled weight prior, ∂prior/∂θ_j. On held-out data
+this says whether the decision the run made is the one the condition makes.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ncg.parsimonious import train as train_lib
+from ncg.parsimonious.architecture import Architecture
+
+
+def marginal_losses(arch: Architecture, weights: dict, thetas: Sequence[jax.Array],
+                    x: jax.Array, y: jax.Array) -> list[np.ndarray]:
+  """Per group (w_g,) Δ_j = mean ℓ(z_j = 1) − mean ℓ(z_j = 0), others at z = θ.
+
+  Exact when every gate is at 0 or 1 (then z = θ is the only configuration);
+  with undecided gates it is the mean-field value (z = θ for the others, and
+  θ_j itself replaced by the flip 0 ↔ 1 of its rounding). One forward pass over
+  (x, y) per gate (the unflipped value is shared).
+  """
+  thetas = tuple(jnp.asarray(t, jnp.float32) for t in thetas)
+
+  @jax.jit
+  def run(weights, thetas, x, y):
+    mean_loss = lambda gates: train_lib.per_example_loss(arch, weights, x, y, gates).mean()
+    base = mean_loss(thetas)
+    out = []
+    for g, theta in enumerate(thetas):
+      def flipped(j, g=g, theta=theta):
+        gates = list(thetas)
+        gates[g] = theta.at[j].set(jnp.where(theta[j] < 0.5, 1.0, 0.0))
+        return mean_loss(gates)
+      losses = jax.lax.map(flipped, jnp.arange(theta.shape[0]))
+      out.append(jnp.where(theta < 0.5, losses - base, base - losses))
+    return out
+  return [np.asarray(d) for d in run(weights, thetas, x, y)]
+
+
+def decision_agreement(arch: Architecture, config: train_lib.Config, params: dict,
+                       x: jax.Array, y: jax.Array) -> dict:
+  """How often the decided gates sit at the vertex the pruning condition picks.
+
+  Returns a JSON-safe dict: for the gates at θ = 1 (kept) and at θ = 0 still in
+  the arrays (removed), counts and the fraction agreeing with
+  sign(Δ_j + λ_g/N) (``price_only``) and with sign(Δ_j + λ_g/N + ∂prior/∂θ_j)
+  (``with_prior``), per group, plus the median |Δ_j + c_j| of the disagreeing
+  gates (nats per example). Only meaningful for the Bernoulli method.
+  """
+  thetas = [np.asarray(t) for t in params['theta']]
+  deltas = marginal_losses(arch, params['weights'], thetas, x, y)
+  prior_grad = jax.grad(lambda t: train_lib.weight_prior(arch, config, params['weights'], t))(
+      tuple(jnp.asarray(t) for t in thetas))
+  groups = []
+  totals = {'kept': [0, 0, 0], 'removed': [0, 0, 0]}   # gates, agree (price), agree (prior)
+  disagreeing = []
+  for g, (theta, delta, d_prior) in enumerate(zip(thetas, deltas, prior_grad)):
+    price = config.penalty * config.penalty_scale[g]
+    with_prior = delta + price + np.asarray(d_prior)
+    row = {}
+    for name, mask, sign in (('kept', theta == 1, -1), ('removed', theta == 0, 1)):
+      n = int(mask.sum())
+      agree_price = int(np.sum(sign * (delta[mask] + price) > 0))
+      agree_prior = int(np.sum(sign * with_prior[mask] > 0))
+      row[name] = {'gates': n, 'agree_price_only': agree_price,
+                   'agree_with_prior': agree_prior}
+      totals[name] = [a + b for a, b in zip(totals[name], (n, agree_price, agree_prior))]
+      disagreeing += list(np.abs(with_prior[mask][sign * with_prior[mask] <= 0]))
+    groups.append(row)
+  decided = totals['kept'][0] + totals['removed'][0]
+  return {
+      'examples': int(x.shape[0]),
+      'decided_gates': decided,
+      'agree_price_only': (totals['kept'][1] + totals['removed'][1]) / max(1, decided),
+      'agree_with_prior': (totals['kept'][2] + totals['removed'][2]) / max(1, decided),
+      'kept': dict(zip(('gates', 'agree_price_only', 'agree_with_prior'), totals['kept'])),
+      'removed': dict(zip(('gates', 'agree_price_only', 'agree_with_prior'),
+                          totals['removed'])),
+      'median_margin_of_disagreeing': float(np.median(disagreeing)) if disagreeing else 0.0,
+      'per_group': groups,
+  }
