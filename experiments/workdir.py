@@ -96,7 +96,8 @@ def parse_flags(argv: list[str],
   try:
     args = flag_values(argv)
     for name in list(flag_values):
-      getattr(flag_values, name)  # a config file that failed to load raises here
+      # A config file that failed to load is a stand-in that raises on use.
+      getattr(getattr(flag_values, name), 'to_dict', None)
   except flags.Error as e:
     fail(e)
   except (AttributeError, KeyError) as e:

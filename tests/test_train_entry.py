@@ -86,25 +86,8 @@ def test_joint_rbm_with_labels_and_pcd(tmp_path):
   np.testing.assert_array_equal(np.asarray(run.state.strength)[-10:], 1.0)
 
 
-@pytest.mark.parametrize('overrides, message', [
-    (['--config.data.name=cifar'], 'unknown data set'),
-    (['--config.data.name=mnist_idx', '--config.data.path=/nonexistent'],
-     'not found'),
-    (['--config.data.binarization=none'], 'not binary'),
-    (['--config.model.num_visible=100'], 'does not match'),
-    (['--config.train.k=0'], 'k must be'),
-    (['--config.model.density=1.5'], 'density must be'),
-    (['--config.train.learning_rate=-0.1'], 'learning_rate must be positive'),
-    (['--config.train.batch_size=100000'], 'batch_size'),
-])
-def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, overrides, message):
-  result = run_train(tmp_path / 'bad', *overrides, check=False)
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = [l for l in result.stderr.splitlines()
-           if l.strip() and 'WARNING' not in l and not l.startswith(('I', 'W'))]
-  assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
-  assert message in lines[0]
-  assert 'Traceback' not in result.stderr
+# Bad input (one error line, exit 2, files unchanged) at every entry point:
+# tests/test_reliability_inputs.py.
 
 
 def test_workdir_with_a_different_config_is_refused(finished_run):
