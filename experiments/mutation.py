@@ -44,8 +44,9 @@ _MODULES = flags.DEFINE_list(
     'modules', ['rbm', 'sampling', 'train', 'estimators', 'classification',
                 'parsimonious'],
     'Modules of ncg/ to mutate (parsimonious = the whole subpackage).')
-_WORKDIR = flags.DEFINE_string('workdir', '/tmp/ncg-mutation',
-                               'Where the copy and mutmut\'s state live.')
+_WORKDIR = flags.DEFINE_string(
+    'workdir', '/tmp/ncg-mutation',
+    'Where the copies (one per module) and mutmut\'s state live.')
 _MAX_CHILDREN = flags.DEFINE_integer('max_children', 1,
                                      'Mutants tested in parallel.')
 _FRESH = flags.DEFINE_bool('fresh', False, 'Delete the workdir first.')
@@ -53,6 +54,23 @@ _REPORT_ONLY = flags.DEFINE_bool('report_only', False,
                                  'Only print the scores of the last run.')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The fast unit tests run against each module's mutants (setup.cfg's
+# selection, `tests`, is narrowed to these in the copy: mutmut then maps only
+# these tests to functions, and a mutant runs the ones that reach it).
+MODULE_TESTS = {
+    'rbm': ('tests/test_rbm.py', 'tests/test_train_independent.py'),
+    'sampling': ('tests/test_sampling.py', 'tests/test_train_independent.py'),
+    'train': ('tests/test_train.py', 'tests/test_train_independent.py'),
+    'estimators': ('tests/test_estimators.py', 'tests/test_float32.py'),
+    'classification': ('tests/test_classification.py',
+                       'tests/test_float32.py'),
+    'parsimonious': ('tests/test_parsimonious_gates.py',
+                     'tests/test_parsimonious_models.py',
+                     'tests/test_parsimonious_shrink.py',
+                     'tests/test_parsimonious_train.py',
+                     'tests/test_parsimonious_complexity.py'),
+}
+SELECTION = 'pytest_add_cli_args_test_selection =\n    tests\n'
 COPIED = ('ncg', 'tests', 'setup.cfg', 'pyproject.toml')
 KILLED = {1, 3, 36, -24, 152, 37}   # mutmut exit codes counted as killed
                                     # (test failure, timeout, type check)
@@ -84,7 +102,7 @@ def unjit_decorators(source: str) -> str:
   return ''.join(kept) + '\n\n# experiments/mutation.py: jit after definition\n' + ''.join(tail)
 
 
-def prepare(workdir: str) -> None:
+def prepare(workdir: str, module: str) -> None:
   """Copies the sources and tests to workdir, rewriting jit decorators."""
   os.makedirs(workdir, exist_ok=True)
   for name in COPIED:
@@ -103,6 +121,13 @@ def prepare(workdir: str) -> None:
     if rewritten != source:
       with open(path, 'w') as f:
         f.write(rewritten)
+  cfg = os.path.join(workdir, 'setup.cfg')
+  with open(cfg) as f:
+    text = f.read()
+  assert SELECTION in text, 'setup.cfg [mutmut] selection changed'
+  with open(cfg, 'w') as f:
+    f.write(text.replace(SELECTION, 'pytest_add_cli_args_test_selection =\n'
+                         + ''.join(f'    {t}\n' for t in MODULE_TESTS[module])))
 
 
 def module_of(path: str) -> str:
@@ -135,19 +160,19 @@ def scores(workdir: str, modules) -> dict:
 
 def main(argv):
   del argv
-  workdir = _WORKDIR.value
-  if _FRESH.value:
-    shutil.rmtree(workdir, ignore_errors=True)
-  if not _REPORT_ONLY.value:
-    prepare(workdir)
-    patterns = [f'ncg.{m}.*' for m in _MODULES.value]
-    subprocess.run([sys.executable, '-m', 'mutmut', 'run',
-                    f'--max-children={_MAX_CHILDREN.value}', *patterns],
-                   cwd=workdir, check=False)
-  for module, (killed, done, total, survivors) in scores(
-      workdir, _MODULES.value).items():
+  for module in _MODULES.value:
+    workdir = os.path.join(_WORKDIR.value, module)
+    if _FRESH.value:
+      shutil.rmtree(workdir, ignore_errors=True)
+    if not _REPORT_ONLY.value:
+      prepare(workdir, module)
+      subprocess.run([sys.executable, '-m', 'mutmut', 'run',
+                      f'--max-children={_MAX_CHILDREN.value}',
+                      f'ncg.{module}.*'], cwd=workdir, check=False)
+    killed, done, total, survivors = scores(workdir, [module])[module]
     score = f'{100 * killed / done:.1f}%' if done else 'n/a'
-    print(f'{module}: {killed}/{done} killed ({score}); {total} mutants')
+    print(f'{module}: {killed}/{done} killed ({score}); {total} mutants',
+          flush=True)
     for name in survivors:
       print(f'  {name}')
 

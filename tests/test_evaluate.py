@@ -45,11 +45,10 @@ def test_end_to_end_writes_eval_json_and_figures(trained):
   assert record['ais_temperatures'] == 200
   assert record['log_z_exact'] is None          # 784 × 64: not enumerable
   assert np.isfinite(record['log_z_ais'])
-  assert record['log_z_ais_high'] >= record['log_z_ais']
   for split in ('train', 'valid', 'test'):
     ll = record[f'{split}_log_likelihood_ais']
     assert -784 * np.log(2) < ll < 0            # better than uniform, < 0
-  assert 0.0 <= record['probe_test_accuracy'] <= 1.0
+  assert record['probe_test_accuracy'] > 0.2   # 10 classes: chance is 0.1
   assert np.isfinite(record['test_pseudo_log_likelihood'])
   for name in record['figures']:
     assert os.path.getsize(trained / 'figures' / name) > 0
@@ -126,7 +125,14 @@ def test_evaluate_a_joint_rbm_with_exact_log_z(tmp_path):
     # log p(x) ≥ log p(x, y).
     assert (out[f'{split}_log_likelihood_exact']
             >= out[f'{split}_joint_log_likelihood_exact'])
-  assert 0.0 <= out['test_accuracy'] <= 1.0
+  # The exact rule on the test split, recomputed in numpy: argmax_y −F(x, y).
+  W = np.asarray(rbm.effective_weights(state), np.float64)
+  b, c = np.asarray(state.b, np.float64), np.asarray(state.c, np.float64)
+  scores = [x[100:] @ b[:6] + b[6 + k]
+            + np.logaddexp(0, x[100:] @ W[:6] + W[6 + k] + c).sum(1)
+            for k in range(2)]
+  expected = np.mean(np.argmax(scores, axis=0) == y[100:])
+  assert out['test_accuracy'] == pytest.approx(expected, abs=1e-12)
   assert out['ais_runs'] == 50 and out['ais_temperatures'] == 500
   assert set(out['figures']) >= {'eval_samples_noise.png',
                                  'eval_ais_log_weights.png'}

@@ -126,9 +126,13 @@ def test_real_run_adds_and_removes_connections(embedded_x):
   config = train.TrainConfig(k=1)
   opt_state = train.make_trainer(config).init(state, jax.random.key(1), 50)
   epoch = train.make_epoch(config, 50)
-  state, _, m = epoch(state, opt_state, embedded_x, jax.random.key(2))
+  state, opt_state, m = epoch(state, opt_state, embedded_x, jax.random.key(2))
   assert int(m.added) > 100 and int(m.removed) > 100
-  assert float(m.reconstruction_error) < 784 * 0.25
+  # Learning: the second epoch reconstructs better than the first (118.6 →
+  # 75.1 bits measured; the best constant predictor, the pixel means, has
+  # Σ_i p_i(1 − p_i) = 67.5).
+  _, _, m2 = epoch(state, opt_state, embedded_x, jax.random.key(3))
+  assert float(m2.reconstruction_error) < 0.9 * float(m.reconstruction_error)
 
 
 @pytest.mark.slow
