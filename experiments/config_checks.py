@@ -79,10 +79,17 @@ RBM_RULES = (
     Rule('train.epochs', 1, integer=True),
     Rule('train.checkpoint_every', 1, integer=True),
     Rule('train.checkpoint_minutes', 0),
+    Rule('train.log_every', 1, integer=True),
+    Rule('train.rewire_fraction', 0, 1),
+    Rule('train.rewire_every', 0, integer=True),
+    Rule('train.rewire_until', 0, 1),
+    Rule('train.new_weight_scale', 0),
+    Rule('train.l1_penalty', 0),
+    Rule('train.magnitude_threshold', 0),
     Rule('train.free_energy_examples', 1, integer=True),
     Rule('eval.every', 0, integer=True),
     Rule('eval.ais_runs', 2, integer=True),
-    Rule('eval.ais_temperatures', 2, integer=True),
+    Rule('eval.ais_temperatures', 0, integer=True),  # 0 = the full schedule; 1 is refused by evaluate
     Rule('figures.num_samples', 1, integer=True),
     Rule('figures.gibbs_steps', 0, integer=True),
 )

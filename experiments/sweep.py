@@ -40,8 +40,6 @@ import tqdm
 
 from experiments import divergence
 from experiments import preemption
-from experiments import divergence
-from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from ncg import estimators
@@ -134,7 +132,10 @@ def write_members(workdir, config, grid, states, opt_states, dataset,
         mconfig, mrecords,
         {'member': i, **rbm_run.flip_record(flips, label_units),
          **{name: curve[-1][name] if curve else None
-            for name in ('train_nll_exact', 'test_nll_exact')}})
+            for name in ('train_nll_exact', 'test_nll_exact')},
+         'train_nll_curve': [[r['epoch'], r['train_nll_exact']] for r in curve],
+         'density_curve': [[r['epoch'], r['density']] for r in mrecords
+                           if r.get('kind') != 'eval']})
     workdir_lib.write_json(mdir, 'summary.json', summary)
     rbm_run.write_figures(mdir, mconfig, state, dataset, label_units,
                           jax.random.fold_in(key, i), flips,
@@ -211,7 +212,8 @@ def run_sweep(config, workdir, grid) -> None:
       train_nll, test_nll = exact_nll(states)
       curve = {'train_nll_exact': np.asarray(train_nll),
                'test_nll_exact': np.asarray(test_nll)}
-    for i in range(members):
+    logged = (epoch % config.train.log_every == 0 or epoch == epochs or curve)
+    for i in range(members if logged else 0):
       record = {'epoch': epoch, 'member': i,
                 **{name: values[i] for name, values in grid.items()},
                 **{name: np.asarray(value)[i]

@@ -50,6 +50,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.epochs = 20
   config.train.seed = 0
   config.train.checkpoint_every = 1  # epochs
+  config.train.log_every = 1         # sweep: epochs between metrics lines (exact-NLL epochs always logged)
   config.train.checkpoint_minutes = 0.0  # and after an epoch once this many minutes passed (0 = off)
   config.train.free_energy_examples = 500  # subset sizes for the F gap
 
