@@ -36,6 +36,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from typing import Any
 
 from absl import app
@@ -271,7 +272,7 @@ def evaluate(key: jax.Array,
 
   # log Z by AIS.
   base = (base_visible_bias(dataset.train.x, dataset.train.y, label_units)
-          if ais_base == 'data' else None)
+          if ais_base == 'data' else 'uniform')
   t = time.perf_counter()
   ais = estimators.ais_log_partition(k_ais, state, num_runs=int(ais_runs),
                                      betas=betas, base_visible_bias=base,
@@ -281,7 +282,12 @@ def evaluate(key: jax.Array,
   out.update(log_z_ais=float(ais.log_z), log_z_ais_low=float(ais.log_z_low),
              log_z_ais_high=float(ais.log_z_high),
              log_z_base=float(ais.log_z_base),
-             ais_log_weight_std=float(np.std(np.asarray(ais.log_weights))))
+             ais_log_weight_std=float(np.std(np.asarray(ais.log_weights))),
+             ais_interval_unbounded=bool(not np.isfinite(float(ais.log_z_low))))
+  if out['ais_interval_unbounded']:
+    warnings.warn(f'AIS ({ais_base} base): the ±3σ interval of log Z is '
+                  'unbounded below; the estimate is not reliable (more runs, '
+                  'more temperatures, or the base-rate base)', stacklevel=2)
   out.update(likelihoods(state, dataset, label_units, ais.log_z, 'ais',
                          ais.log_z_low, ais.log_z_high))
 

@@ -53,6 +53,7 @@ from __future__ import annotations
 import functools
 import math
 from typing import NamedTuple
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -415,12 +416,16 @@ def _ais(key, state, betas, base_visible_bias, num_runs, label_units, rng):
   return log_weights, log_partition_base(b_a, num_hidden, label_units)
 
 
+class UniformBaseWarning(UserWarning):
+  """AIS was asked for without a base model: the uniform one is used."""
+
+
 def ais_log_partition(key: jax.Array,
                       state: RBMState,
                       *,
                       num_runs: int = 100,
                       betas=None,
-                      base_visible_bias: jax.Array | None = None,
+                      base_visible_bias: jax.Array | str | None = None,
                       label_units: int = 0,
                       rng: str = 'hash') -> AISResult:
   """AIS estimate of log Z with its ±3σ interval (Salakhutdinov & Murray).
@@ -434,8 +439,12 @@ def ais_log_partition(key: jax.Array,
       a schedule of n temperatures with the same shape.
     base_visible_bias: (V,) visible biases b_A of the base model, e.g.
       :func:`ncg.rbm.base_rate_visible_bias` of the training data (with the
-      label part, if any, the logits of the label frequencies); None for the
-      uniform base model (b_A = 0).
+      label part, if any, the logits of the label frequencies), or
+      ``'uniform'`` for the uniform base model (b_A = 0) as a deliberate
+      choice. None also means uniform but warns (:class:`UniformBaseWarning`):
+      on a trained MNIST RBM the uniform base underestimates log Z by ~10
+      nats with 100 runs and its ±3σ interval is unbounded below, while the
+      base-rate base is within 0.1 nat of the exact value.
     label_units: L, the last L visible units are a one-hot (softmax) group:
       the annealing then runs over the one-hot label domain.
     rng: where the per-step uniforms come from: 'hash' (default, fast) draws
@@ -457,7 +466,16 @@ def ais_log_partition(key: jax.Array,
   betas = _check_betas(betas)
   dtype = state.W.dtype
   if base_visible_bias is None:
+    warnings.warn(
+        'ais_log_partition without base_visible_bias uses the uniform base '
+        'model, which can underestimate log Z by many nats on trained RBMs: '
+        'pass base_visible_bias=ncg.rbm.base_rate_visible_bias(train_x) (or '
+        "'uniform' to choose it deliberately)", UniformBaseWarning, stacklevel=2)
+  if base_visible_bias is None or (isinstance(base_visible_bias, str)
+                                   and base_visible_bias == 'uniform'):
     base_visible_bias = jnp.zeros((state.num_visible,), dtype)
+  check(not isinstance(base_visible_bias, str),
+        f"base_visible_bias must be an array or 'uniform', got {base_visible_bias!r}")
   base_visible_bias = jnp.asarray(base_visible_bias)
   check(base_visible_bias.shape == (state.num_visible,),
         f'base_visible_bias has shape {base_visible_bias.shape}; expected '
