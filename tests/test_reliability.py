@@ -9,6 +9,7 @@ a population keeps training when one member diverges.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -144,7 +145,8 @@ def test_interruptions_of_every_kind_end_bit_identical(tmp_path, env):
   with open(chain / workdir_lib.METRICS_FILE, 'a') as f:
     f.write('{"epoch": 99, "reconstruction_er')
 
-  final = _run(_command(chain), env)
+  # The checkpoint interval may change on resume (config.json records it).
+  final = _run(_command(chain, '--config.train.checkpoint_minutes=30'), env)
   assert final.returncode == 0, final.stderr[-2000:]
   assert 'Resuming' in final.stdout
   a, b = rbm_run.load_trained(str(straight)), rbm_run.load_trained(str(chain))
@@ -271,3 +273,32 @@ def test_population_guard_freezes_only_the_bad_member():
                     'diverged': True, 'diverged_epoch': 7}
   assert guard.annotate({'epoch': 8, 'member': 0}, 0)['diverged'] is False
   assert len(guard.report()) == 2
+
+
+def test_interruptible_entry_point_exits_cleanly_on_sigterm(capsys):
+  def evaluation():
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+    raise AssertionError('not interrupted')
+  assert preemption.interruptible(evaluation, 'evaluation')() is None
+  out = capsys.readouterr().out
+  assert 'stopped by SIGTERM before the evaluation finished' in out
+  assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@pytest.mark.parametrize('code', [errno.ENOSPC, errno.EACCES, errno.EROFS])
+def test_full_or_read_only_disk_is_one_line_and_exit_2(capsys, code):
+  def write():
+    raise OSError(code, os.strerror(code), 'runs/x/metrics.jsonl')
+  with pytest.raises(SystemExit) as exit_info:
+    workdir_lib.clean_errors(write)()
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err == (
+      f'error: cannot write runs/x/metrics.jsonl: {os.strerror(code)}\n')
+
+
+def test_other_os_errors_stay_bugs():
+  def broken():
+    raise FileNotFoundError(errno.ENOENT, 'gone', 'x')
+  with pytest.raises(FileNotFoundError):
+    workdir_lib.clean_errors(broken)()
