@@ -113,6 +113,15 @@ def _is_dense(s) -> bool:
 
 @section('parsimonious', 'Parsimonious deep networks (Guenter & Sideris re-derived)')
 def parsimonious_section(summaries: list[dict[str, Any]]) -> str:
+  from experiments import prune_report  # pylint: disable=g-import-not-at-top
+  figure_dir = (os.path.join(_RESULTS.value, 'parsimonious')
+                if flags.FLAGS.is_parsed() else None)
+  return prune_report.section(summaries, figure_dir)
+
+
+@section('parsimonious_rounded', 'Parsimonious networks: the recipe before issue 9 '
+         '(projected Adam on θ, θ rounded at ½ after decide_epoch)')
+def rounded_section(summaries: list[dict[str, Any]]) -> str:
   out = ['Widths are gate groups: LeNet-300-100 counts input pixels-hidden-hidden '
          '(as VIBNet, L0, SBP do); LeNet-5 counts conv1 filters-conv2 filters-'
          'dense inputs-dense units. MACs per example of the final deterministic '
@@ -223,53 +232,17 @@ def parsimonious_variants_section(summaries: list[dict[str, Any]]) -> str:
 # The robustness study of the previous recipe, kept for comparison.
 section('parsimonious_previous',
         'Parsimonious networks: the previous recipe (λ/N = 1.5·10⁻³, σ² = 1, θ '
-        'rounded after 2–3 epochs)')(parsimonious_section)
+        'rounded after 2–3 epochs)')(rounded_section)
 
 
 # ------------------------------------------------------------------------- rbm
 
 
-def _nats(value, low=None) -> str:
-  if value is None:
-    return '–'
-  if low is None or isinstance(low, str):  # '-inf': the interval is unbounded below
-    return f'{value:.2f}' + ('' if low is None else ' (σ-interval unbounded)')
-  return f'{value:.2f} (−{value - low:.2f})'
-
-
-@section('rbm', 'RBMs with learned connectivity (NCG) against dense and fixed sparse')
+@section('rbm', 'RBMs with learned connectivity (NCG) against fair baselines')
 def rbm_section(summaries: list[dict[str, Any]]) -> str:
-  groups: dict[str, list[dict[str, Any]]] = {}
-  for s in summaries:
-    groups.setdefault(s['_path'].split(os.sep)[1], []).append(s)
-  out = []
-  for study, runs in sorted(groups.items()):
-    first = runs[0]
-    out += [f'**{study}**: {first["dataset"]}, H = {first["num_hidden"]}, '
-            f'{"PCD" if first["persistent"] else "CD"}-{first["k"]}, '
-            f'η = {first["learning_rate"]:g}, {first["epochs"]} epochs, seed '
-            f'{first["seed"]}; average test log p(v) by AIS ({first["ais_runs"]} '
-            f'runs, {first["ais_temperatures"]} temperatures; (−x): the lower end '
-            'of its ±3σ interval is x nats below); probe: softmax regression '
-            'on p(h|x); flips: connections switched on / off during the last '
-            'epoch.\n',
-            '| connectivity | initial density | final density | test log p(v) | '
-            'train log p(v) | probe test accuracy | flips (+/−) | '
-            's/epoch |',
-            '|---|---|---|---|---|---|---|---|']
-    order = {'ncg': 0, 'fixed': 1, 'dense': 2}
-    for s in sorted(runs, key=lambda s: (order.get(s['connectivity'], 3),
-                                         s['density0'])):
-      probe = s.get('probe_test_accuracy')
-      out.append(
-          f'| {s["connectivity"]} | {s["density0"]:.2f} | {s["density"]:.3f} | '
-          f'{_nats(s["test_log_likelihood_ais"], s.get("test_log_likelihood_ais_low"))} | '
-          f'{_nats(s["train_log_likelihood_ais"])} | '
-          f'{"–" if probe is None else f"{100 * probe:.2f}%"} | '
-          f'{s["added_last_epoch"]:,} / {s["removed_last_epoch"]:,} | '
-          f'{s["seconds_per_epoch"]:.1f} |')
-    out.append('')
-  return '\n'.join(out)
+  from experiments import rbm_report  # pylint: disable=g-import-not-at-top
+  results_dir = _RESULTS.value if flags.FLAGS.is_parsed() else None
+  return rbm_report.section(summaries, results_dir)
 
 
 def main(argv):

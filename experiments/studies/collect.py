@@ -1,0 +1,58 @@
+r"""Copies the summaries of finished study runs into results/ for the report.
+
+    python -m experiments.studies.collect --study=bas runs/bas/*
+
+Each argument is a workdir of experiments/train.py (its summary.json) or of
+experiments/sweep.py (members/m<i>/summary.json); it lands as
+results/rbm/<study>/<workdir name>/[m<i>/]summary.json, with the first
+member's connectivity figure beside it. Unfinished workdirs are skipped with
+a line saying so; existing results are replaced only for the same run.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+
+from absl import app
+from absl import flags
+
+from experiments import workdir as workdir_lib
+from ncg.errors import check
+
+_STUDY = flags.DEFINE_string('study', None, 'Name of the study under results/rbm/.')
+_RESULTS = flags.DEFINE_string('results_dir', 'results', 'Directory of curated results.')
+
+
+def collect(workdir: str, destination: str) -> int:
+  """Copies one workdir's summaries; returns how many."""
+  members = sorted(glob.glob(os.path.join(workdir, 'members', 'm*', 'summary.json')))
+  pairs = ([(m, os.path.join(destination, os.path.basename(os.path.dirname(m))))
+            for m in members] if members else
+           [(os.path.join(workdir, 'summary.json'), destination)])
+  copied = 0
+  for source, target in pairs:
+    if not os.path.isfile(source):
+      continue
+    os.makedirs(target, exist_ok=True)
+    shutil.copyfile(source, os.path.join(target, 'summary.json'))
+    copied += 1
+  figure = os.path.join(os.path.dirname(pairs[0][0]), 'figures', 'connectivity.png')
+  if copied and os.path.isfile(figure):
+    shutil.copyfile(figure, os.path.join(destination, 'connectivity.png'))
+  return copied
+
+
+def main(argv):
+  check(_STUDY.value, '--study is required')
+  for workdir in argv[1:]:
+    destination = os.path.join(_RESULTS.value, 'rbm', _STUDY.value,
+                               os.path.basename(os.path.normpath(workdir)))
+    n = collect(workdir, destination)
+    print(f'{workdir}: {n} summaries → {destination}' if n else
+          f'{workdir}: not finished (no summary.json), skipped')
+
+
+if __name__ == '__main__':
+  app.run(workdir_lib.clean_errors(main))
