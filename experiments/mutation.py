@@ -58,12 +58,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # selection, `tests`, is narrowed to these in the copy: mutmut then maps only
 # these tests to functions, and a mutant runs the ones that reach it).
 MODULE_TESTS = {
-    'rbm': ('tests/test_rbm.py', 'tests/test_train_independent.py'),
-    'sampling': ('tests/test_sampling.py', 'tests/test_train_independent.py'),
-    'train': ('tests/test_train.py', 'tests/test_train_independent.py'),
-    'estimators': ('tests/test_estimators.py', 'tests/test_float32.py'),
-    'classification': ('tests/test_classification.py',
-                       'tests/test_float32.py'),
+    'rbm': ('tests/test_rbm.py',),
+    'sampling': ('tests/test_sampling.py',),
+    'train': ('tests/test_train_independent.py', 'tests/test_train.py'),
+    'estimators': ('tests/test_estimators.py',),
+    'classification': ('tests/test_classification.py',),
     'parsimonious': ('tests/test_parsimonious_gates.py',
                      'tests/test_parsimonious_models.py',
                      'tests/test_parsimonious_shrink.py',
@@ -71,6 +70,10 @@ MODULE_TESTS = {
                      'tests/test_parsimonious_complexity.py'),
 }
 SELECTION = 'pytest_add_cli_args_test_selection =\n    tests\n'
+WARMUP = 'forkserver_warmup = none\n'
+PRELOAD = ('jax', 'jax.numpy', 'numpy', 'optax', 'ncg.rbm', 'ncg.sampling',
+           'ncg.train', 'ncg.estimators', 'ncg.classification',
+           'tests.conftest')
 COPIED = ('ncg', 'tests', 'setup.cfg', 'pyproject.toml')
 KILLED = {1, 3, 36, -24, 152, 37}   # mutmut exit codes counted as killed
                                     # (test failure, timeout, type check)
@@ -124,10 +127,16 @@ def prepare(workdir: str, module: str) -> None:
   cfg = os.path.join(workdir, 'setup.cfg')
   with open(cfg) as f:
     text = f.read()
-  assert SELECTION in text, 'setup.cfg [mutmut] selection changed'
+  assert SELECTION in text and WARMUP in text, 'setup.cfg [mutmut] changed'
+  text = text.replace(SELECTION, 'pytest_add_cli_args_test_selection =\n'
+                      + ''.join(f'    {t}\n' for t in MODULE_TESTS[module]))
+  # The fork server imports JAX and the (mutated) library once; importing
+  # them starts no threads and no backend, so forking stays safe.
+  with open(os.path.join(workdir, 'preload.txt'), 'w') as f:
+    f.write('\n'.join(PRELOAD) + '\n')
   with open(cfg, 'w') as f:
-    f.write(text.replace(SELECTION, 'pytest_add_cli_args_test_selection =\n'
-                         + ''.join(f'    {t}\n' for t in MODULE_TESTS[module])))
+    f.write(text.replace(WARMUP, 'forkserver_warmup = import\n'
+                         'preload_modules_file = preload.txt\n'))
 
 
 def module_of(path: str) -> str:

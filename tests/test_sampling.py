@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ncg import rbm
 from ncg import sampling
 from tests.conftest import brute_force_joint, tiny_rbm
 
@@ -77,3 +78,38 @@ def test_hash_uniforms_look_uniform():
   other = np.asarray(sampling.hash_uniforms(
       jnp.array([124, 456], jnp.uint32), (200, 500))).reshape(-1)
   assert abs(np.corrcoef(flat, other)[0, 1]) < 0.01
+
+
+def _lowbias32(x):
+  """C. Wellons' lowbias32 on numpy uint32 (wrapping multiplications)."""
+  x = x ^ (x >> np.uint32(16))
+  x = x * np.uint32(0x21F0AAAD)
+  x = x ^ (x >> np.uint32(15))
+  x = x * np.uint32(0x735A2D97)
+  return x ^ (x >> np.uint32(15))
+
+
+@pytest.mark.parametrize('shape', [(7,), (3, 5), (2, 3, 4)])
+def test_hash_uniforms_follow_the_documented_formula(shape):
+  # u_i = ⌊mix(mix(i·φ + k_0) ⊕ k_1) / 2^8⌋ · 2^−24, i the row-major index.
+  key = np.array([0xDEADBEEF, 12345], np.uint32)
+  i = np.arange(int(np.prod(shape)), dtype=np.uint32)
+  with np.errstate(over='ignore'):
+    x = _lowbias32(i * np.uint32(0x9E3779B9) + key[0])
+    x = _lowbias32(x ^ key[1])
+  expected = (x >> np.uint32(8)).astype(np.float64) * 2.0 ** -24
+  got = sampling.hash_uniforms(jnp.asarray(key), shape, jnp.float64)
+  np.testing.assert_array_equal(np.asarray(got).reshape(-1), expected)
+
+
+def test_random_visible_and_mean_field_image():
+  v = np.asarray(sampling.random_visible(jax.random.key(8), 4000, 4))
+  assert v.shape == (4000, 4) and set(np.unique(v)) == {0.0, 1.0}
+  assert np.all(np.abs(v.mean(0) - 0.5) < 0.04)   # 4000 fair bits: σ = 0.008
+  state = tiny_rbm(jax.random.key(9))
+  key = jax.random.key(10)
+  h, _ = sampling.sample_hidden(key, state, jnp.asarray(v[:6]))
+  np.testing.assert_allclose(
+      sampling.mean_field_image(key, state, jnp.asarray(v[:6])),
+      jax.nn.sigmoid(np.asarray(h) @ np.asarray(rbm.effective_weights(state)).T
+                     + np.asarray(state.b)), atol=1e-12)
