@@ -183,10 +183,26 @@ def test_schedules():
   assert len(full) == 14501 and full[0] == 0.0 and full[-1] == 1.0
   assert np.all(np.diff(full) > 0)
   np.testing.assert_allclose(np.diff(full)[[0, 600, -1]], [1e-3, 1e-4, 1e-5])
-  for n in (2, 3, 5, 100, 1000):
+  for n in (2, 3, 4, 5, 100, 1000):
     betas = estimators.ais_betas(n)
     assert len(betas) == n and betas[0] == 0.0 and betas[-1] == 1.0
     assert np.all(np.diff(betas) > 0)
+    if n >= 4:  # at least one step in each of the three segments
+      assert {0.5, 0.9} <= set(betas.tolist())
+
+
+@pytest.mark.parametrize('n', [100, 1001, 14501])
+def test_schedule_shape_follows_the_authors(n):
+  # Segments [0, 0.5], [0.5, 0.9], [0.9, 1] with 500 : 4000 : 10000 of the
+  # steps (±1 for rounding), each evenly spaced; n = 14501 is the authors'.
+  betas = estimators.ais_betas(n)
+  steps = n - 1
+  for low, high, share in [(0.0, 0.5, 500), (0.5, 0.9, 4000), (0.9, 1.0, 10000)]:
+    inside = np.diff(betas)[(betas[:-1] >= low) & (betas[1:] <= high)]
+    assert len(inside) == pytest.approx(steps * share / 14500, abs=1)
+    np.testing.assert_allclose(inside, (high - low) / len(inside), rtol=1e-9)
+  if n == 14501:
+    np.testing.assert_allclose(betas, estimators.ais_betas(), atol=1e-12)
 
 
 @pytest.mark.parametrize('bad', [np.array([0.0, 0.5]), np.array([0.1, 1.0]),
