@@ -40,8 +40,8 @@ def _parts(path: str) -> tuple[str, str]:
 def _label(method: str, s: dict) -> str:
   if method.startswith('ncg_p'):
     return f'NCG from p = {method[5:]}'
-  label = LABELS.get(method, method)
-  if method == 'l1' and s.get('l1_penalty') is not None:
+  label = LABELS.get('l1' if method.startswith('l1') else method, method)
+  if method.startswith('l1') and s.get('l1_penalty') is not None:
     label += f' (λ = {s["l1_penalty"]:g}, τ = {s["magnitude_threshold"]:g})'
   if method in ('set', 'rigl') and s.get('rewire_fraction') is not None:
     label += f' (ζ = {s["rewire_fraction"]:g})'
