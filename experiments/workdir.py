@@ -93,27 +93,41 @@ def parse_flags(argv: list[str],
   (``--config.train.nope=1``); the config file is loaded here, so every such
   mistake is reported before anything runs.
   """
+  config_files = [a.split('=', 1)[1] for a in argv[1:]
+                  if a.startswith('--config=')]
+
+  def broken_config(e: BaseException) -> None:
+    detail = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
+    fail(f'cannot load the config file '
+         f'{config_files[-1] if config_files else "(the default)"} '
+         f'({type(e).__name__}: {detail})')
+
   try:
     args = flag_values(argv)
     for name in list(flag_values):
+      value = getattr(flag_values, name)
       # A config file that failed to load is a stand-in that raises on use.
-      getattr(getattr(flag_values, name), 'to_dict', None)
+      getattr(value, 'to_dict', None)
+      if type(flag_values[name]).__name__ == '_ConfigFlag':  # ml_collections
+        check(isinstance(value, ml_collections.ConfigDict),
+              f'the config file {config_files[-1] if config_files else ""} '
+              f'must return a ConfigDict from get_config(), got '
+              f'{type(value).__name__}')
   except flags.Error as e:
+    fail(e)
+  except InputError as e:
     fail(e)
   except (AttributeError, KeyError) as e:
     key = str(e).strip('"\'')
     culprit = [a for a in argv[1:] if a.startswith('--') and
                f'.{key}' in a.split('=')[0]]
-    fail(f'unknown config field {key!r}'
-         + (f' in {culprit[0]}' if culprit else '')
-         + '; see the config file for the fields that exist')
+    if not culprit:
+      broken_config(e)
+    fail(f'unknown config field {key!r} in {culprit[0]}; see the config '
+         'file for the fields that exist')
   except (OSError, SyntaxError, ImportError, NameError, TypeError,
           ValueError) as e:
-    files = [a.split('=', 1)[1] for a in argv[1:]
-             if a.startswith('--config=')]
-    detail = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
-    fail(f'cannot load the config file {files[-1] if files else ""} '
-         f'({type(e).__name__}: {detail})')
+    broken_config(e)
   if flag_values is not flags.FLAGS:
     flags.FLAGS.mark_as_parsed()  # absl's own flags keep their defaults
   return args

@@ -124,6 +124,16 @@ def broken_config_file(case):
     f.write('def get_config(:\n')
 
 
+def config_without_get_config(case):
+  with open(os.path.join(case, 'c.py'), 'w') as f:
+    f.write('x = 1\n')
+
+
+def config_returning_a_number(case):
+  with open(os.path.join(case, 'c.py'), 'w') as f:
+    f.write('def get_config():\n  return 3\n')
+
+
 def _config_json(case, **model):
   config = bars_and_stripes.get_config()
   config.model.update(model)
@@ -243,6 +253,12 @@ CASES = [
     ('broken config file', broken_config_file,
      ('experiments.train', ['--config={case}/broken.py', '--workdir={case}/w']),
      'cannot load the config file'),
+    ('config file without get_config', config_without_get_config,
+     ('experiments.train', ['--config={case}/c.py', '--workdir={case}/w']),
+     "has no attribute 'get_config'"),
+    ('config file returning a number', config_returning_a_number,
+     ('experiments.train', ['--config={case}/c.py', '--workdir={case}/w']),
+     'must return a ConfigDict'),
     ('unknown config field', NO_SETUP, _train('--config.train.nope=1'),
      "unknown config field 'nope' in --config.train.nope=1"),
     ('text for an integer', NO_SETUP, _train('--config.train.epochs=abc'),
