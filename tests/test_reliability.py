@@ -237,6 +237,7 @@ def test_population_freezes_the_diverging_member_and_finishes_the_others(
 
 
 def test_stop_signals_defer_sigterm_and_sigint():
+  before = signal.getsignal(signal.SIGTERM)
   with preemption.StopSignals() as stop:
     assert not stop.requested
     os.kill(os.getpid(), signal.SIGTERM)
@@ -247,7 +248,7 @@ def test_stop_signals_defer_sigterm_and_sigint():
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C twice stops at once
       os.kill(os.getpid(), signal.SIGINT)
       time.sleep(0.01)
-  assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+  assert signal.getsignal(signal.SIGTERM) == before
 
 
 def test_checkpoint_schedule_in_epochs_and_minutes():
@@ -279,6 +280,8 @@ def test_population_guard_freezes_only_the_bad_member():
 
 
 def test_interruptible_entry_point_exits_cleanly_on_sigterm(capsys):
+  before = signal.getsignal(signal.SIGTERM)
+
   def evaluation():
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(5)
@@ -286,7 +289,7 @@ def test_interruptible_entry_point_exits_cleanly_on_sigterm(capsys):
   assert preemption.interruptible(evaluation, 'evaluation')() is None
   out = capsys.readouterr().out
   assert 'stopped by SIGTERM before the evaluation finished' in out
-  assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+  assert signal.getsignal(signal.SIGTERM) == before
 
 
 @pytest.mark.parametrize('code', [errno.ENOSPC, errno.EACCES, errno.EROFS])
