@@ -59,9 +59,9 @@ def freeze(alive: jax.Array, new: Any, old: Any) -> Any:
 
 def message(epoch: int, names: list[str], learning_rate: float,
             checkpoint_epoch: int | None, workdir: str) -> str:
-  """The one line a diverged run ends with."""
+  """The one line a diverged run ends with (``checkpoint_epoch`` None: none saved)."""
   kept = (f'the last good checkpoint (epoch {checkpoint_epoch}) is kept in '
-          f'{workdir}' if checkpoint_epoch else
+          f'{workdir}' if checkpoint_epoch is not None else
           f'no epoch finished cleanly, so {workdir} holds no checkpoint')
   shown = ', '.join(names[:4]) + (f' and {len(names) - 4} more'
                                   if len(names) > 4 else '')

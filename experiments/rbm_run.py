@@ -251,7 +251,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
                                     _checkpoint_tree(*previous, epoch - 1))
         saved = epoch - 1
       raise Diverged(divergence.message(epoch, bad, config.train.learning_rate,
-                                        saved, workdir))
+                                        saved or None, workdir))
     workdir_lib.append_metrics(workdir, record)
     bar.set_postfix(recon=f'{float(m.reconstruction_error):.1f}',
                     density=f'{float(m.density):.3f}',
