@@ -96,8 +96,8 @@ RBM_RULES = (
 """What an RBM run config (experiments/configs/default.py) must satisfy."""
 
 PRUNE_RULES = (
-    Rule('seed', 0, integer=True),
-    Rule('data.validation_size', 0, integer=True),
+    Rule('train.seed', 0, integer=True),
+    Rule('data.validation_size', -1, integer=True),
     Rule('train.epochs', 1, integer=True),
     Rule('train.batch_size', 1, integer=True),
     Rule('train.learning_rate', 0, low_open=True),
@@ -106,7 +106,13 @@ PRUNE_RULES = (
     Rule('train.penalty', 0),
     Rule('train.prior_variance', 0, low_open=True),
     Rule('train.decide_epoch', 0, integer=True),
+    Rule('train.grace_epochs', 0, integer=True),
     Rule('train.chunk_steps', 1, integer=True),
-    Rule('train.shrink_fraction', 0, 1, high_open=True),
+    Rule('train.shrink_fraction', 0, 1),
+    Rule('train.theta_averaging', 0, 1, high_open=True),
+    Rule('train.theta_decay_power', 0),
+    Rule('train.explore', 0, 1),
+    Rule('train.init_scale', 0, low_open=True),
+    Rule('analysis.marginal_examples', 1, integer=True),
 )
 """What a parsimonious run config (experiments/configs/prune_*.py) must satisfy."""
