@@ -1,45 +1,54 @@
-"""experiments/prune.py end to end: a tiny run, resume after a stop, clean errors."""
+"""experiments/prune.py end to end: a tiny run, resume from a checkpoint alone, clean
+errors, the dense and L0 baselines, and the report built from tiny summaries."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from experiments import prune
+from experiments import prune_report
 from experiments import workdir as workdir_lib
 from experiments.configs import prune_tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_tiny_run_resumes_to_the_same_result(tmp_path):
+def test_tiny_run_resumes_from_the_checkpoint_alone(tmp_path):
   config = prune_tiny.get_config()
   straight = prune.train_and_evaluate(config, str(tmp_path / 'straight'))
-  assert prune.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_after_epochs=1) is None
-  assert not os.path.exists(tmp_path / 'resumed' / prune.SUMMARY_FILE)
-  resumed = prune.train_and_evaluate(config, str(tmp_path / 'resumed'))
-  for key in ('final_widths', 'test_error', 'macs', 'params', 'final_gather'):
+  resumed_dir = tmp_path / 'resumed'
+  assert prune.train_and_evaluate(config, str(resumed_dir), stop_after_epochs=2) is None
+  assert not os.path.exists(resumed_dir / prune.SUMMARY_FILE)
+  os.remove(resumed_dir / workdir_lib.METRICS_FILE)     # resume must not need it
+  resumed = prune.train_and_evaluate(config, str(resumed_dir))
+  for key in ('final_widths', 'test_error', 'validation_error', 'macs', 'params',
+              'final_gather', 'undecided_units'):
     assert resumed[key] == straight[key], key
-  with open(tmp_path / 'resumed' / prune.SUMMARY_FILE) as f:
+  with open(resumed_dir / prune.SUMMARY_FILE) as f:
     summary = json.load(f)
-  for key in ('net', 'start_widths', 'final_widths', 'test_error', 'flops', 'params',
-              'epochs', 'seed'):
-    assert key in summary
   assert summary['start_widths'] == [784, 32, 16]
-  # pruning happened during training and the arrays shrank
-  records = workdir_lib.read_metrics(str(tmp_path / 'resumed'))
-  assert [r['epoch'] for r in records] == [0, 1, 2]
-  assert records[-1]['alive']['macs'] < records[0]['alive']['macs']
-  assert summary['test_error'] < 0.5
+  assert summary['method'] == 'bernoulli' and summary['gates'] > 0
+  # pruning happened during training (after the grace epoch) and the arrays shrank
+  records = workdir_lib.read_metrics(str(tmp_path / 'straight'))
+  assert [r['epoch'] for r in records] == [0, 1, 2, 3]
+  assert records[1]['alive']['widths'] == [784, 32, 16]          # grace: nobody left
+  assert records[-1]['computed']['macs'] < records[0]['computed']['macs']
+  assert summary['train_mac_epochs'] < summary['dense_mac_epochs'] * 3
+  decisions = summary['decisions']
+  assert decisions['examples'] == 200 and decisions['decided_gates'] > 0
 
 
 @pytest.mark.parametrize('override, message', [
     ('--config.train.learning_rate=-1', 'learning_rate'),
     ('--config.data.name=nope', 'unknown data set'),
+    ('--config.train.method=l1', 'unknown method'),
+    ('--config.train.theta_decay_power=0.4', 'theta_decay_power'),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, override, message):
   result = subprocess.run(
@@ -50,15 +59,48 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, override, message):
   assert result.returncode == 2, result.stderr[-2000:]
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and message in last
+  assert not os.path.exists(tmp_path / 'w')          # nothing written for bad input
 
 
-def test_dense_baseline_keeps_every_unit_and_reports_validation(tmp_path):
+def test_dense_and_l0_baselines(tmp_path):
   config = prune_tiny.get_config()
   config.train.gated = False
-  config.data.validation_size = 500
-  summary = prune.train_and_evaluate(config, str(tmp_path / 'dense'))
-  assert summary['final_widths'] == summary['start_widths'] == [784, 32, 16]
-  assert summary['gated'] is False and summary['undecided_units'] == 0
-  assert 0 <= summary['validation_error'] < 0.5
+  config.train.epochs = 2
+  dense = prune.train_and_evaluate(config, str(tmp_path / 'dense'))
+  assert dense['final_widths'] == dense['start_widths'] == [784, 32, 16]
+  assert dense['method'] == 'dense' and dense['undecided_units'] == 0
   records = workdir_lib.read_metrics(str(tmp_path / 'dense'))
   assert all(r['alive']['widths'] == [784, 32, 16] for r in records)
+  config = prune_tiny.get_config()
+  config.train.method = 'l0'
+  config.train.epochs = 2
+  config.analysis.marginal_examples = 0
+  l0 = prune.train_and_evaluate(config, str(tmp_path / 'l0'))
+  assert l0['method'] == 'l0'
+  assert sum(l0['final_widths']) < sum(l0['start_widths'])     # the price prunes inputs
+  assert l0['validation_error'] < 0.5
+
+
+def test_frontier_and_robustness_report_from_tiny_summaries(tmp_path):
+  def summary(study, run, method, penalty, macs, error, start=(784, 300, 100),
+              final=(200, 100, 50), seed=0):
+    return {'_path': os.path.join('parsimonious', study, run, 'summary.json'),
+            'kind': 'parsimonious', 'net': 'lenet300', 'method': method, 'gated': method != 'dense',
+            'penalty': penalty, 'start_widths': list(start), 'final_widths': list(final),
+            'test_error': error, 'validation_error': error + 0.001,
+            'test_error_best_epoch': error - 0.001, 'macs': macs, 'seed': seed,
+            'undecided_units': 1, 'gates': 1184, 'train_mac_epochs': 5.0,
+            'dense_mac_epochs': 10.0, 'train_seconds': 3.0}
+  runs = [summary('frontier', f'b{p}_s{s}', 'bernoulli', p, m + s, e)
+          for p, m, e in ((1e-4, 20000, 0.02), (3e-4, 9000, 0.025)) for s in (0, 1, 2)]
+  runs += [summary('frontier', 'l0', 'l0', 1e-4, 30000, 0.022),
+           summary('frontier', 'dense', 'dense', 0.0, 266200, 0.016)]
+  runs += [summary('robustness', f'w{w}_s{s}', 'bernoulli', 1e-4, 20000, 0.02,
+                   start=(784, w, w // 3), final=(200, 90 + s + w // 100, 40 + s), seed=s)
+           for w in (300, 600, 1200) for s in (0, 1, 2)]
+  text = prune_report.section(runs, str(tmp_path))
+  assert 'bernoulli λ/N=0.0001 | 3 |' in text and 'l0 λ/N=0.0001 | 1 |' in text
+  assert 'comparability only' in text
+  assert os.path.isfile(tmp_path / 'frontier_lenet300.png')
+  assert '| hidden 1 | 0.010 |' in text     # 90 + w/100: slope exactly 0.01
+  assert 'CV per group' in text

@@ -83,8 +83,11 @@ def test_init_normal_weights_and_base_rate_bias():
 
 def test_dense_state_and_invalid_init():
   W = jnp.ones((3, 2))
-  state = rbm.dense(W, jnp.zeros(3), jnp.zeros(2))
+  b, c = jnp.array([1.0, 2.0, 3.0]), jnp.array([4.0, 5.0])
+  state = rbm.dense(W, b, c)
   assert float(rbm.density(state)) == 1.0
+  for got, want in zip(state, (W, b, c, jnp.ones((3, 2)))):
+    np.testing.assert_array_equal(got, want)
   with pytest.raises(InputError, match='density'):
     rbm.init(jax.random.key(0), 3, 2, density=1.5)
   with pytest.raises(InputError, match='weight_init'):

@@ -308,3 +308,23 @@ def test_other_os_errors_stay_bugs():
     raise FileNotFoundError(errno.ENOENT, 'gone', 'x')
   with pytest.raises(FileNotFoundError):
     workdir_lib.clean_errors(broken)()
+
+
+def test_a_checkpoint_save_on_a_full_disk_is_input_error():
+  class FullDisk:
+    directory = 'runs/x/checkpoints'
+
+    def save(self, step, args):
+      raise ValueError('RESOURCE_EXHAUSTED: Error writing local file "x": '
+                       'No space left on device')
+
+  with pytest.raises(workdir_lib.InputError, match='cannot save checkpoint 4 in '
+                     'runs/x/checkpoints: RESOURCE_EXHAUSTED.*free space'):
+    workdir_lib.save_checkpoint(FullDisk(), 4, {})
+
+  class Bug(FullDisk):
+    def save(self, step, args):
+      raise ValueError('some other problem')
+
+  with pytest.raises(ValueError, match='some other problem'):
+    workdir_lib.save_checkpoint(Bug(), 4, {})

@@ -31,8 +31,8 @@ def get_config():
   config.train.gated = True               # False: the dense network (θ fixed at 1)
   config.train.method = 'bernoulli'       # or 'l0' (hard-concrete baseline)
   config.train.theta_optimizer = 'sgd'    # projected 'sgd' (the method) or 'adam'
-  config.train.theta_learning_rate = 1.0  # η₀ of η_t = η₀ / (1 + (t − G)/τ)^κ
-  config.train.theta_decay_epochs = 1.0   # τ in epochs (-1: one epoch)
+  config.train.theta_learning_rate = 3.0  # η₀ of η_t = η₀ / (1 + (t − G)/τ)^κ
+  config.train.theta_decay_epochs = 5.0   # τ in epochs (-1: one epoch)
   config.train.theta_decay_power = 1.0    # κ in (0.5, 1]
   config.train.theta_averaging = 0.99     # β: θ follows an exponential average of its gradient
   config.train.explore = 0.02             # ε: gates sampled from min(θ, 1 − ε)
@@ -46,7 +46,7 @@ def get_config():
   config.train.estimator = 'taylor_cv'    # or 'antithetic'
   config.train.decide_epoch = 0           # 0: θ decides itself; else fold θ after this epoch
   config.train.chunk_steps = 50           # updates between shrink checks
-  config.train.shrink_fraction = 0.1      # shrink once a group can lose >= 10% (0: always, 1: never)
+  config.train.shrink_fraction = 0.2      # shrink once a group can lose >= 20% (0: always, 1: never)
   config.analysis = ml_collections.ConfigDict()
   config.analysis.marginal_examples = 10000  # validation digits for the Δ_j check (0: skip)
   return config

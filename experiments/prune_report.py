@@ -1,0 +1,203 @@
+"""RESULTS.md sections of the parsimonious networks (called by experiments/report.py).
+
+Summaries live under ``results/parsimonious/<study>/<run>/summary.json``; the
+study decides the table: ``frontier*`` (the price λ/N swept, Bernoulli gates,
+the L0 baseline and the dense network), ``robustness*`` (starting widths and
+initialisations), ``decision*`` (where θ is made deterministic), and any other
+study gets the plain run table. Every error is the last epoch's; the
+best-epoch test error is shown only in a column marked as test-selected.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+# Published structured pruning (architecture, error %, MACs per example).
+PUBLISHED = {
+    'lenet300': [('L0 (Louizos et al. 2018)', '266-88-33', 1.7, 266 * 88 + 88 * 33 + 330),
+                 ('SBP (Neklyudov et al. 2017)', '245-160-55', 1.6,
+                  245 * 160 + 160 * 55 + 550),
+                 ('VIBNet (Dai et al. 2018)', '97-71-33', 1.6, 9560)],
+    'lenet5': [('L0-sep', '9-18-65-25', 1.0, 403_000 // 2),
+               ('SBP', '3-18-284-283', 0.9, 217_000 // 2),
+               ('BC-GNJ (Louizos et al. 2017)', '8-13-88-13', 1.0, 290_000 // 2),
+               ('BC-GHS (Louizos et al. 2017)', '5-10-76-16', 1.0, 153_376)],
+}
+PUBLISHED_NOTE = ('published points: L0 1.6–1.8% (1.7 drawn); LeNet-5 costs as published '
+                  '("FLOPs" that are MACs for BC-GHS, 153K; the others halved from FLOPs)')
+NET_TITLES = {'lenet300': 'LeNet-300-100', 'mlp': 'deeper MLP', 'lenet5': 'LeNet-5-Caffe'}
+
+
+def _arch(widths) -> str:
+  return '-'.join(str(int(w)) for w in widths)
+
+
+def _mean_std(values, fmt='{:.2f}') -> str:
+  values = np.asarray(values, float)
+  if len(values) == 1:
+    return fmt.format(values[0])
+  return f'{fmt.format(values.mean())} ± {fmt.format(values.std(ddof=1))}'
+
+
+def _pct(v) -> str:
+  return '' if v is None else f'{100 * v:.2f}'
+
+
+def _label(s) -> str:
+  if s.get('method') == 'dense' or not s.get('gated', True):
+    return 'dense'
+  return f'{s.get("method", "bernoulli")} λ/N={s["penalty"]:g}'
+
+
+def _study(s) -> str:
+  parts = s['_path'].split(os.sep)
+  return parts[1] if len(parts) > 3 else ''
+
+
+def run_table(runs: list[dict[str, Any]]) -> list[str]:
+  out = ['| run | start | final | validation error % | test error % (last epoch) | '
+         'test-selected best epoch, for comparability only % | MACs | undecided / gates | '
+         'decisions agreeing with sign(Δ+λ/N) (with prior) | training MAC-epochs vs dense | '
+         'train s |',
+         '|---|---|---|---|---|---|---|---|---|---|---|']
+  for s in runs:
+    d = s.get('decisions')
+    agree = (f'{100 * d["agree_price_only"]:.0f}% ({100 * d["agree_with_prior"]:.0f}%) '
+             f'of {d["decided_gates"]}' if d else '')
+    cost = (f'{s["train_mac_epochs"] / s["dense_mac_epochs"]:.2f}'
+            if s.get('dense_mac_epochs') else '')
+    out.append(f'| {os.path.dirname(s["_path"])} | {_arch(s["start_widths"])} | '
+               f'{_arch(s["final_widths"])} | {_pct(s.get("validation_error"))} | '
+               f'{_pct(s["test_error"])} | {_pct(s.get("test_error_best_epoch"))} | '
+               f'{s["macs"]:,} | {s.get("undecided_units", "")} / {s.get("gates", "")} | '
+               f'{agree} | {cost} | {s.get("train_seconds", 0):.0f} |')
+  return out
+
+
+def frontier(runs: list[dict[str, Any]], figure_dir: str | None, name: str) -> list[str]:
+  """Mean ± std per (method, λ/N) and the test error against MACs figure."""
+  groups: dict[str, list] = {}
+  for s in runs:
+    groups.setdefault(_label(s), []).append(s)
+  out = ['| setting | runs | final widths (mean) | validation error % | test error % | '
+         'test-selected best epoch % (comparability only) | MACs | undecided gates | '
+         'training MAC-epochs vs dense |', '|---|---|---|---|---|---|---|---|---|']
+  for label, g in sorted(groups.items(), key=lambda kv: (kv[0] != 'dense', kv[0])):
+    widths = np.mean([s['final_widths'] for s in g], axis=0)
+    valid = [s['validation_error'] for s in g if s.get('validation_error') is not None]
+    out.append(f'| {label} | {len(g)} | {_arch(np.round(widths))} | '
+               f'{_mean_std(100 * np.array(valid)) if valid else ""} | '
+               f'{_mean_std([100 * s["test_error"] for s in g])} | '
+               f'{_mean_std([100 * s.get("test_error_best_epoch", s["test_error"]) for s in g])} | '
+               f'{_mean_std([s["macs"] for s in g], "{:,.0f}")} | '
+               f'{_mean_std([s.get("undecided_units", 0) for s in g], "{:.0f}")} | '
+               f'{_mean_std([s["train_mac_epochs"] / s["dense_mac_epochs"] for s in g], "{:.2f}")} |')
+  if figure_dir is not None:
+    path = plot_frontier(groups, PUBLISHED.get(runs[0]['net'], []),
+                         os.path.join(figure_dir, f'{name}.png'))
+    out += ['', f'![test error against MACs]({os.path.relpath(path, os.path.dirname(figure_dir))})'
+            f' ({PUBLISHED_NOTE})']
+  return out
+
+
+def plot_frontier(groups: dict[str, list], published, path: str) -> str:
+  """Test error (last epoch) against MACs: every run, the means, published points."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(6, 4))
+  families: dict[str, list] = {}
+  for label, g in groups.items():
+    families.setdefault(label.split(' ')[0], []).append(g)
+  for family, gs in sorted(families.items()):
+    pts = sorted((np.mean([s['macs'] for s in g]), 100 * np.mean([s['test_error'] for s in g]))
+                 for g in gs)
+    line, = ax.plot(*zip(*pts), 'o-' if len(pts) > 1 else 's', label=f'{family} (mean)')
+    every = [(s['macs'], 100 * s['test_error']) for g in gs for s in g]
+    ax.plot(*zip(*every), '.', color=line.get_color(), alpha=0.4)
+  for method, arch, err, macs in published:
+    ax.plot(macs, err, 'k*')
+    ax.annotate(method.split(' (')[0], (macs, err), fontsize=7, xytext=(3, 3),
+                textcoords='offset points')
+  ax.set(xscale='log', xlabel='MACs per example', ylabel='test error % (last epoch)')
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def slope(x, y) -> tuple[float, float, float, float]:
+  """OLS slope of y on x, its 95% confidence interval and the p-value of slope = 0."""
+  result = stats.linregress(np.asarray(x, float), np.asarray(y, float))
+  t = stats.t.ppf(0.975, len(x) - 2)
+  return result.slope, result.slope - t * result.stderr, result.slope + t * result.stderr, \
+      result.pvalue
+
+
+def robustness(runs: list[dict[str, Any]]) -> list[str]:
+  """Final widths per start and initialisation; CV per layer; slope against the start."""
+  def setting(s):
+    init = f'{s.get("init_scheme", "lecun")}×{s.get("init_scale", 1):g}, θ₀={s.get("theta_init", 0.9):g}'
+    return (_arch(s['start_widths']), init)
+  groups: dict[tuple, list] = {}
+  for s in runs:
+    groups.setdefault(setting(s), []).append(s)
+  out = ['| start | initialisation | runs | final units per group (mean ± std) | CV % | '
+         'test error % | MACs |', '|---|---|---|---|---|---|---|']
+  for (start, init), g in sorted(groups.items()):
+    w = np.array([s['final_widths'] for s in g], float)
+    sd = w.std(0, ddof=1) if len(g) > 1 else 0 * w[0]
+    out.append(f'| {start} | {init} | {len(g)} | '
+               + ' / '.join(f'{m:.0f} ± {d:.0f}' for m, d in zip(w.mean(0), sd)) + ' | '
+               + ' / '.join(f'{100 * d / max(m, 1e-9):.0f}' for m, d in zip(w.mean(0), sd))
+               + f' | {_mean_std([100 * s["test_error"] for s in g])} | '
+               f'{_mean_std([s["macs"] for s in g], "{:,.0f}")} |')
+  two = [s for s in runs if len(s['start_widths']) == 3]
+  if two:
+    w = np.array([s['final_widths'] for s in two], float)
+    cv = 100 * w.std(0, ddof=1) / w.mean(0) if len(two) > 1 else 0 * w[0]
+    out += ['', f'Across all {len(two)} LeNet-300-100-shaped runs (every start and '
+            'initialisation): CV per group ' + ' / '.join(f'{c:.0f}%' for c in cv) + '.']
+    starts = np.array([s['start_widths'] for s in two], float)
+    if len(set(map(tuple, starts[:, 1:]))) > 1 and len(two) > 2:
+      out += ['', '| layer | slope of final width on starting width | 95% CI | p (slope = 0) |',
+              '|---|---|---|---|']
+      for layer in (1, 2):
+        b, lo, hi, p = slope(starts[:, layer], w[:, layer])
+        out.append(f'| hidden {layer} | {b:.3f} | [{lo:.3f}, {hi:.3f}] | {p:.2g} |')
+  return out
+
+
+def section(summaries: list[dict[str, Any]], figure_dir: str | None = None) -> str:
+  """The Markdown of results/parsimonious: per net, per study."""
+  out = ['Widths are gate groups: MLPs count input pixels-hidden-hidden (as VIBNet, L0, '
+         'SBP do); LeNet-5 counts conv1 filters-conv2 filters-dense inputs-dense units. '
+         'MACs per example of the final deterministic network (FLOPs = 2·MACs). Training on '
+         '50,000 MNIST digits, 10,000 held out for validation (settings are chosen on it); '
+         'test error on the 10,000 test digits at the last epoch. "Undecided" counts the '
+         'gates strictly inside (0, 1) at the end, before θ is folded into the weights. '
+         'Training cost: Σ over epochs of the MACs per example of the arrays computed × '
+         'forward passes per step (3 while some gate is undecided, else 1), over the '
+         'dense network\'s epochs × MACs.\n']
+  nets = sorted({s['net'] for s in summaries}, key=lambda n: list(NET_TITLES).index(n)
+                if n in NET_TITLES else 9)
+  for net in nets:
+    runs = [s for s in summaries if s['net'] == net]
+    out.append(f'### {NET_TITLES.get(net, net)}\n')
+    studies: dict[str, list] = {}
+    for s in runs:
+      studies.setdefault(_study(s), []).append(s)
+    for study, group in sorted(studies.items()):
+      out.append(f'**{study or "runs"}**\n')
+      if study.startswith('frontier'):
+        out += frontier(group, figure_dir, f'{study}_{net}') + ['']
+      elif study.startswith('robustness'):
+        out += robustness(group) + ['']
+      out += run_table(group) + ['']
+  return '\n'.join(out)

@@ -1,0 +1,75 @@
+r"""Prints the command-line overrides of the parsimonious studies, one run per line.
+
+    python -m experiments.prune_studies frontier | \
+        xargs -P 2 -L 1 nice python -m experiments.prune
+
+Every line is ``--config=... --config.<field>=<value> ... --workdir=runs/prune/<study>/<run>``;
+copy each finished ``summary.json`` to ``results/parsimonious/<study>/<run>/`` and run
+``python -m experiments.report``. ``--epochs`` shortens every run (the committed
+studies used 20 epochs on the shared 2-core machine; the configs' protocol is 60).
+"""
+
+from __future__ import annotations
+
+from absl import app
+from absl import flags
+
+_EPOCHS = flags.DEFINE_integer('epochs', 20, 'Epochs of every run.')
+_SEEDS = flags.DEFINE_list('seeds', ['0', '1'], 'Seeds of every setting.')
+
+LENET300 = '--config=experiments/configs/prune_lenet300.py'
+LENET5 = '--config=experiments/configs/prune_lenet5.py'
+
+
+def _line(config: str, study: str, run: str, seed: str, epochs: int, **overrides) -> str:
+  flags_ = [config, f'--config.train.seed={seed}', f'--config.train.epochs={epochs}']
+  flags_ += [f'--config.{k.replace("__", ".")}={v}' for k, v in overrides.items()]
+  return ' '.join(flags_ + [f'--workdir=runs/prune/{study}/{run}_s{seed}'])
+
+
+def frontier(epochs, seeds):
+  for penalty in ('1e-4', '3e-4', '1e-3'):
+    for s in seeds:
+      yield _line(LENET300, 'frontier', f'bernoulli_l{penalty}', s, epochs,
+                  train__penalty=penalty)
+  for penalty in ('1e-4', '1e-3'):
+    yield _line(LENET300, 'frontier', f'l0_l{penalty}', seeds[0], epochs,
+                train__penalty=penalty, train__method='l0')
+  yield _line(LENET300, 'frontier', 'dense', seeds[0], epochs, train__gated='False')
+
+
+def robustness(epochs, seeds):
+  for widths in ('300,100', '600,200', '1200,400', '300,100,100'):
+    for s in seeds:
+      yield _line(LENET300, 'robustness', f'w{widths.replace(",", "-")}', s, epochs,
+                  model__widths=f"'({widths})'")
+  for name, overrides in (('he', dict(train__init_scheme='he')),
+                          ('x0.5', dict(train__init_scale=0.5)),
+                          ('x2', dict(train__init_scale=2.0)),
+                          ('theta1', dict(train__theta_init=1.0))):
+    yield _line(LENET300, 'robustness', f'w300-100_{name}', seeds[0], epochs, **overrides)
+
+
+def decision(epochs, seeds):
+  for s in seeds:
+    yield _line(LENET300, 'decision', f'decide{2 * epochs // 3}', s, epochs,
+                train__decide_epoch=2 * epochs // 3)
+
+
+def lenet5(epochs, seeds):
+  yield _line(LENET5, 'lenet5', 'bernoulli_macs', seeds[0], epochs // 2)
+
+
+STUDIES = {'frontier': frontier, 'robustness': robustness, 'decision': decision,
+           'lenet5': lenet5}
+
+
+def main(argv):
+  if len(argv) != 2 or argv[1] not in STUDIES:
+    raise app.UsageError(f'name one study: {", ".join(STUDIES)}')
+  for line in STUDIES[argv[1]](_EPOCHS.value, _SEEDS.value):
+    print(line)
+
+
+if __name__ == '__main__':
+  app.run(main)
