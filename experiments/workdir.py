@@ -272,10 +272,28 @@ def checkpoint_manager(workdir: str, max_to_keep: int = 2) -> ocp.CheckpointMana
       options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
 
 
+# How orbax/tensorstore word a save that failed for want of space or rights.
+_DISK_FAILURES = ('RESOURCE_EXHAUSTED', 'No space left', 'Permission denied',
+                  'Read-only file system', 'Disk quota exceeded')
+
+
 def save_checkpoint(manager: ocp.CheckpointManager, step: int, tree: Any) -> None:
-  """Saves a pytree of arrays at ``step`` and waits until it is on disk."""
-  manager.save(step, args=ocp.args.StandardSave(tree))
-  manager.wait_until_finished()
+  """Saves a pytree of arrays at ``step`` and waits until it is on disk.
+
+  A save that fails for want of disk space or permissions is an InputError
+  (the earlier checkpoints are intact: orbax commits by renaming a finished
+  temporary directory); rerunning after freeing space resumes.
+  """
+  try:
+    manager.save(step, args=ocp.args.StandardSave(tree))
+    manager.wait_until_finished()
+  except (ValueError, OSError, RuntimeError) as e:
+    text = ' '.join(str(e).split())
+    if not any(failure in text for failure in _DISK_FAILURES):
+      raise
+    raise InputError(f'cannot save checkpoint {step} in {manager.directory}: '
+                     f'{text[:200]} (earlier checkpoints are intact; free space '
+                     'and rerun to resume)') from None
 
 
 def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
