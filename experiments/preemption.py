@@ -31,34 +31,52 @@ import os
 import signal
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+  try:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+  except ValueError:  # not in the main thread: nothing can be restored here
+    pass
 
 
 class StopSignals:
   """Context manager: SIGTERM/SIGINT set ``requested`` instead of killing.
 
   Outside the main thread (where Python cannot install handlers) it does
-  nothing and ``requested`` stays False.
+  nothing and ``requested`` stays False. The previous handlers come back on
+  :meth:`uninstall`, on leaving the ``with`` block, or when the object is
+  garbage-collected (a loop that raised before uninstalling, in-process).
   """
 
   def __init__(self):
     self.signal: int | None = None
-    self._previous: dict[int, object] = {}
+    self._restore = None
 
   def install(self) -> 'StopSignals':
     """Installs the handlers (a loop that cannot be indented under ``with``)."""
-    if threading.current_thread() is threading.main_thread():
-      for s in SIGNALS:
-        self._previous[s] = signal.signal(s, self._handle)
+    if threading.current_thread() is not threading.main_thread():
+      return self
+    owner = weakref.ref(self)
+
+    def handle(signum, frame):
+      me = owner()
+      if me is not None:
+        me._handle(signum, frame)  # pylint: disable=protected-access
+    previous = {s: signal.signal(s, handle) for s in SIGNALS}
+    self._restore = weakref.finalize(self, _restore_handlers, previous)
     return self
 
   def uninstall(self) -> None:
     """Restores the handlers that were there before :meth:`install`."""
-    for s, handler in self._previous.items():
-      signal.signal(s, handler)
-    self._previous.clear()
+    if self._restore is not None:
+      self._restore()  # runs once
+      self._restore = None
 
   def __enter__(self) -> 'StopSignals':
     return self.install()

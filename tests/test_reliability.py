@@ -328,3 +328,17 @@ def test_a_checkpoint_save_on_a_full_disk_is_input_error():
 
   with pytest.raises(ValueError, match='some other problem'):
     workdir_lib.save_checkpoint(Bug(), 4, {})
+
+
+def test_stop_signals_left_installed_by_an_exception_are_restored_when_dropped():
+  before = signal.getsignal(signal.SIGTERM)
+
+  def failing_run():
+    stop = preemption.StopSignals().install()  # held by the frame, like rbm_run
+    assert signal.getsignal(signal.SIGTERM) != before and not stop.requested
+    raise ValueError('bad config')
+  with pytest.raises(ValueError):
+    failing_run()
+  import gc  # pylint: disable=g-import-not-at-top
+  gc.collect()
+  assert signal.getsignal(signal.SIGTERM) == before
