@@ -33,6 +33,7 @@ import collections
 import glob
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,14 @@ _WORKDIR = flags.DEFINE_string(
 _MAX_CHILDREN = flags.DEFINE_integer('max_children', 1,
                                      'Mutants tested in parallel.')
 _FRESH = flags.DEFINE_bool('fresh', False, 'Delete the workdir first.')
+_SAMPLE = flags.DEFINE_integer(
+    'sample', 0, 'Test only this many mutants per module, drawn at random '
+    '(seeded) from all of its mutants; 0 tests all. The score is then an '
+    'estimate over the sample.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of --sample.')
+_RETRY = flags.DEFINE_bool('retry_survivors', False,
+                           'Test the survivors of the last run again (after '
+                           'adding tests).')
 _REPORT_ONLY = flags.DEFINE_bool('report_only', False,
                                  'Only print the scores of the last run.')
 
@@ -145,7 +154,39 @@ def module_of(path: str) -> str:
   return parts[0] if len(parts) > 1 else parts[0].removesuffix('.py.meta')
 
 
-def scores(workdir: str, modules) -> dict:
+def all_mutants(workdir: str, module: str) -> list[str]:
+  """Names of every mutant of a module (after mutmut generated them)."""
+  names = []
+  for path in glob.glob(os.path.join(workdir, 'mutants', 'ncg', '**',
+                                     '*.py.meta'), recursive=True):
+    if module_of(os.path.relpath(path, workdir)) == module:
+      with open(path) as f:
+        names.extend(json.load(f)['exit_code_by_key'])
+  return sorted(names)
+
+
+def sample_of(workdir: str, module: str) -> list[str] | None:
+  """The seeded random sample of --sample mutants (None: all)."""
+  if not _SAMPLE.value:
+    return None
+  names = all_mutants(workdir, module)
+  rng = random.Random(f'{_SEED.value}-{module}')
+  return sorted(rng.sample(names, min(_SAMPLE.value, len(names))))
+
+
+def _tested(workdir: str, module: str) -> set[str]:
+  """Mutants of a module that already have a result."""
+  out = set()
+  for path in glob.glob(os.path.join(workdir, 'mutants', 'ncg', '**',
+                                     '*.py.meta'), recursive=True):
+    if module_of(os.path.relpath(path, workdir)) == module:
+      with open(path) as f:
+        out.update(k for k, v in json.load(f)['exit_code_by_key'].items()
+                   if v is not None)
+  return out
+
+
+def scores(workdir: str, modules, only=None) -> dict:
   """{module: (killed, total, survivors)} from mutmut's .meta files."""
   out = {}
   cwd = os.getcwd()
@@ -159,6 +200,8 @@ def scores(workdir: str, modules) -> dict:
     os.chdir(cwd)
   for module in modules:
     codes = by_module.get(module, {})
+    if only is not None:
+      codes = {k: v for k, v in codes.items() if k in only}
     done = {k: v for k, v in codes.items() if v is not None}
     survivors = sorted(f'{k} ({STATUS.get(v, v)})' for k, v in done.items()
                        if v not in KILLED)
@@ -173,12 +216,26 @@ def main(argv):
     workdir = os.path.join(_WORKDIR.value, module)
     if _FRESH.value:
       shutil.rmtree(workdir, ignore_errors=True)
+    run = [sys.executable, '-m', 'mutmut', 'run',
+           f'--max-children={_MAX_CHILDREN.value}']
     if not _REPORT_ONLY.value:
       prepare(workdir, module)
-      subprocess.run([sys.executable, '-m', 'mutmut', 'run',
-                      f'--max-children={_MAX_CHILDREN.value}',
-                      f'ncg.{module}.*'], cwd=workdir, check=False)
-    killed, done, total, survivors = scores(workdir, [module])[module]
+      if _SAMPLE.value and not all_mutants(workdir, module):
+        # Generates the mutants and the test map, tests no mutant.
+        subprocess.run(run + [f'ncg.{module}.x_no_such_function*'],
+                       cwd=workdir, check=False)
+      names = sample_of(workdir, module)
+      if names is None:
+        subprocess.run(run + [f'ncg.{module}.*'], cwd=workdir, check=False)
+      else:  # explicit names are always rerun: skip those with a result
+        todo = [n for n in names if n not in _tested(workdir, module)]
+        if _RETRY.value:
+          todo += [n.split()[0] for n in scores(workdir, [module], names)[
+              module][3]]
+        if todo:
+          subprocess.run(run + todo, cwd=workdir, check=False)
+    killed, done, total, survivors = scores(
+        workdir, [module], sample_of(workdir, module))[module]
     score = f'{100 * killed / done:.1f}%' if done else 'n/a'
     print(f'{module}: {killed}/{done} killed ({score}); {total} mutants',
           flush=True)
