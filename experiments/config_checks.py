@@ -21,7 +21,8 @@ from ncg.errors import InputError, check
 class Rule(NamedTuple):
   """``low (<|<=) config.<path> (<|<=) high``; None = unbounded.
 
-  ``integer``: the value must be an int (bools are refused either way).
+  ``integer``: the value must be an int (bools are refused either way);
+  ``also``: values allowed outside the range (e.g. 0 = "the default").
   """
   path: str
   low: float | None = None
@@ -29,6 +30,7 @@ class Rule(NamedTuple):
   low_open: bool = False
   high_open: bool = False
   integer: bool = False
+  also: tuple = ()
 
   def describe(self) -> str:
     parts = []
@@ -37,7 +39,8 @@ class Rule(NamedTuple):
     if self.high is not None:
       parts.append(f'{"<" if self.high_open else "<="} {self.high:g}')
     kind = 'an integer' if self.integer else 'a number'
-    return f'{kind} ' + ' and '.join(parts) if parts else kind
+    text = f'{kind} ' + ' and '.join(parts) if parts else kind
+    return text + ''.join(f' or {v!r}' for v in self.also)
 
 
 def _get(config: ml_collections.ConfigDict, path: str) -> Any:
@@ -57,10 +60,11 @@ def check_config(config: ml_collections.ConfigDict, rules: Sequence[Rule]) -> No
     good_type = (isinstance(value, int) if rule.integer
                  else isinstance(value, (int, float)))
     ok = (good_type and not isinstance(value, bool) and math.isfinite(value)
-          and (rule.low is None or value > rule.low or
+          and (value in rule.also or (
+              (rule.low is None or value > rule.low or
                (not rule.low_open and value == rule.low))
-          and (rule.high is None or value < rule.high or
-               (not rule.high_open and value == rule.high)))
+              and (rule.high is None or value < rule.high or
+                   (not rule.high_open and value == rule.high)))))
     check(ok, f'{rule.path} must be {rule.describe()}, got {value!r}')
 
 
@@ -89,7 +93,7 @@ RBM_RULES = (
     Rule('train.free_energy_examples', 1, integer=True),
     Rule('eval.every', 0, integer=True),
     Rule('eval.ais_runs', 2, integer=True),
-    Rule('eval.ais_temperatures', 0, integer=True),  # 0 = the full schedule; 1 is refused by evaluate
+    Rule('eval.ais_temperatures', 2, integer=True, also=(0,)),  # 0 = the full schedule
     Rule('figures.num_samples', 1, integer=True),
     Rule('figures.gibbs_steps', 0, integer=True),
 )

@@ -211,6 +211,8 @@ CASES = [
     ('free-energy subset 0', NO_SETUP, _train('--config.train.free_energy_examples=0'),
      'train.free_energy_examples'),
     ('one AIS run', NO_SETUP, _train('--config.eval.ais_runs=1'), 'eval.ais_runs'),
+    ('one AIS temperature', NO_SETUP, _train('--config.eval.ais_temperatures=1'),
+     'eval.ais_temperatures must be an integer >= 2 or 0, got 1'),
     ('negative eval interval', NO_SETUP, _train('--config.eval.every=-1'), 'eval.every'),
     ('negative data seed', NO_SETUP, _train('--config.data.seed=-1'), 'data.seed'),
     ('1x1 bars', NO_SETUP, _train('--config.data.bars_size=1'), 'data.bars_size'),
