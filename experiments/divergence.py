@@ -32,10 +32,19 @@ def _float_leaves(tree: Any) -> list[tuple[str, jax.Array]]:
           if hasattr(x, 'dtype') and jnp.issubdtype(x.dtype, jnp.inexact)]
 
 
+@jax.jit
+def _all_finite(leaves: list[jax.Array]) -> list[jax.Array]:
+  return [jnp.all(jnp.isfinite(x)) for x in leaves]
+
+
 def nonfinite(tree: Any) -> list[str]:
-  """Paths (``keystr``) of the floating leaves of ``tree`` holding NaN or Inf."""
+  """Dotted paths (``state.W``) of the floating leaves of ``tree`` holding NaN/Inf.
+
+  One compiled reduction per tree structure; integer leaves and Python
+  numbers (wall-clock times) are not checked.
+  """
   leaves = _float_leaves(tree)
-  flags = jax.device_get([jnp.all(jnp.isfinite(x)) for _, x in leaves])
+  flags = jax.device_get(_all_finite([x for _, x in leaves]))
   return [name for (name, _), ok in zip(leaves, flags) if not ok]
 
 
