@@ -31,7 +31,7 @@ from ncg.errors import EXIT_DIVERGED
 from tests.conftest import ROOT
 
 BARS = 'experiments/configs/bars_and_stripes.py'
-EPOCHS = 16
+EPOCHS = 40  # enough that a busy machine cannot finish before the signals
 ARGS = [f'--config={BARS}', f'--config.train.epochs={EPOCHS}',
         '--config.train.checkpoint_every=3', '--config.eval.final=False',
         '--config.figures.gibbs_steps=5', '--config.figures.num_samples=4']
