@@ -29,7 +29,7 @@ from tests.conftest import ROOT
 # one process that imported the heavy libraries once (no JAX computation runs
 # before the fork, so the children start JAX afresh).
 DRIVER = '''
-import json, os, runpy, sys
+import json, os, runpy, sys, time
 import jax, orbax.checkpoint, sklearn.datasets, matplotlib.pyplot, tqdm
 import experiments.rbm_run, experiments.workdir, ncg.data
 cases, out = json.loads(sys.argv[1]), []
@@ -49,8 +49,18 @@ for module, argv, log in cases:
       import traceback; traceback.print_exc(); code = 1
     sys.stdout.flush(); sys.stderr.flush()
     os._exit(code)
-  _, status = os.waitpid(pid, 0)
-  out.append(os.waitstatus_to_exitcode(status))
+  began = time.monotonic()
+  while True:  # a child that hangs (a deadlock after fork) is killed, not waited on
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+      out.append(os.waitstatus_to_exitcode(status))
+      break
+    if time.monotonic() - began > 120:
+      os.kill(pid, 9)
+      os.waitpid(pid, 0)
+      out.append('timeout')
+      break
+    time.sleep(0.005)
 print('RESULTS' + json.dumps(out))
 '''
 
