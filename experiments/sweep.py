@@ -66,9 +66,12 @@ def member_grid(config, seeds, learning_rates, densities):
     seeds = [int(s) for s in seeds]
   except ValueError:
     raise InputError(f'--seeds must be integers, got {seeds}') from None
+  check(seeds and all(s >= 0 for s in seeds),
+        f'--seeds must list one or more integers >= 0, got {seeds}')
   lrs = floats(learning_rates, config.train.learning_rate, 'learning_rates')
   densities = floats(densities, config.model.density, 'densities')
-  check(all(lr > 0 for lr in lrs), f'learning rates must be positive, got {lrs}')
+  check(all(0 < lr < float('inf') for lr in lrs),
+        f'learning rates must be positive and finite, got {lrs}')
   check(all(0 <= p <= 1 for p in densities),
         f'densities must be in [0, 1], got {densities}')
   grid = list(itertools.product(seeds, lrs, densities))
