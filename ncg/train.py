@@ -350,8 +350,8 @@ def cd_statistics(batch: jax.Array, p: Phases) -> RBMState:
 
 
 def _mask_changes(old_A, new_A):
-  added = jnp.sum((new_A > old_A).astype(jnp.int32))
-  removed = jnp.sum((new_A < old_A).astype(jnp.int32))
+  added = jnp.sum(new_A > old_A, dtype=jnp.int32)
+  removed = jnp.sum(new_A < old_A, dtype=jnp.int32)
   return added, removed, (new_A != old_A).astype(jnp.int32)
 
 
@@ -464,64 +464,60 @@ def effective_density(state: RBMState, threshold: float) -> jax.Array:
 
 def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
               x: jax.Array, key: jax.Array, batch_size: int,
-              magnitude_threshold: float = 0.01
+              magnitude_threshold: float = 0.01, first_step=None
               ) -> tuple[RBMState, TrainerState, EpochMetrics]:
   """One pass over x (N, V) in a fresh random order, scanned on the device.
 
   Jit it with ``trainer`` and ``batch_size`` static, e.g. through
   :func:`make_epoch`. The last N mod B examples of the order are skipped.
-  A rewiring trainer (SET, RigL) rewires after every ``rewire_every`` steps
-  (0: once, after the last step), reading the chunk's last minibatch; the
-  steps after the last full chunk run without rewiring.
+  A rewiring trainer (SET, RigL) rewires right after every step whose global
+  index t (from ``first_step``, default ``opt_state.step``) has
+  (t + 1) mod ``rewire_every`` = 0 — so the interval may span epochs; with
+  ``rewire_every`` = 0, after each epoch's last step — reading that step's
+  minibatch. ``first_step`` must not depend on a vmapped member (the
+  rewiring is then a real branch, not computed and discarded every step).
   """
   key_order, key_steps = jax.random.split(key)
   batches = data_lib.epoch_batches(key_order, x, batch_size)
   num_steps = batches.shape[0]
   keys = jax.random.split(key_steps, num_steps)
   key_rewire = jax.random.fold_in(key_steps, num_steps)  # not among ``keys``
-
-  def body(carry, inputs):
-    state, opt_state = carry
-    batch, step_key = inputs
-    state, opt_state, metrics = trainer.step(state, opt_state, batch, step_key)
-    return (state, opt_state), metrics
-
-  def steps_of(carry, batches, keys):
-    return jax.lax.scan(body, carry, (batches, keys))
-
   zero = jnp.zeros((), jnp.int32)
+
   if trainer.rewire is None:
-    (state, opt_state), steps = steps_of((state, opt_state), batches, keys)
-    rewired_added = rewired_removed = zero
+    def body(carry, inputs):
+      state, opt_state = carry
+      batch, step_key = inputs
+      state, opt_state, metrics = trainer.step(state, opt_state, batch, step_key)
+      return (state, opt_state), metrics
+    (state, opt_state), steps = jax.lax.scan(body, (state, opt_state),
+                                             (batches, keys))
+    added = removed = zero
   else:
     every = trainer.rewire_every or num_steps
-    chunks = num_steps // every
-    cut = chunks * every
+    if first_step is None:
+      first_step = opt_state.step
 
-    def chunk(carry, inputs):
-      batches, keys, rewire_key = inputs
-      (state, opt_state), metrics = steps_of(carry, batches, keys)
-      state, opt_state, added, removed = trainer.rewire(
-          state, opt_state, batches[-1], rewire_key)
+    def body(carry, inputs):
+      state, opt_state = carry
+      batch, step_key, i = inputs
+      state, opt_state, metrics = trainer.step(state, opt_state, batch, step_key)
+      due = (first_step + i + 1) % every == 0
+      state, opt_state, added, removed = jax.lax.cond(
+          due,
+          lambda: trainer.rewire(state, opt_state, batch,
+                                 jax.random.fold_in(key_rewire, i)),
+          lambda: (state, opt_state, zero, zero))
       return (state, opt_state), (metrics, added, removed)
 
-    def split(a):
-      return a[:cut].reshape(chunks, every, *a.shape[1:])
-
     (state, opt_state), (steps, added, removed) = jax.lax.scan(
-        chunk, (state, opt_state),
-        (split(batches), split(keys), jax.random.split(key_rewire, chunks)))
-    steps = jax.tree.map(lambda a: a.reshape(cut, *a.shape[2:]), steps)
-    if cut < num_steps:
-      (state, opt_state), rest = steps_of((state, opt_state), batches[cut:],
-                                          keys[cut:])
-      steps = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), steps, rest)
-    rewired_added, rewired_removed = jnp.sum(added), jnp.sum(removed)
+        body, (state, opt_state),
+        (batches, keys, jnp.arange(num_steps, dtype=jnp.int32)))
+    added, removed = jnp.sum(added), jnp.sum(removed)
   density, mean_abs_weight = connectivity_summary(state)
   return state, opt_state, EpochMetrics(
-      jnp.mean(steps.reconstruction_error),
-      jnp.sum(steps.added) + rewired_added,
-      jnp.sum(steps.removed) + rewired_removed, density, mean_abs_weight,
+      jnp.mean(steps.reconstruction_error), jnp.sum(steps.added) + added,
+      jnp.sum(steps.removed) + removed, density, mean_abs_weight,
       effective_density(state, magnitude_threshold),
       jnp.mean(steps.near_threshold))
 
@@ -530,17 +526,23 @@ def make_epoch(config: TrainConfig, batch_size: int, population: bool = False):
   """Jitted ``epoch(state, opt_state, x, key)`` of :func:`run_epoch`.
 
   With ``population=True`` it is vmapped over the leading axis of state,
-  opt_state and key (x shared): one call trains every member.
+  opt_state and key (x shared): one call trains every member. The members
+  step in lockstep; the rewiring schedule follows the furthest member's step
+  count (a member frozen after diverging lags behind and does not count).
   """
   trainer = make_trainer(config)
 
-  def epoch(state, opt_state, x, key):
+  def epoch(state, opt_state, x, key, first_step=None):
     return run_epoch(trainer, state, opt_state, x, key, batch_size,
-                     config.magnitude_threshold)
+                     config.magnitude_threshold, first_step)
 
-  if population:
-    epoch = jax.vmap(epoch, in_axes=(0, 0, None, 0))
-  return jax.jit(epoch)
+  if not population:
+    return jax.jit(epoch)
+  members = jax.vmap(epoch, in_axes=(0, 0, None, 0, None))
+
+  def population_epoch(state, opt_state, x, key):
+    return members(state, opt_state, x, key, jnp.max(opt_state.step))
+  return jax.jit(population_epoch)
 
 
 @jax.jit

@@ -174,3 +174,20 @@ def test_density_from_reads_a_run_or_a_population(tmp_path):
     config.model.density_from = str(tmp_path / 'missing')
   with pytest.raises(InputError, match='density_from'):
     rbm_run.resolve_density_from(config)
+
+
+def test_rewiring_interval_spans_epochs():
+  x = jnp.asarray(data.load('bars_and_stripes', bars_size=3).train.x)  # 7 steps of 2
+  config = train.TrainConfig(k=1, connectivity='set', learning_rate=0.05,
+                             rewire_every=10)
+  state = _state(8, V=9, H=6, density=0.5)
+  trainer = train.make_trainer(config)
+  opt_state = trainer.init(state, jax.random.key(0), 2)
+  epoch = train.make_epoch(config, 2)
+  swaps = []
+  for e in range(3):                      # steps 1-7, 8-14, 15-21
+    state, opt_state, m = epoch(state, opt_state, x, jax.random.key(e))
+    swaps.append(int(m.added))
+  k = int(np.floor(0.3 * 0.5 * 54))
+  assert swaps[0] == 0 and swaps[1] > 0 and swaps[2] > 0
+  assert max(swaps) <= k + 2              # one rewiring (after steps 10, 20) each
