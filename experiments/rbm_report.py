@@ -129,8 +129,11 @@ def study_table(runs: list[dict]) -> list[str]:
 def curve_figure(path: str, runs: list[dict], field: str, ylabel: str,
                  title: str, floor: float | None = None) -> str | None:
   """Mean ± std over seeds of a per-epoch curve, one line per method."""
-  fig = Figure(figsize=(7.5, 4.5))
+  fig = Figure(figsize=(8, 4.8))
   ax = fig.subplots()
+  ax.set_prop_cycle(color=[f'tab:{c}' for c in (
+      'blue', 'orange', 'green', 'red', 'purple', 'brown', 'pink', 'gray',
+      'olive', 'cyan')] + ['black', 'gold', 'navy', 'lime'])
   drawn = False
   for (method, density0), group in groups_of(runs).items():
     curves = [np.asarray(g[field], float) for g in group if g.get(field)]
