@@ -234,6 +234,9 @@ def main(argv):
               module][3]]
         if todo:
           subprocess.run(run + todo, cwd=workdir, check=False)
+    if not os.path.isdir(workdir):
+      print(f'{module}: not run')
+      continue
     killed, done, total, survivors = scores(
         workdir, [module], sample_of(workdir, module))[module]
     score = f'{100 * killed / done:.1f}%' if done else 'n/a'

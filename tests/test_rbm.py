@@ -79,6 +79,8 @@ def test_init_normal_weights_and_base_rate_bias():
   np.testing.assert_allclose(jax.nn.sigmoid(state.b)[:4], data.mean(0)[:4],
                              atol=1e-6)
   assert float(jax.nn.sigmoid(state.b[4])) == pytest.approx(1e-3)  # clipped
+  always_on = rbm.base_rate_visible_bias(jnp.ones((10, 2)), eps=0.01)
+  np.testing.assert_allclose(jax.nn.sigmoid(always_on), 0.99, rtol=1e-6)
 
 
 def test_dense_state_and_invalid_init():
@@ -92,3 +94,21 @@ def test_dense_state_and_invalid_init():
     rbm.init(jax.random.key(0), 3, 2, density=1.5)
   with pytest.raises(InputError, match='weight_init'):
     rbm.init(jax.random.key(0), 3, 2, weight_init='xavier')
+
+
+def test_any_leading_batch_dims_and_dtypes():
+  # One vector, a batch and a batch of batches give the same numbers.
+  state = tiny_rbm(jax.random.key(8))
+  vs, hs = all_binary(4), all_binary(3)
+  for fn, x in [(rbm.free_energy, vs), (rbm.hidden_probs, vs),
+                (rbm.hidden_free_energy, hs), (rbm.visible_probs, hs)]:
+    batch = fn(state, x)
+    np.testing.assert_allclose(fn(state, x[3]), batch[3], rtol=1e-12)
+    np.testing.assert_allclose(fn(state, x.reshape((2, -1) + x.shape[1:])),
+                               batch.reshape((2, -1) + batch.shape[1:]),
+                               rtol=1e-12)
+  # The state and the mask keep the requested dtype (x64 is on here).
+  for dtype in (jnp.float32, jnp.float64):
+    state = rbm.init(jax.random.key(9), 4, 3, density=0.5, dtype=dtype)
+    assert all(a.dtype == dtype for a in state)
+    assert rbm.mask(state).dtype == dtype
