@@ -53,7 +53,7 @@ def connectivity_figure(path: str, state: rbm.RBMState, flips,
   ax = axes[0, 0]
   if image_shape is not None:
     im = ax.imshow(vdeg.reshape(image_shape), cmap='viridis', vmin=0,
-                   vmax=A.shape[1])
+                   vmax=max(1, vdeg.max()))
     fig.colorbar(im, ax=ax, fraction=0.046, label='hidden units connected')
     ax.set_xticks([])
     ax.set_yticks([])

@@ -13,6 +13,7 @@ verdict.md``, written by hand from these tables, opens the section; figures
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Any
 
@@ -209,7 +210,9 @@ def section(summaries: list[dict[str, Any]], results_dir: str | None) -> str:
                      'density_curve', 'connection density',
                      f'{study}: density (mean ± std over seeds)'),
         density_scatter(os.path.join(folder, 'initial_vs_final_density.png'), group)]
+    figures += sorted(glob.glob(os.path.join(folder, 'ncg*', 'connectivity.png')))
     for path in figures:
       if path:
-        out += [f'![{os.path.basename(path)}]({os.path.relpath(path, os.path.dirname(results_dir) or ".")})', '']
+        name = os.path.relpath(path, folder).replace(os.sep, ': ')
+        out += [f'![{name}]({os.path.relpath(path, os.path.dirname(results_dir) or ".")})', '']
   return '\n'.join(out)
