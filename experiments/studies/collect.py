@@ -22,15 +22,24 @@ from experiments import workdir as workdir_lib
 from ncg.errors import check
 
 _STUDY = flags.DEFINE_string('study', None, 'Name of the study under results/rbm/.')
+_AS_METHOD = flags.DEFINE_string(
+    'as_method', None, 'Collect every workdir under this method name (e.g. the '
+    'seeds of one method trained as two sweeps); members become <workdir>_m<i>.')
 _RESULTS = flags.DEFINE_string('results_dir', 'results', 'Directory of curated results.')
 
 
-def collect(workdir: str, destination: str) -> int:
-  """Copies one workdir's summaries; returns how many."""
+def collect(workdir: str, destination: str, prefix: str = '') -> int:
+  """Copies one workdir's summaries; returns how many.
+
+  Sweep members land in ``destination/<prefix>m<i>/``; a single run in
+  ``destination/`` (or ``destination/<prefix>run/`` with a prefix).
+  """
   members = sorted(glob.glob(os.path.join(workdir, 'members', 'm*', 'summary.json')))
-  pairs = ([(m, os.path.join(destination, os.path.basename(os.path.dirname(m))))
+  pairs = ([(m, os.path.join(destination,
+                             prefix + os.path.basename(os.path.dirname(m))))
             for m in members] if members else
-           [(os.path.join(workdir, 'summary.json'), destination)])
+           [(os.path.join(workdir, 'summary.json'),
+             os.path.join(destination, prefix + 'run') if prefix else destination)])
   copied = 0
   for source, target in pairs:
     if not os.path.isfile(source):
@@ -47,9 +56,10 @@ def collect(workdir: str, destination: str) -> int:
 def main(argv):
   check(_STUDY.value, '--study is required')
   for workdir in argv[1:]:
+    name = os.path.basename(os.path.normpath(workdir))
     destination = os.path.join(_RESULTS.value, 'rbm', _STUDY.value,
-                               os.path.basename(os.path.normpath(workdir)))
-    n = collect(workdir, destination)
+                               _AS_METHOD.value or name)
+    n = collect(workdir, destination, f'{name}_' if _AS_METHOD.value else '')
     print(f'{workdir}: {n} summaries → {destination}' if n else
           f'{workdir}: not finished (no summary.json), skipped')
 
