@@ -125,3 +125,17 @@ def test_linear_probe_separates_informative_features():
       np.mean(np.argmax(np.asarray(classification.hidden_features(
           state, jnp.asarray(x[400:]))) @ kernel
           + np.asarray(result.params.bias), 1) == y[400:]))
+
+
+def test_linear_probe_of_a_joint_rbm_uses_the_features_without_labels(joint):
+  x = np.asarray(all_binary(NUM_BITS), np.float32)
+  y = (x[:, 0] > 0.5).astype(np.int32)
+  result = classification.linear_probe(
+      jax.random.key(1), joint, x, y, x, y, num_classes=2,
+      label_units=NUM_LABELS, epochs=2, batch_size=8)
+  assert result.params.kernel.shape == (NUM_HIDDEN, 2)
+  f = np.asarray(classification.hidden_features(joint, jnp.asarray(x),
+                                                NUM_LABELS))
+  pred = np.argmax(f @ np.asarray(result.params.kernel)
+                   + np.asarray(result.params.bias), 1)
+  assert result.train_accuracy == pytest.approx(np.mean(pred == y))

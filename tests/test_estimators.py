@@ -393,3 +393,19 @@ def test_kahan_accumulation_in_float32():
   assert abs(float(hi) + float(lo) - exact) <= abs(naive - exact)
 
 
+
+
+@pytest.mark.parametrize('log_weights', [[0.0, 0.1, -0.2, 0.05], [0.0, 10.0]])
+def test_summarise_is_log_mean_exp_with_the_3_sigma_interval(log_weights):
+  lw = np.asarray(log_weights)
+  result = estimators._summarise(jnp.asarray(lw), jnp.asarray(1.5))  # pylint: disable=protected-access
+  w = np.exp(lw)
+  spread = 3 * np.std(w, ddof=1) / np.sqrt(len(w))
+  assert float(result.log_z) == pytest.approx(np.log(w.mean()) + 1.5, abs=1e-12)
+  assert float(result.log_z_high) == pytest.approx(np.log(w.mean() + spread) + 1.5,
+                                                   abs=1e-12)
+  if w.mean() > spread:
+    assert float(result.log_z_low) == pytest.approx(
+        np.log(w.mean() - spread) + 1.5, abs=1e-12)
+  else:  # the data cannot bound log Z from below
+    assert float(result.log_z_low) == -np.inf
