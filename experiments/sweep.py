@@ -43,6 +43,7 @@ from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from ncg import estimators
+from ncg import rbm
 from ncg import train as train_lib
 from ncg.errors import Diverged, InputError, check
 
@@ -104,8 +105,22 @@ def member_config(config, grid, i):
   return member
 
 
+def change_totals(flips, density_initial, density_final) -> dict:
+  """Connections added and removed over the whole run, from the flip counts.
+
+  Every flip is an addition or a removal, and additions − removals is the
+  change in present connections: added = (F + Δn)/2, removed = (F − Δn)/2.
+  (The metrics lines of a sweep may skip epochs: train.log_every.)
+  """
+  flips = np.asarray(flips)
+  total = int(flips.sum())
+  change = int(round((float(density_final) - float(density_initial)) * flips.size))
+  return {'added_total': (total + change) // 2, 'removed_total': (total - change) // 2}
+
+
 def write_members(workdir, config, grid, states, opt_states, dataset,
-                  label_units, key, diverged_epoch=None) -> list[dict]:
+                  label_units, key, diverged_epoch=None,
+                  density_initial=None) -> list[dict]:
   """Per-member evaluation, summary.json and connectivity figure.
 
   A member that diverged (``diverged_epoch[i] > 0``) gets only its grid values
@@ -134,6 +149,8 @@ def write_members(workdir, config, grid, states, opt_states, dataset,
     summary = rbm_run.summary_record(
         mconfig, mrecords,
         {'member': i, **rbm_run.flip_record(flips, label_units),
+         **(change_totals(flips, density_initial[i], rbm.density(state))
+            if density_initial is not None else {}),
          **{name: curve[-1][name] if curve else None
             for name in ('train_nll_exact', 'test_nll_exact')},
          'train_nll_curve': [[r['epoch'], r['train_nll_exact']] for r in curve],
@@ -166,6 +183,7 @@ def run_sweep(config, workdir, grid) -> None:
     return rbm_run.initial_state(config, train_x, label_units, key, density)
 
   states = jax.vmap(init_member)(key_init, densities)
+  density_initial = np.asarray(jax.vmap(rbm.density)(states))
   trainer = train_lib.make_trainer(tconfig)
   opt_states = jax.vmap(trainer.init, in_axes=(0, 0, None, 0, 0))(
       states, key_chains, batch_size, lrs, ratio * lrs)
@@ -241,7 +259,7 @@ def run_sweep(config, workdir, grid) -> None:
     raise Diverged(f'every member of the sweep diverged (NaN or Inf); the '
                    f'likely cause is learning rates too large; see {workdir}')
   write_members(workdir, config, grid, states, opt_states, dataset,
-                label_units, key_figures, guard.diverged_epoch)
+                label_units, key_figures, guard.diverged_epoch, density_initial)
   print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
         'and epoch), checkpoints/, summary.json, members/m<i>/summary.json and '
         'figures/connectivity.png')
