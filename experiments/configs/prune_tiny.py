@@ -12,8 +12,9 @@ def get_config():
   config.train.epochs = 3
   config.train.batch_size = 100
   config.train.penalty = 2e-3
-  config.train.theta_learning_rate = 2.0
+  config.train.theta_learning_rate = 20.0
   config.train.grace_epochs = 1
   config.train.chunk_steps = 20
+  config.train.shrink_fraction = 0.1
   config.analysis.marginal_examples = 200
   return config

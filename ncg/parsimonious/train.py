@@ -425,7 +425,7 @@ def _chunk_fn(trainer: Trainer, arch: Architecture) -> Callable:
         s, loss_sum = carry
         index = batch_index[i]
         s, metrics = trainer.step(arch, s, x_all[index], y_all[index], keys[i])
-        return s, loss_sum + metrics.loss
+        return s, loss_sum + metrics.loss.astype(jnp.float32)
       state, loss_sum = jax.lax.fori_loop(0, num_steps, body,
                                           (state, jnp.zeros((), jnp.float32)))
       return state, loss_sum / num_steps
