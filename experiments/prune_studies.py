@@ -3,6 +3,7 @@ r"""Prints the command-line overrides of the parsimonious studies, one run per l
     python -m experiments.prune_studies frontier | \
         xargs -P 2 -L 1 nice python -m experiments.prune
 
+``python -m experiments.prune_studies collect`` copies the finished summaries.
 Every line is ``--config=... --config.<field>=<value> ... --workdir=runs/prune/<study>/<run>``;
 copy each finished ``summary.json`` to ``results/parsimonious/<study>/<run>/`` and run
 ``python -m experiments.report``. ``--epochs`` shortens every run (the committed
@@ -60,13 +61,41 @@ def lenet5(epochs, seeds):
   yield _line(LENET5, 'lenet5', 'bernoulli_macs', seeds[0], epochs // 2)
 
 
+def collect(results: str = 'results/parsimonious') -> None:
+  """Copies every finished runs/prune/<study>/<run>/summary.json to results/; the
+  λ/N = 1e-4 frontier runs (the default recipe at the 1× start) also count as
+  robustness/w300-100 runs."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  for path in sorted(glob.glob('runs/prune/*/*/summary.json')):
+    study, run = path.split(os.sep)[2:4]
+    with open(path) as f:
+      summary = json.load(f)
+    summary['gates'] = int(sum(summary['start_widths']))
+    if summary['method'] != 'bernoulli':   # runs started before prune_run counted these so
+      summary.pop('decisions', None)
+      summary['train_mac_epochs'] = float(sum(summary['computed_macs_per_epoch']))
+    targets = [os.path.join(results, study, run)]
+    if study == 'frontier' and run.startswith('bernoulli_l1e-4'):
+      targets.append(os.path.join(results, 'robustness', f'w300-100_{run.split("_")[-1]}'))
+    for target in targets:
+      os.makedirs(target, exist_ok=True)
+      with open(os.path.join(target, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+      print(path, '->', target)
+
+
 STUDIES = {'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5}
 
 
 def main(argv):
+  if len(argv) == 2 and argv[1] == 'collect':
+    collect()
+    return
   if len(argv) != 2 or argv[1] not in STUDIES:
-    raise app.UsageError(f'name one study: {", ".join(STUDIES)}')
+    raise app.UsageError(f'name one study ({", ".join(STUDIES)}) or collect')
   for line in STUDIES[argv[1]](_EPOCHS.value, _SEEDS.value):
     print(line)
 
