@@ -117,6 +117,6 @@ PRUNE_RULES = (
     Rule('train.theta_decay_power', 0),
     Rule('train.explore', 0, 1),
     Rule('train.init_scale', 0, low_open=True),
-    Rule('analysis.marginal_examples', 1, integer=True),
+    Rule('analysis.marginal_examples', 0, integer=True),  # 0: skip the check
 )
 """What a parsimonious run config (experiments/configs/prune_*.py) must satisfy."""

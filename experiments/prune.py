@@ -20,6 +20,7 @@ from ml_collections import config_flags
 
 from experiments import prune_run
 from experiments import workdir as workdir_lib
+from ncg.errors import check
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'experiments/configs/prune_lenet300.py', 'Training configuration file.')
@@ -34,11 +35,10 @@ train_and_evaluate = prune_run.train_and_evaluate
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   prune_run.train_and_evaluate(_CONFIG.value, _WORKDIR.value, _STOP_AFTER.value)
 
 
 if __name__ == '__main__':
-  app.run(workdir_lib.clean_errors(main))
+  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)

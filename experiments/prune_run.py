@@ -20,9 +20,12 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from experiments import config_checks
+from experiments import divergence
+from experiments import preemption
 from experiments import workdir as workdir_lib
 from ncg import data as data_lib
-from ncg.errors import check
+from ncg.errors import Diverged, check
 from ncg.parsimonious import analysis
 from ncg.parsimonious import complexity
 from ncg.parsimonious import models
@@ -93,6 +96,7 @@ def penalty_scale(config: ml_collections.ConfigDict, arch: Architecture) -> tupl
 
 def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
   """Loads and checks everything a run of ``config`` needs (InputError if not)."""
+  config_checks.check_config(config, config_checks.PRUNE_RULES)
   dataset = load_dataset(config)
   arch = start_architecture(config, dataset)
   t = config.train
@@ -206,6 +210,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   ``stop_after_epochs`` > 0 stops (as if preempted) once that many epochs are
   checkpointed and returns None.
   """
+  stop = preemption.StopSignals().install()  # SIGTERM/SIGINT: stop at an epoch's end
   setup = resolve_run(config)
   dataset, start, tconfig, schedule, theta_init = setup
   trainer = train_lib.make_trainer(tconfig)
@@ -246,8 +251,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   steps_per_epoch = len(dataset.train.x) // schedule.batch_size
   for epoch in range(epoch + 1, schedule.epochs + 1):
-    if stop_after_epochs and epoch > stop_after_epochs:
-      print(f'stopping after epoch {epoch - 1} (--stop_after_epochs)')
+    if stop.requested or (stop_after_epochs and epoch > stop_after_epochs):
+      stop.uninstall()  # every epoch is checkpointed: epoch - 1 is on disk
+      print(stop.message(epoch - 1, workdir) if stop.requested else
+            f'stopping after epoch {epoch - 1} (--stop_after_epochs)')
       return None
     bar = tqdm.tqdm(total=steps_per_epoch, desc=f'epoch {epoch}', leave=False)
     def on_chunk(done, current):
@@ -260,6 +267,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     jax.block_until_ready(state.params)
     seconds = time.perf_counter() - began
     bar.close()
+    bad = divergence.nonfinite({'params': state.params, 'train_loss': info.loss})
+    if bad:
+      stop.uninstall()
+      raise Diverged(divergence.message(epoch, bad, config.train.learning_rate,
+                                        epoch - 1, workdir))
     r = record(epoch, arch, state, seconds, info)
     workdir_lib.append_metrics(workdir, r)
     workdir_lib.save_checkpoint(manager, epoch, _checkpoint_tree(arch, state, epoch))
@@ -270,6 +282,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
           f'{r["undecided_units"]} undecided, test error {100 * r["test_error"]:.2f}%'
           f'{validation}, {seconds:.1f} s')
 
+  stop.uninstall()
   return write_summary(workdir, config, setup, arch, state)
 
 

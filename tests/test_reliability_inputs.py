@@ -323,6 +323,11 @@ CASES = [
      'prior_variance'),
     ('prune: theta_init 0', NO_SETUP, _prune('--config.train.theta_init=0'), 'theta_init'),
     ('prune: unknown net', NO_SETUP, _prune('--config.model.net=resnet'), 'net'),
+    ('prune: unknown config field', NO_SETUP, _prune('--config.train.nope=1'),
+     "unknown config field 'nope'"),
+    ('prune: exploration above 1', NO_SETUP, _prune('--config.train.explore=2'),
+     'train.explore must be'),
+    ('prune: extra argument', NO_SETUP, _prune('again'), 'unexpected arguments'),
 ]
 
 
