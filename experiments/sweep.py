@@ -23,29 +23,15 @@ AIS and accuracies) and ``members/m<i>/figures/connectivity.png``; the
 workdir's summary.json lists the members (kind ``rbm_population``).
 """
 
-from __future__ import annotations
-
-import itertools
-import os
-import time
-
 from absl import app
 from absl import flags
 from absl import logging
-import jax
-import jax.numpy as jnp
 from ml_collections import config_flags
-import numpy as np
-import tqdm
 
-from experiments import divergence
-from experiments import preemption
 from experiments import rbm_run
+from experiments import sweep_run
 from experiments import workdir as workdir_lib
-from ncg import estimators
-from ncg import rbm
-from ncg import train as train_lib
-from ncg.errors import Diverged, InputError, check
+from ncg.errors import check
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'experiments/configs/default.py', 'Shared run configuration.')
@@ -56,221 +42,12 @@ _DENSITIES = flags.DEFINE_list('densities', [],
                                'Initial densities (default: the config\'s).')
 
 
-def member_grid(config, seeds, learning_rates, densities):
-  """The Cartesian product of the sweep's values, as a dict of lists."""
-  def floats(values, default, name):
-    try:
-      return [float(v) for v in values] or [default]
-    except ValueError:
-      raise InputError(f'--{name} must be numbers, got {values}') from None
-  try:
-    seeds = [int(s) for s in seeds]
-  except ValueError:
-    raise InputError(f'--seeds must be integers, got {seeds}') from None
-  check(seeds and all(s >= 0 for s in seeds),
-        f'--seeds must list one or more integers >= 0, got {seeds}')
-  lrs = floats(learning_rates, config.train.learning_rate, 'learning_rates')
-  densities = floats(densities, config.model.density, 'densities')
-  check(all(0 < lr < float('inf') for lr in lrs),
-        f'learning rates must be positive and finite, got {lrs}')
-  check(all(0 <= p <= 1 for p in densities),
-        f'densities must be in [0, 1], got {densities}')
-  grid = list(itertools.product(seeds, lrs, densities))
-  return {'seed': [g[0] for g in grid], 'learning_rate': [g[1] for g in grid],
-          'density0': [g[2] for g in grid]}
-
-
-EXACT_CURVE_MAX_LOG2 = 20  # exact NLL curves for models this small
-
-
-def exact_nll_fn(state_like, label_units: int, train_x, test_x):
-  """A jitted, member-vmapped (train, test) exact NLL, or None if too big."""
-  _, log2_terms = estimators.count_configurations(state_like, label_units)
-  if log2_terms > EXACT_CURVE_MAX_LOG2:
-    return None
-
-  def nll(state):
-    log_z = estimators.exact_log_partition(state, label_units=label_units)
-    return (-jnp.mean(estimators.log_likelihood(state, train_x, log_z, label_units)),
-            -jnp.mean(estimators.log_likelihood(state, test_x, log_z, label_units)))
-  return jax.jit(jax.vmap(nll))
-
-
-def member_config(config, grid, i):
-  """The run config of member i (its seed, η and initial density)."""
-  member = config.copy_and_resolve_references()
-  member.train.seed = grid['seed'][i]
-  member.train.learning_rate = grid['learning_rate'][i]
-  member.model.density = grid['density0'][i]
-  return member
-
-
-def change_totals(flips, density_initial, density_final) -> dict:
-  """Connections added and removed over the whole run, from the flip counts.
-
-  Every flip is an addition or a removal, and additions − removals is the
-  change in present connections: added = (F + Δn)/2, removed = (F − Δn)/2.
-  (The metrics lines of a sweep may skip epochs: train.log_every.)
-  """
-  flips = np.asarray(flips)
-  total = int(flips.sum())
-  change = int(round((float(density_final) - float(density_initial)) * flips.size))
-  return {'added_total': (total + change) // 2, 'removed_total': (total - change) // 2}
-
-
-def write_members(workdir, config, grid, states, opt_states, dataset,
-                  label_units, key, diverged_epoch=None,
-                  density_initial=None) -> list[dict]:
-  """Per-member evaluation, summary.json and connectivity figure.
-
-  A member that diverged (``diverged_epoch[i] > 0``) gets only its grid values
-  and ``diverged_epoch`` in the population summary.
-  """
-  records = workdir_lib.read_metrics(workdir)
-  members = []
-  for i in range(len(grid['seed'])):
-    if diverged_epoch is not None and diverged_epoch[i]:
-      members.append({'member': i, 'diverged_epoch': int(diverged_epoch[i]),
-                      **{name: values[i] for name, values in grid.items()}})
-      continue
-    mconfig = member_config(config, grid, i)
-    mdir = os.path.join(workdir, 'members', f'm{i}')
-    state = jax.tree.map(lambda a, i=i: a[i], states)
-    flips = opt_states.flips[i]
-    mrecords = [r for r in records if r.get('member') == i]
-    if config.eval.final:
-      evaluation = rbm_run.evaluate_during_training(
-          mconfig, state, dataset, label_units, jax.random.fold_in(key, i),
-          final=True, workdir=mdir)
-      mrecords.append({'epoch': mrecords[-1]['epoch'], 'kind': 'eval',
-                       **evaluation})
-      print(f'member {i}: ' + rbm_run.summarize_evaluation(evaluation))
-    curve = [r for r in mrecords if 'train_nll_exact' in r]
-    summary = rbm_run.summary_record(
-        mconfig, mrecords,
-        {'member': i, **rbm_run.flip_record(flips, label_units),
-         **(change_totals(flips, density_initial[i], rbm.density(state))
-            if density_initial is not None else {}),
-         **{name: curve[-1][name] if curve else None
-            for name in ('train_nll_exact', 'test_nll_exact')},
-         'train_nll_curve': [[r['epoch'], r['train_nll_exact']] for r in curve],
-         'density_curve': [[r['epoch'], r['density']] for r in mrecords
-                           if r.get('kind') != 'eval']})
-    workdir_lib.write_json(mdir, 'summary.json', summary)
-    rbm_run.write_figures(mdir, mconfig, state, dataset, label_units,
-                          jax.random.fold_in(key, i), flips,
-                          records=[r for r in mrecords if r.get('kind') != 'eval'])
-    members.append(summary)
-  workdir_lib.write_json(workdir, 'summary.json',
-                         {'kind': 'rbm_population', 'members': members})
-  return members
-
-
-def run_sweep(config, workdir, grid) -> None:
-  dataset, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
-  batch_size = config.train.batch_size
-  n_free = config.train.free_energy_examples
-
-  keys = jax.vmap(jax.random.key)(jnp.asarray(grid['seed']))
-  split = jax.vmap(lambda k: jax.random.split(k, 4))(keys)
-  key_init, key_chains, key_epochs = split[:, 0], split[:, 1], split[:, 2]
-  key_figures = split[0, 3]
-  lrs = jnp.asarray(grid['learning_rate'], jnp.float32)
-  ratio = tconfig.resolved_strength_learning_rate / tconfig.learning_rate
-  densities = jnp.asarray(grid['density0'], jnp.float32)
-
-  def init_member(key, density):
-    return rbm_run.initial_state(config, train_x, label_units, key, density)
-
-  states = jax.vmap(init_member)(key_init, densities)
-  density_initial = np.asarray(jax.vmap(rbm.density)(states))
-  trainer = train_lib.make_trainer(tconfig)
-  opt_states = jax.vmap(trainer.init, in_axes=(0, 0, None, 0, 0))(
-      states, key_chains, batch_size, lrs, ratio * lrs)
-
-  config = config.copy_and_resolve_references()
-  with config.unlocked():
-    config.sweep = grid
-  workdir_lib.prepare(workdir, config)
-  manager = workdir_lib.checkpoint_manager(workdir)
-  step, tree = workdir_lib.restore_checkpoint(
-      manager, {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(0),
-                'diverged_epoch': jnp.zeros(len(grid['seed']), jnp.int32)})
-  guard = divergence.PopulationGuard(tree['diverged_epoch'], grid)
-  stop = preemption.StopSignals().install()
-  schedule = preemption.CheckpointSchedule(config.train.checkpoint_every,
-                                          config.train.checkpoint_minutes)
-  start = 0
-  if step is not None:
-    states, opt_states, start = tree['state'], tree['opt_state'], int(tree['epoch'])
-    print(f'Resuming {workdir} after epoch {start}.')
-  saved = start
-  workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
-
-  epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True).lower(
-      states, opt_states, train_x, key_epochs).compile()  # time epochs only
-  gap = jax.jit(jax.vmap(train_lib.free_energy_gap, in_axes=(0, None, None)))
-  test_x = rbm_run.visible_data(dataset.test.x, dataset.test.y, label_units)
-  exact_nll = (exact_nll_fn(jax.tree.map(lambda a: a[0], states), label_units,
-                            train_x, test_x) if config.eval.every else None)
-  members = len(grid['seed'])
-  epochs = config.train.epochs
-  for epoch in tqdm.tqdm(range(start + 1, epochs + 1), initial=start,
-                         total=epochs, desc=f'sweep of {members}', unit='epoch'):
-    if stop.requested:
-      break
-    began = time.perf_counter()
-    epoch_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(key_epochs, epoch)
-    previous = (states, opt_states)
-    states, opt_states, metrics = epoch_fn(states, opt_states, train_x, epoch_keys)
-    states, opt_states = guard.update(epoch, (states, opt_states), previous,
-                                      metrics)
-    jax.block_until_ready(states)
-    seconds = time.perf_counter() - began
-    gaps = gap(states, train_x[:n_free], held_x[:n_free])
-    curve = {}
-    if exact_nll is not None and epoch % config.eval.every == 0:
-      train_nll, test_nll = exact_nll(states)
-      curve = {'train_nll_exact': np.asarray(train_nll),
-               'test_nll_exact': np.asarray(test_nll)}
-    logged = (epoch % config.train.log_every == 0 or epoch == epochs or curve)
-    for i in range(members if logged else 0):
-      record = {'epoch': epoch, 'member': i,
-                **{name: values[i] for name, values in grid.items()},
-                **{name: np.asarray(value)[i]
-                   for name, value in metrics._asdict().items()},
-                'free_energy_gap': np.asarray(gaps)[i], 'seconds': seconds,
-                **{name: values[i] for name, values in curve.items()}}
-      workdir_lib.append_metrics(workdir, guard.annotate(record, i))
-    if schedule.due(epoch, last=epoch == epochs) or stop.requested:
-      workdir_lib.save_checkpoint(
-          manager, epoch,
-          {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(epoch),
-           'diverged_epoch': jnp.asarray(guard.diverged_epoch)})
-      schedule.saved()
-      saved = epoch
-  stop.uninstall()
-  if stop.requested and saved < epochs:
-    print(stop.message(saved, workdir))
-    return
-  for line in guard.report():
-    print(line)
-  if not guard.alive.any():
-    raise Diverged(f'every member of the sweep diverged (NaN or Inf); the '
-                   f'likely cause is learning rates too large; see {workdir}')
-  write_members(workdir, config, grid, states, opt_states, dataset,
-                label_units, key_figures, guard.diverged_epoch, density_initial)
-  print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
-        'and epoch), checkpoints/, summary.json, members/m<i>/summary.json and '
-        'figures/connectivity.png')
-
-
 def main(argv):
   check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)
   config = rbm_run.resolve_density_from(_CONFIG.value)
-  grid = member_grid(config, _SEEDS.value, _LRS.value, _DENSITIES.value)
-  run_sweep(config, _WORKDIR.value, grid)
+  grid = sweep_run.member_grid(config, _SEEDS.value, _LRS.value, _DENSITIES.value)
+  sweep_run.run_sweep(config, _WORKDIR.value, grid)
 
 
 if __name__ == '__main__':

@@ -4,7 +4,7 @@ import os
 
 from experiments import rbm_report
 from experiments import report
-from experiments import sweep
+from experiments import sweep_run as sweep
 from experiments.configs import bas_reference
 from experiments.studies import collect
 
