@@ -3,12 +3,16 @@
 A re-derivation of Guenter & Sideris (arXiv 2205.04650); the maths is in
 ``docs/parsimonious.md``. One module per idea:
 
-* :mod:`~ncg.parsimonious.models`: architectures and gated flax networks.
+* :mod:`~ncg.parsimonious.architecture`: the Architecture record and NetKind.
+* :mod:`~ncg.parsimonious.mlp`, :mod:`~ncg.parsimonious.lenet5`: one module per
+  network kind; :mod:`~ncg.parsimonious.models` holds their table (KINDS).
 * :mod:`~ncg.parsimonious.gates`: antithetic gate sampling, the unbiased
   θ-gradient estimator, the flattening hyper-prior and its closed forms.
+* :mod:`~ncg.parsimonious.l0`: hard-concrete gates (the L0 baseline).
 * :mod:`~ncg.parsimonious.shrink`: removing θ = 0 units from weights, θ and
   optimizer state (the arrays really shrink).
 * :mod:`~ncg.parsimonious.complexity`: multiply-accumulates and parameters.
-* :mod:`~ncg.parsimonious.train`: the objective, the projected update with
-  optax and the training epoch with on-line shrinking.
+* :mod:`~ncg.parsimonious.train`: the objective, the pure trainer
+  (``make_trainer`` → init/step), the epoch with on-line shrinking, finalize.
+* :mod:`~ncg.parsimonious.analysis`: Δ_j on held-out data against the decisions.
 """
