@@ -99,7 +99,8 @@ def frontier(runs: list[dict[str, Any]], figure_dir: str | None, name: str) -> l
   if figure_dir is not None:
     path = plot_frontier(groups, PUBLISHED.get(runs[0]['net'], []),
                          os.path.join(figure_dir, f'{name}.png'))
-    out += ['', f'![test error against MACs]({os.path.relpath(path, os.path.dirname(os.path.dirname(figure_dir)) or '.')})'
+    root = os.path.dirname(os.path.dirname(figure_dir)) or '.'
+    out += ['', f'![test error against MACs]({os.path.relpath(path, root)})'
             f' ({PUBLISHED_NOTE})']
   return out
 
