@@ -366,7 +366,9 @@ def resolve_density_from(config: ml_collections.ConfigDict
     with open(path) as f:
       summary = json.load(f)
     if 'members' in summary:
-      density = float(np.mean([m['density'] for m in summary['members']]))
+      densities = [m['density'] for m in summary['members'] if 'density' in m]
+      check(densities, f'model.density_from={source!r}: every member diverged')
+      density = float(np.mean(densities))  # diverged members have none
     else:
       density = float(summary['density'])
   except (OSError, ValueError, KeyError, TypeError) as error:
