@@ -32,11 +32,11 @@ PUBLISHED_NOTE = ('published points: L0 1.6–1.8% (1.7 drawn); LeNet-5 costs as
 NET_TITLES = {'lenet300': 'LeNet-300-100', 'mlp': 'deeper MLP', 'lenet5': 'LeNet-5-Caffe'}
 
 
-def _arch(widths) -> str:
+def arch(widths) -> str:
   return '-'.join(str(int(w)) for w in widths)
 
 
-def _mean_std(values, fmt='{:.2f}') -> str:
+def mean_std(values, fmt='{:.2f}') -> str:
   values = np.asarray(values, float)
   if len(values) == 1:
     return fmt.format(values[0])
@@ -70,8 +70,8 @@ def run_table(runs: list[dict[str, Any]]) -> list[str]:
              f'of {d["decided_gates"]}' if d else '')
     cost = (f'{s["train_mac_epochs"] / s["dense_mac_epochs"]:.2f}'
             if s.get('dense_mac_epochs') else '')
-    out.append(f'| {os.path.dirname(s["_path"])} | {_arch(s["start_widths"])} | '
-               f'{_arch(s["final_widths"])} | {_pct(s.get("validation_error"))} | '
+    out.append(f'| {os.path.dirname(s["_path"])} | {arch(s["start_widths"])} | '
+               f'{arch(s["final_widths"])} | {_pct(s.get("validation_error"))} | '
                f'{_pct(s["test_error"])} | {_pct(s.get("test_error_best_epoch"))} | '
                f'{s["macs"]:,} | {s.get("undecided_units", "")} / {s.get("gates", "")} | '
                f'{agree} | {cost} | {s.get("train_seconds", 0):.0f} |')
@@ -89,13 +89,13 @@ def frontier(runs: list[dict[str, Any]], figure_dir: str | None, name: str) -> l
   for label, g in sorted(groups.items(), key=lambda kv: (kv[0] != 'dense', kv[0])):
     widths = np.mean([s['final_widths'] for s in g], axis=0)
     valid = [s['validation_error'] for s in g if s.get('validation_error') is not None]
-    out.append(f'| {label} | {len(g)} | {_arch(np.round(widths))} | '
-               f'{_mean_std(100 * np.array(valid)) if valid else ""} | '
-               f'{_mean_std([100 * s["test_error"] for s in g])} | '
-               f'{_mean_std([100 * s.get("test_error_best_epoch", s["test_error"]) for s in g])} | '
-               f'{_mean_std([s["macs"] for s in g], "{:,.0f}")} | '
-               f'{_mean_std([s.get("undecided_units", 0) for s in g], "{:.0f}")} | '
-               f'{_mean_std([s["train_mac_epochs"] / s["dense_mac_epochs"] for s in g], "{:.2f}")} |')
+    out.append(f'| {label} | {len(g)} | {arch(np.round(widths))} | '
+               f'{mean_std(100 * np.array(valid)) if valid else ""} | '
+               f'{mean_std([100 * s["test_error"] for s in g])} | '
+               f'{mean_std([100 * s.get("test_error_best_epoch", s["test_error"]) for s in g])} | '
+               f'{mean_std([s["macs"] for s in g], "{:,.0f}")} | '
+               f'{mean_std([s.get("undecided_units", 0) for s in g], "{:.0f}")} | '
+               f'{mean_std([s["train_mac_epochs"] / s["dense_mac_epochs"] for s in g], "{:.2f}")} |')
   if figure_dir is not None:
     path = plot_frontier(groups, PUBLISHED.get(runs[0]['net'], []),
                          os.path.join(figure_dir, f'{name}.png'))
@@ -145,7 +145,7 @@ def robustness(runs: list[dict[str, Any]]) -> list[str]:
   """Final widths per start and initialisation; CV per layer; slope against the start."""
   def setting(s):
     init = f'{s.get("init_scheme", "lecun")}×{s.get("init_scale", 1):g}, θ₀={s.get("theta_init", 0.9):g}'
-    return (_arch(s['start_widths']), init)
+    return (arch(s['start_widths']), init)
   groups: dict[tuple, list] = {}
   for s in runs:
     groups.setdefault(setting(s), []).append(s)
@@ -157,8 +157,8 @@ def robustness(runs: list[dict[str, Any]]) -> list[str]:
     out.append(f'| {start} | {init} | {len(g)} | '
                + ' / '.join(f'{m:.0f} ± {d:.0f}' for m, d in zip(w.mean(0), sd)) + ' | '
                + ' / '.join(f'{100 * d / max(m, 1e-9):.0f}' for m, d in zip(w.mean(0), sd))
-               + f' | {_mean_std([100 * s["test_error"] for s in g])} | '
-               f'{_mean_std([s["macs"] for s in g], "{:,.0f}")} |')
+               + f' | {mean_std([100 * s["test_error"] for s in g])} | '
+               f'{mean_std([s["macs"] for s in g], "{:,.0f}")} |')
   two = [s for s in runs if len(s['start_widths']) == 3]
   if two:
     w = np.array([s['final_widths'] for s in two], float)

@@ -23,6 +23,7 @@ from absl import flags
 import numpy as np
 
 from experiments import workdir as workdir_lib
+from experiments.prune_report import arch, mean_std
 
 _RESULTS = flags.DEFINE_string('results', 'results', 'Directory of curated results.')
 _OUTPUT = flags.DEFINE_string('output', 'RESULTS.md', 'Markdown file to write; - = stdout.')
@@ -89,17 +90,6 @@ PUBLISHED = {
 NET_TITLES = {'lenet300': 'LeNet-300-100', 'lenet5': 'LeNet-5-Caffe'}
 
 
-def _arch(widths) -> str:
-  return '-'.join(str(int(w)) for w in widths)
-
-
-def _mean_std(values, fmt='{:.1f}') -> str:
-  values = np.asarray(values, float)
-  if len(values) == 1:
-    return fmt.format(values[0])
-  return f'{fmt.format(values.mean())} ± {fmt.format(values.std(ddof=1))}'
-
-
 def _computed_macs(s) -> list:
   """MACs per example of the arrays at each epoch's end (older runs: alive units)."""
   return s.get('computed_macs_per_epoch', s['alive_macs_per_epoch'])
@@ -137,7 +127,7 @@ def rounded_section(summaries: list[dict[str, Any]]) -> str:
     out.append('|---|---|---|---|---|---|---|---|---|---|')
     for s in sorted(runs, key=lambda s: (not _is_dense(s), s['start_widths'], s['seed'])):
       label = 'dense' if _is_dense(s) else f'pruned (λ/N={s["penalty"]:g})'
-      out.append(f'| {label} | {_arch(s["start_widths"])} | {_arch(s["final_widths"])} | '
+      out.append(f'| {label} | {arch(s["start_widths"])} | {arch(s["final_widths"])} | '
                  f'{100 * s["test_error"]:.2f} | {s["macs"]:,} | {s["flops"]:,} | '
                  f'{s["params"]:,} | {s["epochs"]} ({s.get("decide_epoch", 0)}) | {s["seed"]} | '
                  f'{s.get("undecided_units", "")} |')
@@ -163,12 +153,12 @@ def rounded_section(summaries: list[dict[str, Any]]) -> str:
         widths = np.array([s['final_widths'] for s in group], float)
         mean, std = widths.mean(0), (widths.std(0, ddof=1) if len(group) > 1 else 0 * widths[0])
         cv = 100 * std / np.maximum(mean, 1e-9)
-        label = start if isinstance(start, str) else _arch(start)
+        label = start if isinstance(start, str) else arch(start)
         out.append(f'| {label} | {len(group)} | '
                    + ' / '.join(f'{m:.1f} ± {d:.1f}' for m, d in zip(mean, std))
                    + ' | ' + ' / '.join(f'{c:.0f}' for c in cv) + ' | '
-                   + _mean_std([100 * s['test_error'] for s in group], '{:.2f}') + ' | '
-                   + _mean_std([s['macs'] for s in group], '{:,.0f}') + ' |')
+                   + mean_std([100 * s['test_error'] for s in group], '{:.2f}') + ' | '
+                   + mean_std([s['macs'] for s in group], '{:,.0f}') + ' |')
       out.append('')
       out.append('**Training gets cheaper** (mean training wall time per epoch in '
                  'seconds, and MACs per example of the arrays being computed at the '
@@ -196,7 +186,7 @@ def rounded_section(summaries: list[dict[str, Any]]) -> str:
           alive = [_computed_macs(s)[-1] for s in group]
           cells.append(f'{np.mean(rest):.2f} s / {np.mean(alive) / 1e3:.0f}K MACs')
         total = np.mean([np.sum(s['train_seconds_per_epoch']) for s in group])
-        out.append(f'| {_arch(start)} | ' + ' | '.join(cells) + f' | {total:.0f} s |')
+        out.append(f'| {arch(start)} | ' + ' | '.join(cells) + f' | {total:.0f} s |')
       out.append('')
       dense = [s for s in runs if _is_dense(s)]
       if dense:
@@ -222,7 +212,7 @@ def parsimonious_variants_section(summaries: list[dict[str, Any]]) -> str:
       scale = 'all 1' if all(v == 1 for v in scale) else '/'.join(f'{v:g}' for v in scale)
     valid = s.get('validation_error')
     out.append(f'| {os.path.dirname(s["_path"])} | {s.get("note", "")} | '
-               f'{_arch(s["start_widths"])} | {_arch(s["final_widths"])} | '
+               f'{arch(s["start_widths"])} | {arch(s["final_widths"])} | '
                f'{"" if valid is None else f"{100 * valid:.2f}"} | '
                f'{100 * s["test_error"]:.2f} | {s["macs"]:,} | {s["penalty"]:g} | {scale} | '
                f'{s.get("prior_variance", "")} | {s["epochs"]} ({s.get("decide_epoch", 0)}) |')
