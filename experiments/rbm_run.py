@@ -20,9 +20,11 @@ import tqdm
 
 from experiments import config_checks
 from experiments import divergence
+from experiments import evaluation as evaluation_lib
 from experiments import preemption
 from experiments import workdir as workdir_lib
 from ncg import analytics
+from ncg import checkpoint as checkpoint_lib
 from ncg import data as data_lib
 from ncg import rbm
 from ncg import train as train_lib
@@ -164,19 +166,94 @@ def _checkpoint_tree(state, opt_state, epoch):
   return {'state': state, 'opt_state': opt_state, 'epoch': jnp.asarray(epoch)}
 
 
-def load_trained(workdir: str) -> TrainedRun:
-  """Restores the latest checkpoint of a workdir written by this script."""
+MODEL_DIR = 'model'  # workdir/model: the last model alone (ncg.checkpoint)
+
+
+class Model(NamedTuple):
+  """A workdir's model without its data: config, state, epoch, label units."""
+  config: ml_collections.ConfigDict
+  state: rbm.RBMState
+  epoch: int
+  label_units: int
+
+
+def save_model(directory: str, config: ml_collections.ConfigDict,
+               state: rbm.RBMState, epoch: int, label_units: int,
+               dataset: data_lib.Dataset) -> str:
+  """directory/model: the RBM alone (:func:`ncg.checkpoint.save`), with its
+  config, epoch, label layout and the data's shape as metadata."""
+  return checkpoint_lib.save(
+      os.path.join(directory, MODEL_DIR), state,
+      {'kind': 'rbm', 'epoch': int(epoch), 'label_units': int(label_units),
+       'num_features': int(dataset.num_features),
+       'image_shape': (None if dataset.image_shape is None
+                       else list(dataset.image_shape)),
+       'num_classes': int(dataset.num_classes), 'dataset': dataset.name,
+       'config': workdir_lib.config_to_dict(config)})
+
+
+def _check_fits(state: rbm.RBMState, config: ml_collections.ConfigDict,
+                where: str) -> None:
+  check(state.W.ndim == 2 and state.W.shape[1] == config.model.num_hidden,
+        f'{where} does not fit this run: an RBM of shape {tuple(state.W.shape)} '
+        f'against model.num_hidden={config.model.num_hidden} in config.json')
+
+
+def load_model(workdir: str, member: int | None = None) -> Model:
+  """A workdir's latest model, restored without its data set.
+
+  Reads ``workdir/model`` (written by :func:`save_model` at the end of a run
+  or when it stops) when it is at least as new as the latest training
+  checkpoint; otherwise the latest checkpoint's ``state`` (restored without
+  a template, so neither data nor trainer are rebuilt). ``member`` picks one
+  member of a sweep's stacked population (its ``members/m<i>/model``).
+  """
   config = workdir_lib.load_config(workdir)
-  run = resolve_run(config)
-  state = initial_state(config, run.train_x, run.label_units, jax.random.key(0))
-  opt_state = train_lib.make_trainer(run.train_config).init(
-      state, jax.random.key(0), config.train.batch_size)
+  directory = workdir if member is None else os.path.join(
+      workdir, 'members', f'm{member}')
   manager = workdir_lib.checkpoint_manager(workdir)
-  step, tree = workdir_lib.restore_checkpoint(
-      manager, _checkpoint_tree(state, opt_state, 0))
+  step = manager.latest_step()
+  path = os.path.join(directory, MODEL_DIR)
+  if os.path.isfile(os.path.join(path, checkpoint_lib.METADATA_FILE)):
+    saved = checkpoint_lib.read_metadata(path)
+    if step is None or saved.get('epoch', -1) >= step:
+      state, meta = checkpoint_lib.load(path)
+      _check_fits(state, config, path)
+      return Model(config, state, int(meta['epoch']), int(meta['label_units']))
   check(step is not None, f'no checkpoint in {workdir}: train it first')
-  return TrainedRun(config, tree['state'], run.dataset, int(tree['epoch']),
-                    run.label_units)
+  tree = workdir_lib.restore_raw(manager, step)
+  try:
+    arrays = {name: jnp.asarray(tree['state'][name])
+              for name in rbm.RBMState._fields}
+    epoch = int(np.asarray(tree['epoch']))
+  except (KeyError, TypeError, IndexError):
+    raise InputError(f'checkpoint {step} in {workdir} does not fit this run '
+                     '(it holds no RBM state)') from None
+  if member is not None:
+    arrays = {name: a[member] for name, a in arrays.items()}
+  state = rbm.RBMState(**arrays)
+  _check_fits(state, config, f'checkpoint {step} in {workdir}')
+  label_units = 0
+  if config.model.labels:  # checkpoints older than model/: ask the data
+    label_units = load_dataset(config).num_classes
+  return Model(config, state, epoch, label_units)
+
+
+def load_trained(workdir: str, member: int | None = None) -> TrainedRun:
+  """The latest model of a workdir (:func:`load_model`) with its data set."""
+  model = load_model(workdir, member)
+  config = model.config
+  if member is not None:
+    config = config.copy_and_resolve_references()
+    with config.unlocked():
+      config.train.seed = model.config.sweep.seed[member]
+      config.train.learning_rate = model.config.sweep.learning_rate[member]
+      config.model.density = model.config.sweep.density0[member]
+  dataset = load_dataset(config)
+  check(model.state.num_visible == dataset.num_features + model.label_units,
+        f'the model in {workdir} has {model.state.num_visible} visible units, '
+        f'the data set {dataset.name!r} {dataset.num_features} features')
+  return TrainedRun(config, model.state, dataset, model.epoch, model.label_units)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -196,7 +273,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   key_init, key_chains, key_epochs, key_figures = jax.random.split(key, 4)
   state = initial_state(config, train_x, label_units, key_init)
   # Every check of the config has passed: only now is the workdir touched.
-  resuming = workdir_lib.prepare(workdir, config)
+  resuming = workdir_lib.prepare(workdir, config, growable_fields(config))
 
   trainer = train_lib.make_trainer(tconfig)
   opt_state = trainer.init(state, key_chains, batch_size)
@@ -206,6 +283,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   start = 0
   if step is not None:
     state, opt_state, start = tree['state'], tree['opt_state'], int(tree['epoch'])
+    if start >= config.train.epochs and os.path.isfile(
+        os.path.join(workdir, 'summary.json')):
+      stop.uninstall()
+      print(already_complete(workdir, start))
+      return
     workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
     print(f'Resuming {workdir} after epoch {start}.')
   elif resuming:
@@ -273,21 +355,62 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   bar.close()
   stop.uninstall()
   if stop.requested and saved < epochs:
+    if saved:  # the state of the last epoch run, which was just checkpointed
+      save_model(workdir, config, state, saved, label_units, dataset)
     print(stop.message(saved, workdir))
     return
 
+  save_model(workdir, config, state, epochs, label_units, dataset)
   write_figures(workdir, config, state, dataset, label_units, key_figures,
                 opt_state.flips)
-  write_summary(workdir, config, flip_record(opt_state.flips, label_units))
+  extra = flip_record(opt_state.flips, label_units)
+  if config.eval.final:  # the headline compares with the starting point
+    extra.update(evaluate_start(
+        config, initial_state(config, train_x, label_units, key_init), dataset,
+        label_units, jax.random.fold_in(key_figures, 0)))
+  summary = write_summary(workdir, config, extra)
   print(f'Outputs in {workdir}: config.json, metrics.jsonl, summary.json, '
-        f'checkpoints/, figures/ ({workdir_lib.figure_path(workdir, "")})')
+        f'model/, checkpoints/, figures/ ({workdir_lib.figure_path(workdir, "")})')
+  print(evaluation_lib.headline(summary))
 
 
-SUMMARY_EVAL_FIELDS = (
-    'test_log_likelihood_ais', 'test_log_likelihood_ais_low',
-    'test_log_likelihood_ais_high', 'train_log_likelihood_ais',
-    'test_log_likelihood_exact', 'log_z_ais', 'ais_runs', 'ais_temperatures',
-    'test_accuracy', 'probe_test_accuracy', 'test_pseudo_log_likelihood')
+SUMMARY_EVAL_FIELDS = evaluation_lib.SUMMARY_FIELDS
+
+
+def already_complete(workdir: str, epochs: int) -> str:
+  """What a rerun of a finished run prints (it trains and redraws nothing)."""
+  return (f'{workdir} is already complete ({epochs} epochs): nothing to do. '
+          'To train further, rerun with a larger --config.train.epochs; to '
+          f'evaluate: python -m experiments.evaluate --workdir={workdir}')
+
+
+def growable_fields(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """Config fields a finished run may grow on resume: ``train.epochs``.
+
+  Not for RigL, whose drop fraction decays over a fraction of the run's
+  steps (``train.rewire_until``): more epochs would change the past schedule.
+  """
+  return () if config.train.connectivity == 'rigl' else ('train.epochs',)
+
+
+def evaluate_start(config: ml_collections.ConfigDict, state: rbm.RBMState,
+                   dataset: data_lib.Dataset, label_units: int,
+                   key: jax.Array) -> dict:
+  """The run's starting point measured as the final model is: ``start_*`` fields.
+
+  AIS with ``config.eval``'s settings on the initial state (rebuilt from the
+  run's seed), for the headline's comparison; no probe and no figures.
+  """
+  e = config.eval
+  record = evaluation_lib.evaluate(
+      key, state, dataset, label_units=label_units, ais_runs=e.ais_runs,
+      ais_temperatures=e.ais_temperatures, probe=False, pl_examples=200,
+      exact_max_log2=20)
+  names = ('test_log_likelihood_ais', 'test_log_likelihood_ais_low',
+           'test_log_likelihood_ais_high', 'test_log_likelihood_exact',
+           'density')
+  return {f'start_{name}': evaluation_lib.json_safe(record.get(name))
+          for name in names}
 
 
 def flip_record(flips, label_units: int) -> dict:
@@ -334,7 +457,7 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'removed_total': int(sum(r['removed'] for r in epochs)),
       'seconds_per_epoch': float(np.median([r['seconds'] for r in epochs])),
       'evaluated_epoch': evaluation.get('epoch'),
-      **{name: evaluation.get(name) for name in SUMMARY_EVAL_FIELDS},
+      **evaluation_lib.summary_fields(evaluation),
       **(extra or {}),
   }
 
@@ -390,26 +513,17 @@ def evaluate_during_training(config: ml_collections.ConfigDict,
   use fewer pseudo-likelihood examples; the final one is complete and writes
   its figures as figures/train_eval_*.png.
   """
-  from experiments import evaluate  # pylint: disable=g-import-not-at-top
   e = config.eval
   cheap = {} if final else dict(probe=False, pl_examples=200, exact_max_log2=20)
-  record = evaluate.evaluate(
+  record = evaluation_lib.evaluate(
       key, state, dataset, label_units=label_units, ais_runs=e.ais_runs,
       ais_temperatures=e.ais_temperatures, figure_prefix='train_eval',
       figures_dir=workdir_lib.figure_path(workdir, '') if final else None,
       **cheap)
-  return {name: evaluate.json_safe(value) for name, value in record.items()}
+  return {name: evaluation_lib.json_safe(value) for name, value in record.items()}
 
 
-def summarize_evaluation(evaluation: dict) -> str:
-  """One line: AIS log-likelihoods and accuracies that are present."""
-  parts = [f'{name}={evaluation[name]:.2f}' for name in (
-      'train_log_likelihood_ais', 'test_log_likelihood_ais',
-      'test_log_likelihood_exact') if evaluation.get(name) is not None]
-  parts += [f'{name}={evaluation[name]:.4f}' for name in sorted(evaluation)
-            if name.endswith('accuracy') and evaluation[name] is not None]
-  return (', '.join(parts) + f' (AIS: {evaluation.get("ais_runs")} runs, '
-          f'{evaluation.get("ais_temperatures")} temperatures)')
+summarize_evaluation = evaluation_lib.summary_line
 
 
 def write_figures(workdir: str, config: ml_collections.ConfigDict,

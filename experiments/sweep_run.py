@@ -128,13 +128,50 @@ def write_members(workdir, config, grid, states, opt_states, dataset,
          'density_curve': [[r['epoch'], r['density']] for r in mrecords
                            if r.get('kind') != 'eval']})
     workdir_lib.write_json(mdir, 'summary.json', summary)
+    rbm_run.save_model(mdir, mconfig, state, mrecords[-1]['epoch'], label_units,
+                       dataset)
     rbm_run.write_figures(mdir, mconfig, state, dataset, label_units,
                           jax.random.fold_in(key, i), flips,
                           records=[r for r in mrecords if r.get('kind') != 'eval'])
     members.append(summary)
   workdir_lib.write_json(workdir, 'summary.json',
                          {'kind': 'rbm_population', 'members': members})
+  density_figure(workdir, members)
+  print(member_table(members))
   return members
+
+
+def density_figure(workdir: str, members: list[dict]) -> str | None:
+  """figures/density.png: every member's density over the epochs."""
+  from experiments import figures  # pylint: disable=g-import-not-at-top
+  curves = {f'm{m["member"]} (p0={m["density0"]:g}, η={m["learning_rate"]:g}, '
+            f'seed {m["seed"]})': m['density_curve']
+            for m in members if m.get('density_curve')}
+  if not curves:
+    return None
+  epochs = [e for e, _ in next(iter(curves.values()))]
+  return figures.line_plot(
+      workdir_lib.figure_path(workdir, 'density.png'), epochs,
+      {name: [d for _, d in curve] for name, curve in curves.items()},
+      xlabel='epoch', ylabel='density', title='connection density per member')
+
+
+def member_table(members: list[dict]) -> str:
+  """One line per member: its grid values, final density, likelihoods."""
+  lines = ['member  seed  learning_rate  density0 → density  '
+           'test log p (AIS)  test NLL (exact)']
+  for m in members:
+    head = (f'm{m["member"]:<6} {m["seed"]:>4}  {m["learning_rate"]:>13g}  '
+            f'{m["density0"]:>8.3f}')
+    if m.get('diverged_epoch'):
+      lines.append(f'{head}   diverged at epoch {m["diverged_epoch"]}')
+      continue
+    ais = m.get('test_log_likelihood_ais')
+    exact = m.get('test_nll_exact')
+    lines.append(f'{head} → {m["density"]:<7.3f}  '
+                 f'{"-" if ais is None else f"{ais:.2f}":>16}  '
+                 f'{"-" if exact is None else f"{exact:.3f}":>16}')
+  return '\n'.join(lines)
 
 
 def run_sweep(config, workdir, grid) -> None:
@@ -162,7 +199,7 @@ def run_sweep(config, workdir, grid) -> None:
   config = config.copy_and_resolve_references()
   with config.unlocked():
     config.sweep = grid
-  workdir_lib.prepare(workdir, config)
+  workdir_lib.prepare(workdir, config, rbm_run.growable_fields(config))
   manager = workdir_lib.checkpoint_manager(workdir)
   step, tree = workdir_lib.restore_checkpoint(
       manager, {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(0),
@@ -174,6 +211,11 @@ def run_sweep(config, workdir, grid) -> None:
   start = 0
   if step is not None:
     states, opt_states, start = tree['state'], tree['opt_state'], int(tree['epoch'])
+    if start >= config.train.epochs and os.path.isfile(
+        os.path.join(workdir, 'summary.json')):
+      stop.uninstall()
+      print(rbm_run.already_complete(workdir, start))
+      return
     print(f'Resuming {workdir} after epoch {start}.')
   saved = start
   workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
@@ -232,5 +274,5 @@ def run_sweep(config, workdir, grid) -> None:
   write_members(workdir, config, grid, states, opt_states, dataset,
                 label_units, key_figures, guard.diverged_epoch, density_initial)
   print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
-        'and epoch), checkpoints/, summary.json, members/m<i>/summary.json and '
-        'figures/connectivity.png')
+        'and epoch), checkpoints/, summary.json, figures/density.png, '
+        'members/m<i>/ (summary.json, model/, figures/connectivity.png)')

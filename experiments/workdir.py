@@ -29,6 +29,7 @@ import errno
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 from typing import Any, Callable
@@ -95,6 +96,11 @@ def parse_flags(argv: list[str],
   """
   config_files = [a.split('=', 1)[1] for a in argv[1:]
                   if a.startswith('--config=')]
+  wanted = [a.split('=')[0] for a in argv[1:] if a.split('=')[0] in HELP_FLAGS
+            and a.split('=', 1)[-1].lower() not in ('false', '0')]
+  if wanted:
+    print_help(argv, flag_values, full=wanted[0] == '--helpfull')
+    sys.exit(0)
 
   def broken_config(e: BaseException) -> None:
     detail = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
@@ -133,6 +139,100 @@ def parse_flags(argv: list[str],
   return args
 
 
+HELP_FLAGS = ('--help', '-h', '-?', '--helpshort', '--helpfull')
+_FIELD_COMMENT = re.compile(r'^\s*config\.([\w.]+)\s*=.*?#\s*(.+)$')
+_CONFIG_IMPORT = re.compile(r'^\s*from experiments\.configs import ([\w, ]+)')
+
+
+def _field_comments(path: str, seen: set[str] | None = None) -> dict[str, str]:
+  """``config.a.b = ...  # comment`` lines of a config file and the config
+  files it builds on (``from experiments.configs import default``); the
+  file's own comments win over those of its bases."""
+  seen = set() if seen is None else seen
+  path = os.path.abspath(path)
+  if path in seen or not os.path.isfile(path):
+    return {}
+  seen.add(path)
+  with open(path, encoding='utf-8', errors='replace') as f:
+    lines = f.read().splitlines()
+  comments: dict[str, str] = {}
+  for line in lines:
+    match = _CONFIG_IMPORT.match(line)
+    if match:
+      for name in match.group(1).split(','):
+        comments.update(_field_comments(
+            os.path.join(os.path.dirname(path), name.strip() + '.py'), seen))
+  for line in lines:
+    match = _FIELD_COMMENT.match(line)
+    if match:
+      comments[match.group(1)] = match.group(2).strip()
+  return comments
+
+
+def _config_fields(config: Any, prefix: str = '') -> list[tuple[str, Any]]:
+  out = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      out += _config_fields(value, f'{prefix}{key}.')
+    else:
+      out.append((prefix + key, value))
+  return out
+
+
+def config_help(flag_name: str, config: Any, path: str | None) -> str:
+  """The ``--<flag>.<field>=<value>  # comment`` lines of a loaded config."""
+  comments = _field_comments(path) if path else {}
+  lines = []
+  for field, value in _config_fields(config):
+    text = (f'({", ".join(map(str, value))}{"," if len(value) == 1 else ""})'
+            if isinstance(value, (tuple, list)) else value)
+    comment = comments.get(field)
+    lines.append(f'  --{flag_name}.{field}={text}' +
+                 (f'    # {comment}' if comment else ''))
+  return (f'Config fields (--{flag_name}={path or "?"}; any of them may be '
+          f'overridden on the command line):\n' + '\n'.join(lines))
+
+
+def print_help(argv: list[str], flag_values: flags.FlagValues,
+               full: bool = False) -> None:
+  """--help: the entry point's docstring, its flags and its config fields.
+
+  ``--helpfull`` adds absl's own flags (logging...). The config fields are
+  those of the config file given (``--config=``) or the default one, with
+  the overrides on the command line applied and the comments of the file.
+  """
+  rest = [argv[0]] + [a for a in argv[1:] if a.split('=')[0] not in HELP_FLAGS]
+  try:
+    flag_values(rest)
+  except Exception:  # pylint: disable=broad-except
+    try:  # a mistake elsewhere on the line: show the defaults
+      flag_values.unparse_flags()
+      flag_values([argv[0]])
+    except Exception:  # pylint: disable=broad-except
+      pass
+  main = sys.modules.get('__main__')
+  own = os.path.abspath(getattr(main, '__file__', '') or '')
+  modules = [m for m in flag_values.flags_by_module_dict()
+             if full or m == own or m.startswith('experiments')]
+  parts = [(getattr(main, '__doc__', None) or '').strip()]
+  parts.append('Flags:\n' + '\n'.join(
+      flag_values.module_help(m).strip() for m in modules))
+  for name in list(flag_values):
+    flag = flag_values[name]
+    if type(flag).__name__ == '_ConfigFlag':
+      try:
+        config = flag.value
+        config.to_dict()
+      except Exception as e:  # pylint: disable=broad-except
+        parts.append(f'Config fields: the config file cannot be loaded ({e})')
+        continue
+      parts.append(config_help(name, config,
+                               getattr(flag, 'config_filename', None)))
+  if not full:
+    parts.append('--helpfull lists absl\'s own flags as well.')
+  print('\n\n'.join(p for p in parts if p), flush=True)
+
+
 def _write_atomic(path: str, text: str) -> None:
   """Writes ``text`` to ``path`` through a temporary file renamed over it."""
   directory = os.path.dirname(os.path.abspath(path))
@@ -156,13 +256,15 @@ def config_to_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
-def prepare(workdir: str, config: ml_collections.ConfigDict) -> bool:
+def prepare(workdir: str, config: ml_collections.ConfigDict,
+            growable: tuple[str, ...] = ()) -> bool:
   """Creates ``workdir`` and writes the config; returns True if it resumes.
 
   A workdir whose config.json differs from ``config`` is refused (InputError)
   rather than overwritten: choose another workdir or delete that one. Only
-  the checkpoint interval (:data:`RESUMABLE_CHANGES`) may change on resume;
-  config.json then records the new one.
+  the checkpoint interval (:data:`RESUMABLE_CHANGES`) may change on resume,
+  and the integer fields named in ``growable`` (e.g. ``'train.epochs'``: a
+  finished run extended) may grow; config.json then records the new values.
   """
   check(bool(workdir), '--workdir is required')
   check(not os.path.isfile(workdir), f'--workdir {workdir} is a file')
@@ -181,7 +283,15 @@ def prepare(workdir: str, config: ml_collections.ConfigDict) -> bool:
   if os.path.exists(path):
     existing = _read_json(path)
     changed = sorted(_differing_keys(existing, wanted))
-    if changed and set(changed) <= RESUMABLE_CHANGES:
+    grown = {key for key in changed if key in growable and
+             _grows(_lookup(existing, key), _lookup(wanted, key))}
+    shrunk = [key for key in changed if key in growable and key not in grown]
+    if shrunk and set(changed) <= RESUMABLE_CHANGES | set(growable):
+      raise InputError(
+          f'{workdir} holds a run with {shrunk[0]}={_lookup(existing, shrunk[0])}; '
+          f'{shrunk[0]} may only grow when resuming (got '
+          f'{_lookup(wanted, shrunk[0])}); use another --workdir')
+    if changed and set(changed) <= RESUMABLE_CHANGES | grown:
       _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
     elif changed:
       raise InputError(
@@ -190,6 +300,17 @@ def prepare(workdir: str, config: ml_collections.ConfigDict) -> bool:
     return True
   _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
   return False
+
+
+def _lookup(record: dict, dotted: str) -> Any:
+  for name in dotted.split('.'):
+    record = record.get(name) if isinstance(record, dict) else None
+  return record
+
+
+def _grows(old: Any, new: Any) -> bool:
+  return (isinstance(old, int) and isinstance(new, int) and
+          not isinstance(old, bool) and new > old)
 
 
 def _read_json(path: str) -> dict[str, Any]:
@@ -314,6 +435,21 @@ def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
         f'checkpoint {step} in {manager.directory} does not fit this run '
         f'(a checkpoint of another architecture or config?): {detail}') from None
   return step, tree
+
+
+def restore_raw(manager: ocp.CheckpointManager, step: int) -> Any:
+  """Checkpoint ``step`` as saved (nested dicts of arrays), with no template.
+
+  What a reader that does not train needs (experiments/rbm_run.load_model):
+  no data set or trainer is rebuilt to give the shapes. A checkpoint that
+  cannot be read is an InputError.
+  """
+  try:
+    return manager.restore(step, args=ocp.args.StandardRestore())
+  except (ValueError, TypeError, KeyError, OSError) as e:
+    detail = ' '.join(str(e).split())[:300]
+    raise InputError(f'checkpoint {step} in {manager.directory} does not fit '
+                     f'this run (cannot be read: {detail})') from None
 
 
 def figure_path(workdir: str, name: str) -> str:

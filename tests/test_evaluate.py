@@ -1,100 +1,27 @@
-"""experiments/evaluate.py: end to end on a tiny training run, the evaluate()
-function on a joint RBM with exact log Z, and bad input."""
+"""experiments/evaluation.py (the flag-free library behind experiments/evaluate.py
+and in-training evaluation): evaluate() on a joint RBM against the exact log Z
+and classification rule, result files that are never overwritten, and the
+summary that an evaluation updates. The entry point end to end (a run and a
+sweep) is in tests/test_first_hour.py; its bad input in the table of
+tests/test_reliability_inputs.py."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
-from experiments import evaluate
+from experiments import evaluation
 from ncg import data as data_lib
 from ncg import rbm
-from tests.conftest import ROOT
-
-TINY = 'experiments/configs/tiny.py'
-FAST = ['--ais_runs=8', '--ais_temperatures=200', '--sample_chains=4',
-        '--sample_steps=10', '--pl_examples=50']
-
-
-def run(module, *args):
-  return subprocess.run([sys.executable, '-m', module, *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp('eval') / 'tiny'
-  result = run('experiments.train', f'--config={TINY}', f'--workdir={workdir}',
-               '--config.train.epochs=1')
-  assert result.returncode == 0, result.stderr[-3000:]
-  return workdir
-
-
-def test_end_to_end_writes_eval_json_and_figures(trained):
-  result = run('experiments.evaluate', f'--workdir={trained}', *FAST)
-  assert result.returncode == 0, result.stderr[-3000:]
-  with open(trained / 'eval.json') as f:
-    record = json.load(f)
-  assert record['epoch'] == 1 and record['ais_runs'] == 8
-  assert record['ais_temperatures'] == 200
-  assert record['log_z_exact'] is None          # 784 × 64: not enumerable
-  assert np.isfinite(record['log_z_ais'])
-  for split in ('train', 'valid', 'test'):
-    ll = record[f'{split}_log_likelihood_ais']
-    assert -784 * np.log(2) < ll < 0            # better than uniform, < 0
-  assert record['probe_test_accuracy'] > 0.2   # 10 classes: chance is 0.1
-  assert np.isfinite(record['test_pseudo_log_likelihood'])
-  for name in record['figures']:
-    assert os.path.getsize(trained / 'figures' / name) > 0
-  assert 'eval_samples_noise.png' in record['figures']
-
-  # A second evaluation never overwrites the first.
-  before = (trained / 'eval.json').read_bytes()
-  again = run('experiments.evaluate', f'--workdir={trained}', *FAST,
-              '--seed=1', '--noprobe', '--ais_temperatures=20',
-              '--sample_chains=1', '--sample_steps=1', '--pl_examples=5')
-  assert again.returncode == 0, again.stderr[-3000:]
-  assert (trained / 'eval.json').read_bytes() == before
-  with open(trained / 'eval-2.json') as f:
-    second = json.load(f)
-  assert second['seed'] == 1 and 'probe_test_accuracy' not in second
-  assert 'eval-2_samples_noise.png' in second['figures']
-
-
-@pytest.mark.parametrize('args,message', [
-    ([], '--workdir is required'),
-    (['--workdir=/nonexistent/run'], 'not a directory'),
-    (['--ais_runs=1'], 'ais_runs'),
-    (['--ais_temperatures=1'], 'ais_temperatures'),
-    (['--ais_runs=many'], 'ais_runs'),
-])
-def test_bad_input_is_one_line_and_exit_2(trained, tmp_path, args, message):
-  if args and args[0].startswith('--ais'):
-    args = [f'--workdir={trained}'] + args
-  listing = sorted(os.listdir(trained))
-  result = run('experiments.evaluate', *args)
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = result.stderr.strip().splitlines()
-  assert len(lines) == 1 and message in lines[0], result.stderr
-  assert sorted(os.listdir(trained)) == listing
-
-
-def test_not_a_workdir(tmp_path):
-  result = run('experiments.evaluate', f'--workdir={tmp_path}')
-  assert result.returncode == 2
-  assert 'not a workdir' in result.stderr.strip().splitlines()[-1]
-  assert os.listdir(tmp_path) == []
-
 
 def test_write_new_json_never_overwrites(tmp_path):
-  first = evaluate.write_new_json(str(tmp_path), 'eval.json', {'a': 1})
-  second = evaluate.write_new_json(str(tmp_path), 'eval.json', {'a': 2})
+  first = evaluation.write_new_json(str(tmp_path), 'eval.json', {'a': 1})
+  second = evaluation.write_new_json(str(tmp_path), 'eval.json', {'a': 2})
   assert os.path.basename(first) == 'eval.json'
   assert os.path.basename(second) == 'eval-2.json'
   assert json.load(open(first)) == {'a': 1}
@@ -112,7 +39,7 @@ def test_evaluate_a_joint_rbm_with_exact_log_z(tmp_path):
   state = rbm.init(jax.random.key(0), 8, 5, density=0.8, weight_scale=1.0)
   state = state._replace(W=state.W.at[0, 0].set(3.0).at[6, 0].set(-3.0)
                          .at[7, 0].set(3.0))
-  out = evaluate.evaluate(jax.random.key(1), state, dataset, label_units=2,
+  out = evaluation.evaluate(jax.random.key(1), state, dataset, label_units=2,
                           ais_runs=50, ais_temperatures=500, probe=False,
                           figures_dir=str(tmp_path), figure_prefix='eval',
                           sample_chains=4, sample_steps=5)
@@ -137,3 +64,29 @@ def test_evaluate_a_joint_rbm_with_exact_log_z(tmp_path):
   assert set(out['figures']) >= {'eval_samples_noise.png',
                                  'eval_ais_log_weights.png'}
   json.dumps(out)  # JSON-safe
+
+
+def test_an_evaluation_is_folded_into_the_summary_and_headline(tmp_path):
+  summary = {'kind': 'rbm', 'density0': 0.5, 'density': 0.25, 'epochs': 3,
+             'connectivity': 'ncg', 'added_total': 10, 'removed_total': 260,
+             'test_log_likelihood_ais': None, 'evaluated_epoch': None,
+             'start_test_log_likelihood_ais': -300.0,
+             'start_test_log_likelihood_ais_low': -301.0,
+             'start_test_log_likelihood_ais_high': 'inf'}
+  (tmp_path / 'summary.json').write_text(json.dumps(summary))
+  record = {'test_log_likelihood_ais': -100.0, 'test_log_likelihood_ais_low': -101.5,
+            'test_log_likelihood_ais_high': -99.0, 'ais_runs': 7,
+            'ais_temperatures': 30, 'probe_test_accuracy': 0.5, 'other': 1}
+  folded = evaluation.fold_into_summary(str(tmp_path), record, 3, 'eval-2.json')
+  assert folded == json.load(open(tmp_path / 'summary.json'))
+  assert folded['evaluated_epoch'] == 3 and folded['evaluation_file'] == 'eval-2.json'
+  assert folded['test_log_likelihood_ais'] == -100.0 and 'other' not in folded
+  assert folded['test_accuracy'] is None and folded['kind'] == 'rbm'
+  text = evaluation.headline(folded)
+  assert '-100.0 [-101.5, -99.0]' in text and '7 runs × 30 temperatures' in text
+  assert '(+200.0 nats)' in text and '≥ -301.0 at 3σ, unbounded above' in text
+  assert 'density 0.500 → 0.250' in text and '260 removed over 3 epochs' in text
+  assert 'probe test accuracy = 50.0%' in text
+  # No summary (a run that did not finish): nothing is written.
+  assert evaluation.fold_into_summary(str(tmp_path / 'nope'), record, 1, 'e') is None
+  assert not math.isnan(folded['density'])

@@ -10,6 +10,7 @@ def get_config():
   config.train.epochs = 2
   config.train.batch_size = 100
   config.train.free_energy_examples = 200
+  config.eval.final = False
   config.eval.ais_runs = 16
   config.eval.ais_temperatures = 100
   config.figures.num_samples = 16

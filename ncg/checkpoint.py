@@ -1,0 +1,195 @@
+"""Save and load a model alone: its arrays and a JSON record of what they are.
+
+    ncg.checkpoint.save('runs/x/model', state, {'label_units': 10})
+    state, metadata = ncg.checkpoint.load('runs/x/model')   # no data set needed
+
+A model directory holds
+
+    state/          the arrays (orbax; written to a temporary directory and
+                    renamed into place, so a kill leaves the old model or none)
+    metadata.json   the caller's metadata (e.g. the config, the label layout)
+                    plus ``shapes`` and ``dtypes`` of every array (by path,
+                    'W', 'opt/mu'...), ``state_type`` and the ``versions`` of
+                    ncg, jax, numpy and orbax that wrote it
+
+:func:`load` needs nothing but that directory: the shapes come from
+metadata.json, so no template (and no data set to build one) is required. A
+NamedTuple state of ncg (:class:`ncg.rbm.RBMState`, …) comes back as itself;
+any other pytree of dicts of arrays comes back as nested dicts of arrays.
+
+orbax is imported inside the functions: ``import ncg`` needs jax, optax and
+numpy only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from ncg.errors import InputError, check
+
+STATE_DIR = 'state'
+METADATA_FILE = 'metadata.json'
+FORMAT = 1
+
+
+class Checkpoint(NamedTuple):
+  """A loaded model: ``state`` (its pytree of arrays) and ``metadata`` (dict)."""
+  state: Any
+  metadata: dict
+
+
+def _versions() -> dict[str, str | None]:
+  from importlib import metadata as importlib_metadata  # pylint: disable=g-import-not-at-top
+  out = {}
+  for package in ('ncg', 'jax', 'numpy', 'orbax-checkpoint'):
+    try:
+      out[package] = importlib_metadata.version(package)
+    except importlib_metadata.PackageNotFoundError:
+      out[package] = None
+  return out
+
+
+def _to_plain(tree: Any) -> tuple[Any, str | None]:
+  """(nested dict of arrays, qualified type name of a top-level NamedTuple)."""
+  type_name = None
+  if isinstance(tree, tuple) and hasattr(tree, '_asdict'):
+    type_name = f'{type(tree).__module__}.{type(tree).__qualname__}'
+    tree = tree._asdict()
+  check(isinstance(tree, dict) and tree,
+        'ncg.checkpoint.save: the state must be a NamedTuple or a non-empty '
+        f'dict of arrays, got {type(tree).__name__}')
+
+  def plain(node):
+    if isinstance(node, tuple) and hasattr(node, '_asdict'):
+      node = node._asdict()
+    if isinstance(node, dict):
+      return {str(k): plain(v) for k, v in node.items()}
+    return np.asarray(node)
+  return plain(tree), type_name
+
+
+def _leaves(tree: dict, prefix: str = '') -> dict[str, np.ndarray]:
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_leaves(value, f'{prefix}{key}/'))
+    else:
+      out[prefix + key] = value
+  return out
+
+
+def save(path: str, state: Any, metadata: dict | None = None) -> str:
+  """Writes ``state`` (a NamedTuple or dict of arrays) and ``metadata`` to ``path``.
+
+  Args:
+    path: the model directory; an existing one is replaced (atomically: the
+      new directory is complete before it takes the name).
+    state: e.g. an :class:`ncg.rbm.RBMState`; nested NamedTuples and dicts are
+      allowed, their leaves become arrays.
+    metadata: JSON-serializable facts about the model (config, label layout,
+      epoch...); keys ``shapes``, ``dtypes``, ``state_type``, ``versions``
+      and ``format`` are set by this function.
+
+  Returns:
+    The absolute path written.
+  """
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  plain, type_name = _to_plain(state)
+  leaves = _leaves(plain)
+  record = dict(metadata or {})
+  record.update(format=FORMAT, state_type=type_name, versions=_versions(),
+                shapes={k: list(v.shape) for k, v in leaves.items()},
+                dtypes={k: str(v.dtype) for k, v in leaves.items()})
+  text = json.dumps(record, indent=2, sort_keys=True)  # fails before any write
+  path = os.path.abspath(path)
+  parent = os.path.dirname(path)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(path)}.')
+  try:
+    ocp.PyTreeCheckpointer().save(os.path.join(tmp, STATE_DIR), plain)
+    with open(os.path.join(tmp, METADATA_FILE), 'w') as f:
+      f.write(text)
+    old = None
+    if os.path.exists(path):
+      old = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(path)}.old.')
+      os.replace(path, os.path.join(old, 'model'))
+    os.replace(tmp, path)
+    if old is not None:
+      shutil.rmtree(old, ignore_errors=True)
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp, ignore_errors=True)
+  return path
+
+
+def read_metadata(path: str) -> dict:
+  """metadata.json of a model directory (InputError if absent or damaged)."""
+  file = os.path.join(path, METADATA_FILE)
+  check(os.path.isfile(file), f'{path} is not a saved model (no {METADATA_FILE})')
+  try:
+    with open(file) as f:
+      record = json.load(f)
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise InputError(f'{file} is not readable JSON ({e})') from None
+  check(isinstance(record, dict) and isinstance(record.get('shapes'), dict),
+        f'{file} does not describe a saved model (no shapes)')
+  return record
+
+
+def _nest(flat: dict[str, Any]) -> dict:
+  out: dict = {}
+  for key, value in flat.items():
+    node = out
+    *parents, leaf = key.split('/')
+    for name in parents:
+      node = node.setdefault(name, {})
+    node[leaf] = value
+  return out
+
+
+def _state_type(name: str | None):
+  """The NamedTuple class ``name`` if it lives in ncg (nothing else is imported)."""
+  if not name or not name.startswith('ncg.'):
+    return None
+  module, _, qualname = name.rpartition('.')
+  try:
+    return getattr(importlib.import_module(module), qualname)
+  except (ImportError, AttributeError):
+    return None
+
+
+def load(path: str) -> Checkpoint:
+  """Restores a model directory written by :func:`save`, without any template.
+
+  Returns:
+    ``Checkpoint(state, metadata)``: the state as the NamedTuple it was saved
+    as (when it is one of ncg's) or as nested dicts of jax arrays, with the
+    saved shapes and dtypes; ``metadata`` as saved.
+
+  Raises:
+    InputError: not a model directory, or arrays that do not match metadata.
+  """
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  path = os.path.abspath(path)
+  metadata = read_metadata(path)
+  abstract = _nest({k: jax.ShapeDtypeStruct(tuple(shape),
+                                            np.dtype(metadata['dtypes'][k]))
+                    for k, shape in metadata['shapes'].items()})
+  try:
+    tree = ocp.StandardCheckpointer().restore(os.path.join(path, STATE_DIR),
+                                              abstract)
+  except (ValueError, TypeError, KeyError, OSError, FileNotFoundError) as e:
+    detail = ' '.join(str(e).split())[:300]
+    raise InputError(f'cannot restore the model in {path}: {detail}') from None
+  cls = _state_type(metadata.get('state_type'))
+  if cls is not None:
+    tree = cls(**tree)
+  return Checkpoint(tree, metadata)
