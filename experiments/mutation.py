@@ -42,8 +42,8 @@ from absl import app
 from absl import flags
 
 _MODULES = flags.DEFINE_list(
-    'modules', ['rbm', 'sampling', 'train', 'estimators', 'classification',
-                'parsimonious'],
+    'modules', ['rbm', 'sampling', 'train', 'rewiring', 'analytics',
+                'estimators', 'classification', 'parsimonious'],
     'Modules of ncg/ to mutate (parsimonious = the whole subpackage).')
 _WORKDIR = flags.DEFINE_string(
     'workdir', '/tmp/ncg-mutation',
@@ -68,8 +68,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # these tests to functions, and a mutant runs the ones that reach it).
 MODULE_TESTS = {
     'rbm': ('tests/test_rbm.py',),
-    'sampling': ('tests/test_sampling.py',),
+    'sampling': ('tests/test_sampling_exact.py', 'tests/test_sampling.py'),
     'train': ('tests/test_train_independent.py', 'tests/test_train.py'),
+    'rewiring': ('tests/test_connectivity_modes.py',),
+    'analytics': ('tests/test_connectivity_modes.py',),
     'estimators': ('tests/test_estimators.py',),
     'classification': ('tests/test_classification.py',),
     'parsimonious': ('tests/test_parsimonious_gates.py',
@@ -78,6 +80,7 @@ MODULE_TESTS = {
                      'tests/test_parsimonious_train.py',
                      'tests/test_parsimonious_complexity.py'),
 }
+MODULE_PATHS = {'parsimonious': 'ncg/parsimonious/*'}
 SELECTION = 'pytest_add_cli_args_test_selection =\n    tests\n'
 WARMUP = 'forkserver_warmup = none\n'
 PRELOAD = ('jax', 'jax.numpy', 'numpy', 'optax', 'ncg.rbm', 'ncg.sampling',
@@ -143,9 +146,29 @@ def prepare(workdir: str, module: str) -> None:
   # them starts no threads and no backend, so forking stays safe.
   with open(os.path.join(workdir, 'preload.txt'), 'w') as f:
     f.write('\n'.join(PRELOAD) + '\n')
+  # Only this module's file(s) are mutated in its copy (generating every
+  # module's mutants for each copy costs minutes).
+  start = text.index('only_mutate =\n')
+  end = text.index('pytest_add_cli_args_test_selection =')
+  path = MODULE_PATHS.get(module, f'ncg/{module}.py')
+  text = text[:start] + f'only_mutate =\n    {path}\n' + text[end:]
   with open(cfg, 'w') as f:
     f.write(text.replace(WARMUP, 'forkserver_warmup = import\n'
                          'preload_modules_file = preload.txt\n'))
+
+
+def xla_cache_env(workdir: str) -> dict[str, str]:
+  """The environment of mutmut: one persistent XLA cache per module copy.
+
+  Every mutant runs in a fresh process, so without it each one compiles all
+  of its tests' programs again. A program is keyed by its HLO: a mutated
+  function traces to a different program and compiles anew, the unchanged
+  ones are read from the cache (no number changes).
+  """
+  return dict(os.environ,
+              JAX_COMPILATION_CACHE_DIR=os.path.join(workdir, 'xla-cache'),
+              JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
+              JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='-1')
 
 
 def module_of(path: str) -> str:
@@ -218,22 +241,24 @@ def main(argv):
       shutil.rmtree(workdir, ignore_errors=True)
     run = [sys.executable, '-m', 'mutmut', 'run',
            f'--max-children={_MAX_CHILDREN.value}']
+    env = xla_cache_env(workdir)
     if not _REPORT_ONLY.value:
       prepare(workdir, module)
       if _SAMPLE.value and not all_mutants(workdir, module):
         # Generates the mutants and the test map, tests no mutant.
         subprocess.run(run + [f'ncg.{module}.x_no_such_function*'],
-                       cwd=workdir, check=False)
+                       cwd=workdir, check=False, env=env)
       names = sample_of(workdir, module)
       if names is None:
-        subprocess.run(run + [f'ncg.{module}.*'], cwd=workdir, check=False)
+        subprocess.run(run + [f'ncg.{module}.*'], cwd=workdir, check=False,
+                       env=env)
       else:  # explicit names are always rerun: skip those with a result
         todo = [n for n in names if n not in _tested(workdir, module)]
         if _RETRY.value:
           todo += [n.split()[0] for n in scores(workdir, [module], names)[
               module][3]]
         if todo:
-          subprocess.run(run + todo, cwd=workdir, check=False)
+          subprocess.run(run + todo, cwd=workdir, check=False, env=env)
     if not os.path.isdir(workdir):
       print(f'{module}: not run')
       continue

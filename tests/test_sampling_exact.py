@@ -1,0 +1,154 @@
+"""ncg.sampling draw by draw: with fixed keys, every sample equals a numpy recomputation.
+
+The uniforms come from the same keys (threefry, or the documented hash); the
+maths on top of them (the conditionals, the strict ``u < p`` threshold, the
+key splits, the number of sweeps, the label softmax group, dtypes) is
+recomputed here in plain numpy, so any change of a formula changes a sample.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ncg import sampling
+from tests.conftest import tiny_rbm
+
+
+def _sigmoid(x):
+  return 1.0 / (1.0 + np.exp(-x))
+
+
+def _uniforms(key, shape, rng, dtype=jnp.float64):
+  """The uniforms ncg.sampling draws for (key, shape, dtype, rng), as numpy."""
+  if rng == 'hash':
+    words = jax.random.bits(key, (2,), jnp.uint32)
+    return np.asarray(sampling.hash_uniforms(words, shape, dtype))
+  return np.asarray(jax.random.uniform(key, shape, dtype))
+
+
+def _state():
+  state = tiny_rbm(jax.random.key(11), num_visible=5, num_hidden=3,
+                   density=0.6, scale=1.5)
+  aw = np.asarray(state.W) * (np.asarray(state.strength) > 0.5)
+  return state, aw, np.asarray(state.b), np.asarray(state.c)
+
+
+@pytest.mark.parametrize('rng', sampling.RNGS)
+def test_bernoulli_is_a_strict_threshold_of_the_keyed_uniforms(rng):
+  key = jax.random.key(1)
+  u = _uniforms(key, (3, 4), rng)
+  # p = u exactly must give 0 (P(u < p) = p needs a strict <; p = 0 never
+  # fires even for u = 0); p just above u gives 1.
+  probs = np.where(np.arange(12).reshape(3, 4) % 2 == 0, u,
+                   np.nextafter(u, 2.0))
+  got = sampling.bernoulli(key, jnp.asarray(probs), rng)
+  assert got.dtype == jnp.float64
+  np.testing.assert_array_equal(got, (u < probs).astype(float))
+  np.testing.assert_array_equal(sampling.uniform(key, (3, 4), jnp.float64, rng), u)
+  # float32 probabilities: float32 draws, float32 output.
+  u32 = _uniforms(key, (3, 4), rng, jnp.float32)
+  got32 = sampling.bernoulli(key, jnp.asarray(u32), rng)
+  assert got32.dtype == jnp.float32
+  np.testing.assert_array_equal(got32, 0.0)
+
+
+def test_hash_uniforms_default_dtype_is_float32_with_the_same_24_bits():
+  words = jnp.array([7, 9], jnp.uint32)
+  u32 = sampling.hash_uniforms(words, (2, 3))
+  assert u32.dtype == jnp.float32
+  np.testing.assert_array_equal(
+      u32, np.asarray(sampling.hash_uniforms(words, (2, 3), jnp.float64)))
+  u = sampling.uniform(jax.random.key(2), (4,))
+  assert u.dtype == jnp.float32   # threefry is the default stream
+
+
+@pytest.mark.parametrize('rng', ['hash'])  # not the default: rng is passed on
+def test_conditionals_and_draws_match_numpy(rng):
+  state, aw, b, c = _state()
+  v = np.array([[1., 0., 1., 1., 0.], [0., 1., 0., 0., 1.]])
+  key = jax.random.key(3)
+  h, ph = sampling.sample_hidden(key, state, jnp.asarray(v), rng)
+  expected_ph = _sigmoid(v @ aw + c)
+  np.testing.assert_allclose(ph, expected_ph, rtol=1e-12)
+  np.testing.assert_array_equal(h, _uniforms(key, (2, 3), rng) < expected_ph)
+  hh = np.array([[1., 0., 1.], [0., 1., 1.]])
+  v1, pv = sampling.sample_visible(key, state, jnp.asarray(hh), rng=rng)
+  expected_pv = _sigmoid(hh @ aw.T + b)
+  np.testing.assert_allclose(pv, expected_pv, rtol=1e-12)
+  np.testing.assert_array_equal(v1, _uniforms(key, (2, 5), rng) < expected_pv)
+
+
+@pytest.mark.parametrize('rng', ['hash'])  # not the default: rng is passed on
+def test_label_group_uses_its_own_key_and_the_softmax_of_the_last_rows(rng):
+  logits = np.array([[0.3, -1.2, 2.0, 0.5, -0.4], [1.5, 0.1, -2.0, 0.0, 3.0]])
+  key = jax.random.key(4)
+  v, p = sampling.sample_visible_from_logits(key, jnp.asarray(logits), 3, rng)
+  key_bits, key_label = jax.random.split(key)
+  bit_p = _sigmoid(logits[:, :2])
+  z = np.exp(logits[:, 2:])
+  label_p = z / z.sum(1, keepdims=True)
+  np.testing.assert_allclose(p, np.concatenate([bit_p, label_p], 1), rtol=1e-12)
+  np.testing.assert_array_equal(v[:, :2], _uniforms(key_bits, (2, 2), rng) < bit_p)
+  label = np.asarray(jax.random.categorical(key_label, jnp.asarray(logits[:, 2:])))
+  np.testing.assert_array_equal(v[:, 2:], np.eye(3)[label])
+  assert v.dtype == jnp.float64
+  # One label unit: a softmax over one unit is always on.
+  v1, p1 = sampling.sample_visible_from_logits(key, jnp.asarray(logits), 1, rng)
+  np.testing.assert_array_equal(v1[:, 4], 1.0)
+  np.testing.assert_allclose(p1[:, :4], _sigmoid(logits[:, :4]), rtol=1e-12)
+
+
+def _sweep(key, state, aw, b, c, v, rng='threefry', label_units=0):
+  """One numpy Gibbs sweep from the same keys (no label units)."""
+  key_h, key_v = jax.random.split(key)
+  h = (_uniforms(key_h, aw.shape[1:], rng) < _sigmoid(v @ aw + c)).astype(float)
+  return (_uniforms(key_v, aw.shape[:1], rng) < _sigmoid(aw @ h + b)).astype(float)
+
+
+@pytest.mark.parametrize('rng', ['hash'])  # not the default: rng is passed on
+def test_sweeps_chains_and_trajectories_follow_their_keys(rng):
+  state, aw, b, c = _state()
+  v0 = np.array([1., 0., 0., 1., 1.])
+  key = jax.random.key(5)
+  # One sweep; the chain keeps v's dtype (float32 v, float64 state).
+  got = sampling.gibbs_sweep(key, state, jnp.asarray(v0, jnp.float32), rng=rng)
+  assert got.dtype == jnp.float32
+  np.testing.assert_array_equal(got, _sweep(key, state, aw, b, c, v0, rng))
+  # Three sweeps: one split key per sweep, in order.
+  v = v0
+  for k in jax.random.split(key, 3):
+    v = _sweep(k, state, aw, b, c, v, rng)
+  np.testing.assert_array_equal(
+      sampling.gibbs_chain(key, state, jnp.asarray(v0), 3, rng=rng), v)
+  # Chains: row i runs from v[i] with the i-th split key.
+  starts = np.array([[1., 0., 0., 1., 1.], [0., 1., 1., 0., 0.]])
+  chains = sampling.sample_chains(key, state, jnp.asarray(starts), 2, rng=rng)
+  for i, k in enumerate(jax.random.split(key, 2)):
+    v = starts[i]
+    for kk in jax.random.split(k, 2):
+      v = _sweep(kk, state, aw, b, c, v, rng)
+    np.testing.assert_array_equal(chains[i], v)
+
+
+def test_trajectory_frames_are_sample_chains_every_few_sweeps():
+  state, _, _, _ = _state()
+  starts = jnp.array([[1., 0., 0., 1., 1.], [0., 1., 1., 0., 0.]])
+  key = jax.random.key(6)
+  traj = sampling.chain_trajectory(key, state, starts, 5, every=2)
+  assert traj.shape == (2, 2, 5)   # ⌊5 / 2⌋ frames
+  v = starts
+  for i, k in enumerate(jax.random.split(key, 2)):
+    v = sampling.sample_chains(k, state, v, 2)
+    np.testing.assert_array_equal(traj[i], v)
+
+
+def test_random_visible_is_a_fair_coin_threshold():
+  key = jax.random.key(7)
+  got = sampling.random_visible(key, 3, 4)
+  assert got.dtype == jnp.float32
+  np.testing.assert_array_equal(
+      got, np.asarray(jax.random.uniform(key, (3, 4), jnp.float32)) < 0.5)
+  got64 = sampling.random_visible(key, 3, 4, jnp.float64)
+  np.testing.assert_array_equal(
+      got64, np.asarray(jax.random.uniform(key, (3, 4), jnp.float64)) < 0.5)
