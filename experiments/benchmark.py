@@ -125,5 +125,10 @@ def main(argv):
                       'cases': cases}))
 
 
-if __name__ == '__main__':
+def cli():
+  """The ``ncg-benchmark`` console script (and ``python -m``)."""
   app.run(main)
+
+
+if __name__ == '__main__':
+  cli()

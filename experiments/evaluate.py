@@ -103,7 +103,12 @@ def main(argv):
     _report(result)
 
 
-if __name__ == '__main__':
+def cli():
+  """The ``ncg-evaluate`` console script (and ``python -m``)."""
   app.run(workdir_lib.clean_errors(
       preemption.interruptible(main, 'evaluation')),
           flags_parser=workdir_lib.parse_flags)
+
+
+if __name__ == '__main__':
+  cli()

@@ -13,17 +13,19 @@ summary.json (the final deterministic architecture, its errors, MACs, FLOPs,
 parameters and the training cost). The logic is in experiments/prune_run.py.
 """
 
+import sys
+
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
+from experiments import configs
 from experiments import prune_run
 from experiments import workdir as workdir_lib
 from ncg.errors import check
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/prune_lenet300.py', 'Training configuration file.')
+_CONFIG = configs.define_flag(
+    'prune_lenet300', 'Training configuration: a file, or a packaged config name (prune_lenet5...).')
 _WORKDIR = flags.DEFINE_string('workdir', 'runs/prune/default',
                                'Directory of the run (created; resumed if it exists).')
 _STOP_AFTER = flags.DEFINE_integer(
@@ -40,5 +42,11 @@ def main(argv):
   prune_run.train_and_evaluate(_CONFIG.value, _WORKDIR.value, _STOP_AFTER.value)
 
 
+def cli():
+  """The ``ncg-prune`` console script (and ``python -m``)."""
+  app.run(workdir_lib.clean_errors(main), argv=configs.resolve_argv(sys.argv),
+          flags_parser=workdir_lib.parse_flags)
+
+
 if __name__ == '__main__':
-  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)
+  cli()

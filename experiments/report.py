@@ -246,5 +246,10 @@ def main(argv):
     print(f'wrote {_OUTPUT.value}')
 
 
-if __name__ == '__main__':
+def cli():
+  """The ``ncg-report`` console script (and ``python -m``)."""
   app.run(workdir_lib.clean_errors(main))
+
+
+if __name__ == '__main__':
+  cli()

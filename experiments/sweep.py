@@ -23,18 +23,20 @@ AIS and accuracies) and ``members/m<i>/figures/connectivity.png``; the
 workdir's summary.json lists the members (kind ``rbm_population``).
 """
 
+import sys
+
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
+from experiments import configs
 from experiments import rbm_run
 from experiments import sweep_run
 from experiments import workdir as workdir_lib
 from ncg.errors import check
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Shared run configuration.')
+_CONFIG = configs.define_flag(
+    'default', 'Shared run configuration: a file, or a packaged config name.')
 _WORKDIR = flags.DEFINE_string('workdir', 'runs/sweep', 'Directory of the sweep.')
 _SEEDS = flags.DEFINE_list('seeds', ['0'], 'Seeds of the members.')
 _LRS = flags.DEFINE_list('learning_rates', [], 'η of the members (default: the config\'s).')
@@ -50,5 +52,11 @@ def main(argv):
   sweep_run.run_sweep(config, _WORKDIR.value, grid)
 
 
+def cli():
+  """The ``ncg-sweep`` console script (and ``python -m``)."""
+  app.run(workdir_lib.clean_errors(main), argv=configs.resolve_argv(sys.argv),
+          flags_parser=workdir_lib.parse_flags)
+
+
 if __name__ == '__main__':
-  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)
+  cli()

@@ -12,17 +12,19 @@ samples, hidden-unit filters, the mask, density over epochs). The logic is in
 experiments/rbm_run.py.
 """
 
+import sys
+
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
+from experiments import configs
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from ncg.errors import check
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Training configuration file.')
+_CONFIG = configs.define_flag(
+    'default', 'Training configuration: a file, or the name of a packaged config (mnist...).')
 _WORKDIR = flags.DEFINE_string('workdir', 'runs/default',
                                'Directory of the run (created; resumed if it exists).')
 
@@ -33,5 +35,11 @@ def main(argv):
   rbm_run.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
+def cli():
+  """The ``ncg-train`` console script (and ``python -m``)."""
+  app.run(workdir_lib.clean_errors(main), argv=configs.resolve_argv(sys.argv),
+          flags_parser=workdir_lib.parse_flags)
+
+
 if __name__ == '__main__':
-  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)
+  cli()

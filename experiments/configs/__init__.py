@@ -1,0 +1,64 @@
+"""Run configurations: ml_collections config files with a ``get_config()``.
+
+The entry points' default configs are found here through :func:`path`, so the
+console scripts (``ncg-train`` …) work from any directory, and
+:func:`resolve_argv` lets ``--config=NAME`` name a config of this package
+(``--config=mnist``) as well as any file path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
+
+def names() -> list[str]:
+  """The configs that ship with the package (file names without ``.py``)."""
+  return sorted(f[:-3] for f in os.listdir(DIRECTORY)
+                if f.endswith('.py') and not f.startswith('_'))
+
+
+def path(name: str) -> str:
+  """The absolute path of the packaged config ``name`` (e.g. ``'default'``)."""
+  return os.path.join(DIRECTORY, name + '.py')
+
+
+def resolve_argv(argv: list[str]) -> list[str]:
+  """``--config=NAME`` → the packaged config's path, when NAME is not a file.
+
+  Anything else (a path that exists, an unknown name, ``--config.x=...``) is
+  left as it is, so the flag parser reports it as before.
+  """
+  out = []
+  for arg in argv:
+    if arg.startswith('--config='):
+      value = arg[len('--config='):]
+      stem, _, override = value.partition(':')  # config_flags' 'file:arg'
+      if not os.path.exists(stem) and stem in names():
+        arg = '--config=' + path(stem) + (':' + override if override else '')
+    out.append(arg)
+  return out
+
+
+def define_flag(default: str, help_string: str):
+  """Defines the ``--config`` flag of an entry point, defaulting to ``path(default)``.
+
+  ml_collections reads ``--config.x=...`` overrides while defining the flag,
+  so an unknown field there would be a traceback at import time: it ends
+  here as one ``error:`` line and exit code 2, as every other usage error.
+  """
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  from experiments import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  argv = resolve_argv(sys.argv)
+  try:
+    return config_flags.DEFINE_config_file('config', path(default), help_string,
+                                           sys_argv=argv)
+  except (AttributeError, KeyError) as e:
+    key = str(e).strip('"\'')
+    culprit = [a for a in argv[1:] if a.startswith('--config.') and
+               f'.{key}' in a.split('=')[0]]
+    workdir_lib.fail(f'unknown config field {key!r}'
+                     + (f' in {culprit[0]}' if culprit else '')
+                     + '; see the config file for the fields that exist')
