@@ -43,10 +43,10 @@ def connectivity_figure(path: str, state: rbm.RBMState, flips,
     label_units: label rows to leave out.
     title: suptitle.
   """
-  A = np.asarray(rbm.mask(state))
+  A = analytics.mask(state)
   A = A[:A.shape[0] - label_units] if label_units else A
-  vdeg = np.asarray(analytics.visible_degree(state, label_units))
-  hdeg = np.asarray(analytics.hidden_degree(state, label_units))
+  vdeg = analytics.visible_degree(state, label_units)
+  hdeg = analytics.hidden_degree(state, label_units)
   fig = Figure(figsize=(15, 8.5))
   axes = fig.subplots(2, 3)
 

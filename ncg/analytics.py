@@ -1,4 +1,4 @@
-"""Connectivity analytics of an RBM: degrees and flip statistics (pure numpy-able).
+"""Connectivity analytics of an RBM: degrees and flip statistics (numpy).
 
 For a state with mask A (V, H) (:func:`ncg.rbm.mask`) and, from training,
 the per-connection flip counts F (V, H) of :attr:`ncg.train.TrainerState.flips`:
@@ -11,11 +11,14 @@ the per-connection flip counts F (V, H) of :attr:`ncg.train.TrainerState.flips`:
   connection added and later removed, or the reverse, flipped twice).
 
 Label rows of a joint RBM (always connected) are excluded everywhere.
+
+These are read-outs of a finished state, not part of any jitted program, so
+they run in numpy on the host: no XLA compile per call and shape.
 """
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+import numpy as np
 
 from ncg import rbm
 from ncg.rbm import RBMState
@@ -25,14 +28,19 @@ def _rows(array, label_units: int):
   return array[:array.shape[-2] - label_units] if label_units else array
 
 
-def visible_degree(state: RBMState, label_units: int = 0) -> jnp.ndarray:
+def mask(state: RBMState) -> np.ndarray:
+  """(…, V, H) A = [strength > ½] as int64 counts, on the host."""
+  return (np.asarray(state.strength) > rbm.CONNECTION_THRESHOLD).astype(np.int64)
+
+
+def visible_degree(state: RBMState, label_units: int = 0) -> np.ndarray:
   """(V − L,) number of hidden units connected to each data unit."""
-  return jnp.sum(_rows(rbm.mask(state), label_units), axis=-1)
+  return np.sum(_rows(mask(state), label_units), axis=-1)
 
 
-def hidden_degree(state: RBMState, label_units: int = 0) -> jnp.ndarray:
+def hidden_degree(state: RBMState, label_units: int = 0) -> np.ndarray:
   """(H,) number of data units connected to each hidden unit."""
-  return jnp.sum(_rows(rbm.mask(state), label_units), axis=-2)
+  return np.sum(_rows(mask(state), label_units), axis=-2)
 
 
 def flip_statistics(flips, label_units: int = 0) -> dict[str, float]:
@@ -45,15 +53,14 @@ def flip_statistics(flips, label_units: int = 0) -> dict[str, float]:
     mean_flips_of_flipped: mean F over connections with F ≥ 1 (0 if none);
     max_flips, median_flips_of_flipped: as named.
   """
-  f = jnp.asarray(_rows(jnp.asarray(flips), label_units), jnp.float32).ravel()
+  f = np.asarray(_rows(np.asarray(flips), label_units), np.float64).ravel()
   flipped = f >= 1
-  n = jnp.maximum(jnp.sum(flipped), 1)
-  median = (jnp.median(f[flipped]) if bool(jnp.any(flipped)) else jnp.asarray(0.0))
+  n = max(int(np.sum(flipped)), 1)
   return {
-      'ever_flipped': float(jnp.mean(flipped)),
-      'flipped_repeatedly': float(jnp.mean(f >= 2)),
-      'mean_flips': float(jnp.mean(f)),
-      'mean_flips_of_flipped': float(jnp.sum(f) / n),
-      'median_flips_of_flipped': float(median),
-      'max_flips': float(jnp.max(f)) if f.size else 0.0,
+      'ever_flipped': float(np.mean(flipped)),
+      'flipped_repeatedly': float(np.mean(f >= 2)),
+      'mean_flips': float(np.mean(f)),
+      'mean_flips_of_flipped': float(np.sum(f) / n),
+      'median_flips_of_flipped': float(np.median(f[flipped])) if flipped.any() else 0.0,
+      'max_flips': float(np.max(f)) if f.size else 0.0,
   }

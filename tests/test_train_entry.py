@@ -113,7 +113,7 @@ def test_sweep_trains_a_population_in_one_call_and_resumes(tmp_path):
   assert all(d > 0 for d in grown)  # empty starts grew
   again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
-  assert again.returncode == 0 and 'Resuming' in again.stdout
+  assert again.returncode == 0 and 'already complete' in again.stdout
   assert len(open(tmp_path / 'sweep' / 'metrics.jsonl').readlines()) == 4
   bad = subprocess.run(args[:-1] + ['--densities=2'], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
