@@ -90,6 +90,7 @@ RBM_RULES = (
     Rule('train.new_weight_scale', 0),
     Rule('train.l1_penalty', 0),
     Rule('train.magnitude_threshold', 0),
+    Rule('train.hysteresis', 0, 0.5, high_open=True),
     Rule('train.free_energy_examples', 1, integer=True),
     Rule('eval.every', 0, integer=True),
     Rule('eval.ais_runs', 2, integer=True),

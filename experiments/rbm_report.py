@@ -41,6 +41,8 @@ def _parts(path: str) -> tuple[str, str]:
 def _label(method: str, s: dict) -> str:
   if method.startswith('ncg_p'):
     return f'NCG from p = {method[5:]}'
+  if method.startswith('ncg_hyst'):
+    return f'NCG, hysteresis band ½ ± {method[8:]}'
   label = LABELS.get('l1' if method.startswith('l1') else method, method)
   if method.startswith('l1') and s.get('l1_penalty') is not None:
     label += f' (λ = {s["l1_penalty"]:g}, τ = {s["magnitude_threshold"]:g})'

@@ -76,7 +76,7 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
       rng=t.rng, rewire_fraction=t.rewire_fraction,
       rewire_every=t.rewire_every, rewire_until=int(t.rewire_until * steps),
       new_weight_scale=t.new_weight_scale, l1_penalty=t.l1_penalty,
-      magnitude_threshold=t.magnitude_threshold)
+      magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis)
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
@@ -450,6 +450,7 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'rewire_fraction': t.rewire_fraction if t.connectivity in ('set', 'rigl') else None,
       'l1_penalty': t.l1_penalty if t.connectivity == 'l1' else None,
       'magnitude_threshold': t.magnitude_threshold,
+      'hysteresis': t.hysteresis,
       'epochs': last['epoch'],
       'seed': t.seed, 'labels': m.labels,
       'added_last_epoch': last['added'], 'removed_last_epoch': last['removed'],

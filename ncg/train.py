@@ -123,6 +123,10 @@ class TrainConfig:
       connected, never touched by connectivity learning.
     rng: uniforms of the Gibbs chains: 'hash' (fast on CPU, see
       :mod:`ncg.sampling`) or 'threefry' (JAX's generator).
+    visible: the visible unit type (:mod:`ncg.units`): 'bernoulli' (binary
+      data) or 'gaussian' (unit-variance Gaussian units for real-valued,
+      standardised data; no label units). G, Δb, Δc and the network
+      gradient W ⊙ G have the same form for both.
     rewire_fraction: ζ of 'set' and 'rigl' (RigL's initial fraction).
     rewire_every: steps between rewirings; 0 = once, after the epoch's last
       step.
@@ -130,6 +134,10 @@ class TrainConfig:
     new_weight_scale: s of SET's new weights N(0, s²).
     l1_penalty: λ of 'l1' (per weight, in the units of the mean log p).
     magnitude_threshold: τ of the effective density mean(A ⊙ [|W| > τ]).
+    hysteresis: h of a band ½ ± h around the threshold (NCG only; 0 = off,
+      the reference): a strength whose step crossed ½ is moved to the far
+      edge of the band (½ + h when added, ½ − h when removed), so it must
+      travel back at least h before its connection can flip again.
   """
   k: int = 1
   persistent: bool = False
@@ -146,6 +154,8 @@ class TrainConfig:
   new_weight_scale: float = 0.05
   l1_penalty: float = 1e-4
   magnitude_threshold: float = 0.01
+  visible: str = 'bernoulli'
+  hysteresis: float = 0.0
 
   def __post_init__(self):
     check(isinstance(self.k, int) and self.k >= 1, f'k must be an integer >= 1, got {self.k}')
@@ -174,6 +184,13 @@ class TrainConfig:
     check(self.l1_penalty >= 0, f'l1_penalty must be >= 0, got {self.l1_penalty}')
     check(self.magnitude_threshold >= 0,
           f'magnitude_threshold must be >= 0, got {self.magnitude_threshold}')
+    check(self.visible in sampling.VISIBLE_SAMPLERS,
+          f'unknown visible unit type {self.visible!r}; choose one of '
+          f'{tuple(sampling.VISIBLE_SAMPLERS)}')
+    check(self.visible == 'bernoulli' or not self.label_units,
+          f'label units need binary visible units, not {self.visible!r}')
+    check(0 <= self.hysteresis < 0.5,
+          f'hysteresis must be in [0, 0.5), got {self.hysteresis}')
 
   @property
   def mode(self) -> Mode:
@@ -320,7 +337,7 @@ def phases(config: TrainConfig, model: RBMState, batch: jax.Array,
   key_h, key_v, key_chain = jax.random.split(key, 3)
   ph_data = rbm.hidden_probs(model, batch)
   h_data = sampling.bernoulli(key_h, ph_data, config.rng)
-  v_first, recon = sampling.sample_visible_from_logits(
+  v_first, recon = sampling.VISIBLE_SAMPLERS[config.visible](
       key_v, rbm.visible_logits(model, h_data), config.label_units, config.rng)
   if config.persistent:
     start, sweeps = chains, config.k
@@ -328,7 +345,8 @@ def phases(config: TrainConfig, model: RBMState, batch: jax.Array,
     start, sweeps = v_first, config.k - 1
   if sweeps:
     negatives = sampling.sample_chains(key_chain, model, start, sweeps,
-                                       config.label_units, config.rng)
+                                       config.label_units, config.rng,
+                                       config.visible)
   else:
     negatives = start
   return Phases(ph_data, negatives, rbm.hidden_probs(model, negatives), recon)
@@ -353,6 +371,21 @@ def _mask_changes(old_A, new_A):
   added = jnp.sum(new_A > old_A, dtype=jnp.int32)
   removed = jnp.sum(new_A < old_A, dtype=jnp.int32)
   return added, removed, (new_A != old_A).astype(jnp.int32)
+
+
+def hysteresis_band(strength: jax.Array, old_mask: jax.Array,
+                    h: float) -> jax.Array:
+  """Strengths (V, H) after a step, with flips pushed across the band ½ ± h.
+
+  A connection that was absent (old_mask 0) and whose strength now exceeds ½
+  gets max(α, ½ + h); one that was present and dropped to ≤ ½ gets
+  min(α, ½ − h). Unflipped strengths are unchanged, so h = 0 is the identity.
+  """
+  t = rbm.CONNECTION_THRESHOLD
+  added = (strength > t) & (old_mask == 0)
+  removed = (strength <= t) & (old_mask != 0)
+  return jnp.where(added, jnp.maximum(strength, t + h),
+                   jnp.where(removed, jnp.minimum(strength, t - h), strength))
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
@@ -397,7 +430,10 @@ def make_trainer(config: TrainConfig) -> Trainer:
                                         opt_state.optimizer, state)
     updates = updates._replace(W=updates.W * A)  # absent weights stay frozen
     new_state = optax.apply_updates(state, updates)
-    new_state = new_state._replace(strength=jnp.clip(new_state.strength, 0.0, 1.0))
+    strength = jnp.clip(new_state.strength, 0.0, 1.0)
+    if config.hysteresis:
+      strength = hysteresis_band(strength, A, config.hysteresis)
+    new_state = new_state._replace(strength=strength)
 
     added, removed, flipped = _mask_changes(A, rbm.mask(new_state))
     metrics = StepMetrics(

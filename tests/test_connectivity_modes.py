@@ -191,3 +191,36 @@ def test_rewiring_interval_spans_epochs():
   k = int(np.floor(0.3 * 0.5 * 54))
   assert swaps[0] == 0 and swaps[1] > 0 and swaps[2] > 0
   assert max(swaps) <= k + 2              # one rewiring (after steps 10, 20) each
+
+
+def test_hysteresis_band_moves_only_flipped_strengths_to_the_far_edge():
+  old = jnp.array([[0.0, 1.0, 0.0, 1.0, 0.0, 1.0]])         # old mask A
+  s = jnp.array([[0.52, 0.49, 0.45, 0.55, 0.70, 0.20]])      # after a step
+  band = np.asarray(train.hysteresis_band(s, old, 0.1))
+  #   added → ½+h; removed → ½−h; unflipped (2 absent, 3 present) untouched;
+  #   a flip already past the edge (0.70 added, 0.20 removed) is kept.
+  np.testing.assert_allclose(band, [[0.6, 0.4, 0.45, 0.55, 0.70, 0.20]])
+  np.testing.assert_array_equal(train.hysteresis_band(s, old, 0.0), s)
+
+
+def test_hysteresis_step_leaves_every_flipped_connection_outside_the_band():
+  state = _state(3, V=16, H=9, density=0.5)
+  state = state._replace(strength=0.5 + 0.02 * jax.random.normal(
+      jax.random.key(4), state.W.shape))                     # all near ½
+  batch = jax.random.bernoulli(jax.random.key(6), 0.4, (8, 16)).astype(state.W.dtype)
+  h = 0.05
+  plain, band = (train.make_trainer(train.TrainConfig(
+      k=1, learning_rate=0.5, hysteresis=x)) for x in (0.0, h))
+  key = jax.random.key(7)
+  s0, _, _ = plain.step(state, plain.init(state, key, 8), batch, key)
+  s1, _, m1 = band.step(state, band.init(state, key, 8), batch, key)
+  old = _present(state)
+  flipped = _present(s1) != old
+  assert flipped.sum() == int(m1.added + m1.removed) > 0
+  # Same parameters and the same flips as without the band; only the flipped
+  # strengths moved, each to at least h from ½ on its new side.
+  np.testing.assert_array_equal(flipped, _present(s0) != old)
+  np.testing.assert_allclose(s1.W, s0.W)
+  a1 = np.asarray(s1.strength)
+  assert np.all(np.abs(a1[flipped] - 0.5) >= h - 1e-12)
+  np.testing.assert_array_equal(a1[~flipped], np.asarray(s0.strength)[~flipped])

@@ -39,6 +39,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.new_weight_scale = 0.05  # set: new weights N(0, s²) (the reference's N(0,1)/20)
   config.train.l1_penalty = 1e-4       # l1: λ of λ‖W‖₁ (per example, nats)
   config.train.magnitude_threshold = 0.01  # effective density counts |W| > τ
+  config.train.hysteresis = 0.0        # ncg: flips jump to the far edge of ½ ± h (0 = off)
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
   config.train.rng = 'hash'          # Gibbs uniforms: hash (fast on CPU) | threefry

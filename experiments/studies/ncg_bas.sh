@@ -19,6 +19,10 @@ sweep --config.train.connectivity=l1 --config.train.l1_penalty=0.001 --workdir=$
 # The flip question: η_α/η = 1 and 25 (5 is the reference, in $out/ncg).
 sweep --densities=0.5 --config.train.strength_learning_rate=0.01 --workdir=$out/ncg_ratio1
 sweep --densities=0.5 --config.train.strength_learning_rate=0.25 --workdir=$out/ncg_ratio25
+# A hysteresis band ½ ± h (flips jump to the band's far edge), off in the reference.
+for h in 0.05 0.1; do
+  sweep --densities=0.5 --config.train.hysteresis=$h --workdir=$out/ncg_hyst$h
+done
 
 # Stage 2: random patterns of NCG's final size (mean over its members).
 for mode in fixed set rigl; do
