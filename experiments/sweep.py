@@ -42,6 +42,10 @@ _SEEDS = flags.DEFINE_list('seeds', ['0'], 'Seeds of the members.')
 _LRS = flags.DEFINE_list('learning_rates', [], 'η of the members (default: the config\'s).')
 _DENSITIES = flags.DEFINE_list('densities', [],
                                'Initial densities (default: the config\'s).')
+_CHUNK = flags.DEFINE_integer(
+    'chunk', 0, 'Members trained per device call, the population staying in '
+    'host memory between calls (0 = all at once); for populations larger '
+    'than the device. Results are those of the unchunked sweep.')
 
 
 def main(argv):
@@ -49,7 +53,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   config = rbm_run.resolve_density_from(_CONFIG.value)
   grid = sweep_run.member_grid(config, _SEEDS.value, _LRS.value, _DENSITIES.value)
-  sweep_run.run_sweep(config, _WORKDIR.value, grid)
+  sweep_run.run_sweep(config, _WORKDIR.value, grid, _CHUNK.value)
 
 
 def cli():

@@ -54,6 +54,31 @@ def member_grid(config, seeds, learning_rates, densities):
 EXACT_CURVE_MAX_LOG2 = 20  # exact NLL curves for models this small
 
 
+def chunked_epoch(epoch_fn, chunk: int, members: int):
+  """``epoch_fn`` applied ``chunk`` members at a time (0: all in one call).
+
+  For populations whose training does not fit the device at once: each call
+  gets the members [lo, lo + chunk) of the stacked states, optimizer states
+  and keys, and its outputs are pulled back to host memory (numpy) before the
+  next chunk runs, so the device holds one chunk's state and working set.
+  Members are independent (own keys, own data order), and the rewiring
+  schedule reads the step count, which every live member shares, so the
+  result equals the unchunked epoch. A last, smaller chunk compiles once more.
+  """
+  if not chunk or chunk >= members:
+    return epoch_fn
+
+  def run(states, opt_states, x, keys):
+    parts = []
+    for lo in range(0, members, chunk):
+      take = lambda a, lo=lo: a[lo:lo + chunk]  # pylint: disable=cell-var-from-loop
+      parts.append(jax.device_get(epoch_fn(
+          jax.tree.map(take, states), jax.tree.map(take, opt_states), x,
+          keys[lo:lo + chunk])))
+    return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+  return run
+
+
 def exact_nll_fn(state_like, label_units: int, train_x, test_x):
   """A jitted, member-vmapped (train, test) exact NLL, or None if too big."""
   _, log2_terms = estimators.count_configurations(state_like, label_units)
@@ -174,7 +199,12 @@ def member_table(members: list[dict]) -> str:
   return '\n'.join(lines)
 
 
-def run_sweep(config, workdir, grid) -> None:
+def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
+  """Trains, checkpoints and evaluates the population ``grid`` of ``config``.
+
+  ``chunk`` > 0 trains that many members per device call
+  (:func:`chunked_epoch`) for populations larger than device memory.
+  """
   dataset, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
   batch_size = config.train.batch_size
   n_free = config.train.free_energy_examples
@@ -220,13 +250,19 @@ def run_sweep(config, workdir, grid) -> None:
   saved = start
   workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
 
-  epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True).lower(
-      states, opt_states, train_x, key_epochs).compile()  # time epochs only
+  members = len(grid['seed'])
+  check(chunk >= 0, f'--chunk must be >= 0, got {chunk}')
+  if chunk and chunk < members:
+    epoch_fn = chunked_epoch(train_lib.make_epoch(tconfig, batch_size,
+                                                  population=True),
+                             chunk, members)
+  else:
+    epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True).lower(
+        states, opt_states, train_x, key_epochs).compile()  # time epochs only
   gap = jax.jit(jax.vmap(train_lib.free_energy_gap, in_axes=(0, None, None)))
   test_x = rbm_run.visible_data(dataset.test.x, dataset.test.y, label_units)
   exact_nll = (exact_nll_fn(jax.tree.map(lambda a: a[0], states), label_units,
                             train_x, test_x) if config.eval.every else None)
-  members = len(grid['seed'])
   epochs = config.train.epochs
   for epoch in tqdm.tqdm(range(start + 1, epochs + 1), initial=start,
                          total=epochs, desc=f'sweep of {members}', unit='epoch'):
@@ -238,6 +274,8 @@ def run_sweep(config, workdir, grid) -> None:
     states, opt_states, metrics = epoch_fn(states, opt_states, train_x, epoch_keys)
     states, opt_states = guard.update(epoch, (states, opt_states), previous,
                                       metrics)
+    if chunk:  # the population lives on the host between chunked calls
+      states, opt_states = jax.device_get((states, opt_states))
     jax.block_until_ready(states)
     seconds = time.perf_counter() - began
     gaps = gap(states, train_x[:n_free], held_x[:n_free])

@@ -224,3 +224,22 @@ def test_hysteresis_step_leaves_every_flipped_connection_outside_the_band():
   a1 = np.asarray(s1.strength)
   assert np.all(np.abs(a1[flipped] - 0.5) >= h - 1e-12)
   np.testing.assert_array_equal(a1[~flipped], np.asarray(s0.strength)[~flipped])
+
+
+def test_a_population_trained_in_chunks_equals_the_whole_population():
+  from experiments import sweep_run  # pylint: disable=g-import-not-at-top
+  config = train.TrainConfig(k=1, connectivity='rigl', rewire_every=3,
+                             rewire_until=20, learning_rate=0.1)
+  x = jax.random.bernoulli(jax.random.key(0), 0.3, (40, 12)).astype(jnp.float64)
+  states = jax.vmap(lambda k: rbm.init(k, 12, 5, density=0.5))(
+      jax.random.split(jax.random.key(1), 3))
+  trainer = train.make_trainer(config)
+  opts = jax.vmap(trainer.init, in_axes=(0, 0, None))(
+      states, jax.random.split(jax.random.key(2), 3), 10)
+  keys = jax.random.split(jax.random.key(3), 3)
+  epoch = train.make_epoch(config, 10, population=True)
+  whole = epoch(states, opts, x, keys)
+  chunked = sweep_run.chunked_epoch(epoch, 2, 3)(states, opts, x, keys)
+  for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked)):
+    np.testing.assert_array_equal(np.asarray(a), b)
+  assert int(np.asarray(whole[2].added).sum()) > 0  # rewiring happened
