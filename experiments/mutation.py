@@ -59,6 +59,10 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Seed of --sample.')
 _RETRY = flags.DEFINE_bool('retry_survivors', False,
                            'Test the survivors of the last run again (after '
                            'adding tests).')
+_COMMIT = flags.DEFINE_string(
+    'commit', '', 'Copy the sources and tests of this git commit (git '
+    'archive) instead of the working tree, so that a score names the code it '
+    'measured; other engineers\' uncommitted edits stay out.')
 _REPORT_ONLY = flags.DEFINE_bool('report_only', False,
                                  'Only print the scores of the last run.')
 
@@ -122,12 +126,20 @@ def prepare(workdir: str, module: str) -> None:
   os.makedirs(workdir, exist_ok=True)
   for name in COPIED:
     source, target = os.path.join(REPO, name), os.path.join(workdir, name)
+    if _COMMIT.value:
+      if os.path.isdir(target):
+        shutil.rmtree(target)
+      continue
     if os.path.isdir(source):
       shutil.rmtree(target, ignore_errors=True)
       shutil.copytree(source, target,
                       ignore=shutil.ignore_patterns('__pycache__'))
     else:
       shutil.copy2(source, target)
+  if _COMMIT.value:
+    archive = subprocess.run(['git', 'archive', _COMMIT.value, *COPIED],
+                             cwd=REPO, check=True, capture_output=True).stdout
+    subprocess.run(['tar', '-x', '-C', workdir], input=archive, check=True)
   for path in glob.glob(os.path.join(workdir, 'ncg', '**', '*.py'),
                         recursive=True):
     with open(path) as f:

@@ -133,13 +133,16 @@ def test_sweeps_chains_and_trajectories_follow_their_keys(rng):
 
 def test_trajectory_frames_are_sample_chains_every_few_sweeps():
   state, _, _, _ = _state()
-  starts = jnp.array([[1., 0., 0., 1., 1.], [0., 1., 1., 0., 0.]])
+  # The last 2 units a label group: every frame keeps one label on.
+  starts = jnp.array([[1., 0., 0., 1., 0.], [0., 1., 1., 0., 1.]])
   key = jax.random.key(6)
-  traj = sampling.chain_trajectory(key, state, starts, 5, every=2)
+  traj = sampling.chain_trajectory(key, state, starts, 5, every=2,
+                                   label_units=2)
   assert traj.shape == (2, 2, 5)   # ⌊5 / 2⌋ frames
+  np.testing.assert_array_equal(np.asarray(traj)[..., -2:].sum(-1), 1.0)
   v = starts
   for i, k in enumerate(jax.random.split(key, 2)):
-    v = sampling.sample_chains(k, state, v, 2)
+    v = sampling.sample_chains(k, state, v, 2, label_units=2)
     np.testing.assert_array_equal(traj[i], v)
 
 
