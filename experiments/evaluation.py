@@ -363,10 +363,7 @@ def summary_line(evaluation: dict[str, Any]) -> str:
           f'{evaluation.get("ais_temperatures")} temperatures)')
 
 
-def read_json(path: str) -> dict[str, Any]:
-  """A JSON object from ``path``."""
-  with open(path) as f:
-    return json.load(f)
+read_json = workdir_lib.read_json
 
 
 def fold_into_summary(directory: str, evaluation: dict[str, Any], epoch: int,

@@ -24,6 +24,7 @@ from experiments import config_checks
 from experiments import divergence
 from experiments import preemption
 from experiments import workdir as workdir_lib
+from ncg import checkpoint as checkpoint_lib
 from ncg import data as data_lib
 from ncg.errors import Diverged, check
 from ncg.parsimonious import analysis
@@ -34,6 +35,7 @@ from ncg.parsimonious import train as train_lib
 from ncg.parsimonious.architecture import Architecture
 
 SUMMARY_FILE = 'summary.json'
+MODEL_DIR = 'model'   # the final network alone (ncg.checkpoint), with its architecture
 PRICES = ('unit', 'macs')
 
 
@@ -128,7 +130,8 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       decide_step=int(t.decide_epoch * steps),
       decay_steps=(t.epochs * steps if t.cosine_decay else 0),
       coupled_prior=bool(t.coupled_prior), theta_averaging=float(t.theta_averaging),
-      explore=float(t.explore) if gated else 0.0)
+      explore=float(t.explore) if gated else 0.0,
+      sharpness=float(t.get('sharpness', 0.0)) if gated else 0.0)
   train_lib.validate(tconfig, arch)
   check(t.init_scheme in models.INIT_GAINS,
         f'unknown train.init_scheme {t.init_scheme!r}; choose one of {tuple(models.INIT_GAINS)}')
@@ -225,6 +228,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   epoch = 0
   if resuming and manager.latest_step() is not None:
     arch, state, epoch = restore(manager, start, trainer, num_inputs, theta_init)
+    summary_path = os.path.join(workdir, SUMMARY_FILE)
+    if epoch >= schedule.epochs and os.path.isfile(summary_path):
+      stop.uninstall()
+      print(f'{workdir} is already complete ({epoch} epochs): nothing to do '
+            f'(see {summary_path})')
+      return workdir_lib.read_json(summary_path)
     workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= epoch)
     print(f'resuming {workdir} after epoch {epoch}: widths {arch.widths}')
   elif resuming:
@@ -338,6 +347,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'theta_decay_epochs': float(config.train.theta_decay_epochs),
       'theta_averaging': tconfig.theta_averaging,
       'explore': tconfig.explore,
+      'sharpness': tconfig.sharpness,
       'theta_init': float(config.train.theta_init),
       'init_scheme': config.train.init_scheme,
       'init_scale': float(config.train.init_scale),
@@ -352,10 +362,16 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       # forward-pass MAC-epochs: per-example MACs of the arrays × passes per step
       'train_mac_epochs': float(sum(p * c for p, c in zip(passes, computed))),
       'dense_mac_epochs': float(schedule.epochs * complexity.macs(start)),
-      'final_gather': list(final_arch.gather),
   }
   if delta is not None:
     summary['decisions'] = delta
+  # The final network alone (ncg.checkpoint), its per-unit index lists (the
+  # kept inputs) in model/metadata.json rather than in the summary.
+  checkpoint_lib.save(os.path.join(workdir, MODEL_DIR), final_state.params, {
+      'kind': 'parsimonious', 'architecture': {
+          'kind': final_arch.kind, 'widths': list(final_arch.widths),
+          'num_classes': final_arch.num_classes, 'gather': list(final_arch.gather)},
+      'epoch': schedule.epochs, 'config': workdir_lib.config_to_dict(config)})
   workdir_lib.write_json(workdir, SUMMARY_FILE, summary)
   print(f'final {summary["net"]} {_arch_text(final_arch.widths)}: test error '
         f'{100 * summary["test_error"]:.2f}%, {summary["macs"]} MACs, '

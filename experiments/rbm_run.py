@@ -512,15 +512,16 @@ def evaluate_during_training(config: ml_collections.ConfigDict,
   The AIS settings used are part of the returned record (``ais_runs``,
   ``ais_temperatures``). Evaluations during training skip the linear probe and
   use fewer pseudo-likelihood examples; the final one is complete and writes
-  its figures as figures/train_eval_*.png.
+  its figures as figures/train_eval_*.png (up to 64 chains from noise and as
+  many from test data, ``config.figures.gibbs_steps`` sweeps).
   """
-  e = config.eval
+  e, f = config.eval, config.figures
   cheap = {} if final else dict(probe=False, pl_examples=200, exact_max_log2=20)
   record = evaluation_lib.evaluate(
       key, state, dataset, label_units=label_units, ais_runs=e.ais_runs,
       ais_temperatures=e.ais_temperatures, figure_prefix='train_eval',
       figures_dir=workdir_lib.figure_path(workdir, '') if final else None,
-      **cheap)
+      sample_chains=min(64, f.num_samples), sample_steps=f.gibbs_steps, **cheap)
   return {name: evaluation_lib.json_safe(value) for name, value in record.items()}
 
 

@@ -283,6 +283,12 @@ def prepare(workdir: str, config: ml_collections.ConfigDict,
   if os.path.exists(path):
     existing = _read_json(path)
     changed = sorted(_differing_keys(existing, wanted))
+    added = [key for key in changed if _lookup(existing, key) is None and
+             not _has(existing, key)]
+    if added:  # fields the code gained since the run began: their values
+      print(f'{workdir}: config.json gains fields added since the run began: '
+            f'{", ".join(added)}', flush=True)
+      changed = [key for key in changed if key not in added]
     grown = {key for key in changed if key in growable and
              _grows(_lookup(existing, key), _lookup(wanted, key))}
     shrunk = [key for key in changed if key in growable and key not in grown]
@@ -291,7 +297,7 @@ def prepare(workdir: str, config: ml_collections.ConfigDict,
           f'{workdir} holds a run with {shrunk[0]}={_lookup(existing, shrunk[0])}; '
           f'{shrunk[0]} may only grow when resuming (got '
           f'{_lookup(wanted, shrunk[0])}); use another --workdir')
-    if changed and set(changed) <= RESUMABLE_CHANGES | grown:
+    if (changed or added) and set(changed) <= RESUMABLE_CHANGES | grown:
       _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
     elif changed:
       raise InputError(
@@ -308,6 +314,13 @@ def _lookup(record: dict, dotted: str) -> Any:
   return record
 
 
+def _has(record: dict, dotted: str) -> bool:
+  *parents, leaf = dotted.split('.')
+  for name in parents:
+    record = record.get(name) if isinstance(record, dict) else None
+  return isinstance(record, dict) and leaf in record
+
+
 def _grows(old: Any, new: Any) -> bool:
   return (isinstance(old, int) and isinstance(new, int) and
           not isinstance(old, bool) and new > old)
@@ -322,6 +335,11 @@ def _read_json(path: str) -> dict[str, Any]:
                      'another --workdir') from None
   check(isinstance(record, dict), f'{path} does not hold a JSON object')
   return record
+
+
+def read_json(path: str) -> dict[str, Any]:
+  """A JSON object from ``path`` (InputError if unreadable or not an object)."""
+  return _read_json(path)
 
 
 def _differing_keys(a: dict, b: dict, prefix: str = '') -> list[str]:

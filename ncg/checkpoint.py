@@ -15,7 +15,8 @@ A model directory holds
 :func:`load` needs nothing but that directory: the shapes come from
 metadata.json, so no template (and no data set to build one) is required. A
 NamedTuple state of ncg (:class:`ncg.rbm.RBMState`, …) comes back as itself;
-any other pytree of dicts of arrays comes back as nested dicts of arrays.
+any other pytree of dicts and lists of arrays comes back as nested dicts and
+lists (tuples become lists) of jax arrays.
 
 orbax is imported inside the functions: ``import ncg`` needs jax, optax and
 numpy only.
@@ -28,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -57,28 +59,36 @@ def _versions() -> dict[str, str | None]:
   return out
 
 
-def _to_plain(tree: Any) -> tuple[Any, str | None]:
-  """(nested dict of arrays, qualified type name of a top-level NamedTuple)."""
+def _to_plain(tree: Any) -> tuple[Any, str | None, list[str]]:
+  """(nested dict of arrays, qualified type name of a top-level NamedTuple,
+  paths of the lists and tuples, stored as dicts with keys '0', '1', …)."""
   type_name = None
   if isinstance(tree, tuple) and hasattr(tree, '_asdict'):
     type_name = f'{type(tree).__module__}.{type(tree).__qualname__}'
     tree = tree._asdict()
-  check(isinstance(tree, dict) and tree,
+  check(isinstance(tree, Mapping) and tree,
         'ncg.checkpoint.save: the state must be a NamedTuple or a non-empty '
         f'dict of arrays, got {type(tree).__name__}')
 
-  def plain(node):
+  sequences = []
+
+  def plain(node, path):
     if isinstance(node, tuple) and hasattr(node, '_asdict'):
       node = node._asdict()
-    if isinstance(node, dict):
-      return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+      sequences.append(path)
+      node = {str(i): v for i, v in enumerate(node)}
+    if isinstance(node, Mapping):
+      return {str(k): plain(v, f'{path}{k}/') for k, v in node.items()}
     return np.asarray(node)
-  return plain(tree), type_name
+  return plain(tree, ''), type_name, sequences
 
 
 def _leaves(tree: dict, prefix: str = '') -> dict[str, np.ndarray]:
+  """{'a/b': array} of a nested dict (keys must not contain '/')."""
   out = {}
   for key, value in tree.items():
+    check('/' not in key, f'ncg.checkpoint.save: key {key!r} contains "/"')
     if isinstance(value, dict):
       out.update(_leaves(value, f'{prefix}{key}/'))
     else:
@@ -102,10 +112,11 @@ def save(path: str, state: Any, metadata: dict | None = None) -> str:
     The absolute path written.
   """
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  plain, type_name = _to_plain(state)
+  plain, type_name, sequences = _to_plain(state)
   leaves = _leaves(plain)
   record = dict(metadata or {})
   record.update(format=FORMAT, state_type=type_name, versions=_versions(),
+                sequences=sequences,
                 shapes={k: list(v.shape) for k, v in leaves.items()},
                 dtypes={k: str(v.dtype) for k, v in leaves.items()})
   text = json.dumps(record, indent=2, sort_keys=True)  # fails before any write
@@ -155,6 +166,16 @@ def _nest(flat: dict[str, Any]) -> dict:
   return out
 
 
+def _restore_sequences(tree: Any, sequences: list[str], path: str = '') -> Any:
+  """Turns the dicts saved for lists back into lists (see :func:`_to_plain`)."""
+  if not isinstance(tree, dict):
+    return tree
+  tree = {k: _restore_sequences(v, sequences, f'{path}{k}/') for k, v in tree.items()}
+  if path in sequences:
+    return [tree[str(i)] for i in range(len(tree))]
+  return tree
+
+
 def _state_type(name: str | None):
   """The NamedTuple class ``name`` if it lives in ncg (nothing else is imported)."""
   if not name or not name.startswith('ncg.'):
@@ -189,6 +210,8 @@ def load(path: str) -> Checkpoint:
   except (ValueError, TypeError, KeyError, OSError, FileNotFoundError) as e:
     detail = ' '.join(str(e).split())[:300]
     raise InputError(f'cannot restore the model in {path}: {detail}') from None
+  tree = jax.tree.map(jax.numpy.asarray,
+                      _restore_sequences(tree, metadata.get('sequences', [])))
   cls = _state_type(metadata.get('state_type'))
   if cls is not None:
     tree = cls(**tree)

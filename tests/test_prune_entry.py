@@ -28,8 +28,11 @@ def test_tiny_run_resumes_from_the_checkpoint_alone(tmp_path):
   os.remove(resumed_dir / workdir_lib.METRICS_FILE)     # resume must not need it
   resumed = prune.train_and_evaluate(config, str(resumed_dir))
   for key in ('final_widths', 'test_error', 'validation_error', 'macs', 'params',
-              'final_gather', 'undecided_units'):
+              'undecided_units'):
     assert resumed[key] == straight[key], key
+  gathers = [workdir_lib.read_json(str(tmp_path / d / 'model' / 'metadata.json'))
+             ['architecture']['gather'] for d in ('straight', 'resumed')]
+  assert gathers[0] == gathers[1] and 'final_gather' not in resumed
   with open(resumed_dir / prune.SUMMARY_FILE) as f:
     summary = json.load(f)
   assert summary['start_widths'] == [784, 32, 16]

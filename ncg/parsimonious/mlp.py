@@ -77,8 +77,16 @@ def start(widths: Sequence[int], num_features: int, image_shape, num_classes: in
 
 
 def summary_name(arch: Architecture) -> str:
-  """'lenet300' for two hidden layers (the LeNet-300-100 family), else 'mlp'."""
-  return 'lenet300' if len(arch.widths) == 3 else 'mlp'
+  """'lenet300' for the LeNet-300-100 family, else 'mlp'.
+
+  The family: 784 inputs and two hidden layers of 300·m and 100·m units (the
+  reference net, m = 1, and its wider starts such as 600-200 or 1200-400); any
+  other MLP (e.g. the 32-16 of configs/prune_tiny.py) is an 'mlp'.
+  """
+  if len(arch.widths) != 3 or arch.widths[0] != 784:
+    return 'mlp'
+  first, second = arch.widths[1:]
+  return 'lenet300' if first % 300 == 0 and first == 3 * second else 'mlp'
 
 
 KIND = NetKind(name='mlp', summary_name=summary_name, module=GatedMLP,
