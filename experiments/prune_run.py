@@ -130,8 +130,7 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       decide_step=int(t.decide_epoch * steps),
       decay_steps=(t.epochs * steps if t.cosine_decay else 0),
       coupled_prior=bool(t.coupled_prior), theta_averaging=float(t.theta_averaging),
-      explore=float(t.explore) if gated else 0.0,
-      sharpness=float(t.get('sharpness', 0.0)) if gated else 0.0)
+      explore=float(t.explore) if gated else 0.0)
   train_lib.validate(tconfig, arch)
   check(t.init_scheme in models.INIT_GAINS,
         f'unknown train.init_scheme {t.init_scheme!r}; choose one of {tuple(models.INIT_GAINS)}')
@@ -347,7 +346,6 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'theta_decay_epochs': float(config.train.theta_decay_epochs),
       'theta_averaging': tconfig.theta_averaging,
       'explore': tconfig.explore,
-      'sharpness': tconfig.sharpness,
       'theta_init': float(config.train.theta_init),
       'init_scheme': config.train.init_scheme,
       'init_scale': float(config.train.init_scale),
