@@ -73,8 +73,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE_TESTS = {
     'rbm': ('tests/test_rbm.py',),
     'sampling': ('tests/test_sampling_exact.py', 'tests/test_sampling.py'),
-    'train': ('tests/test_train_independent.py', 'tests/test_train.py'),
-    'rewiring': ('tests/test_connectivity_modes.py',),
+    'train': ('tests/test_train_mutants.py', 'tests/test_train_independent.py',
+              'tests/test_train.py'),
+    'rewiring': ('tests/test_rewiring_exact.py',
+                 'tests/test_connectivity_modes.py'),
     'analytics': ('tests/test_connectivity_modes.py',),
     'estimators': ('tests/test_estimators_mutants.py',
                    'tests/test_estimators.py'),
