@@ -8,7 +8,14 @@ labels). Pixel data are intensities in [0, 1] until binarized:
   probability, from a fixed seed (the RBM literature's MNIST; Salakhutdinov &
   Murray 2008). The draw is made once, so every epoch sees the same binary data.
 * ``'threshold'``: pixel > 0.5.
-* ``'none'``: keep intensities (for the parsimonious deep networks).
+* ``'none'``: keep intensities (for the parsimonious deep networks, and
+  with ``standardize=True`` for Gaussian visible units, :mod:`ncg.units`).
+
+``standardize=True`` (with ``'none'``) maps every feature to zero mean and
+unit variance with the training split's statistics, x' = (x − m)/s with
+s = max(std, 0.1) (:func:`standardization`): the floor keeps pixels that are
+(almost) constant in the training digits from turning a rare grey level of a
+test digit into a huge value.
 
 Sources (the ``name`` given to :func:`load`):
 
@@ -46,6 +53,7 @@ import numpy as np
 from ncg.errors import InputError, check
 
 BINARIZATIONS = ('stochastic', 'threshold', 'none')
+STANDARDIZE_MIN_SCALE = 0.1  # floor of a feature's standard deviation
 SPLIT_SEED = 0  # the fixed permutation that defines train/validation/test
 
 
@@ -256,6 +264,15 @@ def binarize(x: np.ndarray, method: str, seed: int) -> np.ndarray:
   return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
 
+def standardization(x: np.ndarray, min_scale: float = STANDARDIZE_MIN_SCALE
+                    ) -> tuple[np.ndarray, np.ndarray]:
+  """Per-feature (mean, scale) of x (N, D), scale = max(std, min_scale); float32."""
+  check(len(x) > 0, 'cannot standardize an empty split')
+  mean = np.mean(x, axis=0, dtype=np.float64)
+  scale = np.maximum(np.std(x, axis=0, dtype=np.float64), min_scale)
+  return mean.astype(np.float32), scale.astype(np.float32)
+
+
 def _permute(split: Split, seed: int = SPLIT_SEED) -> Split:
   order = np.random.default_rng(seed).permutation(len(split.x))
   return Split(split.x[order], split.y[order])
@@ -276,7 +293,8 @@ def load(name: str,
          binarization: str = 'stochastic',
          seed: int = 0,
          validation_size: int | None = None,
-         bars_size: int = 4) -> Dataset:
+         bars_size: int = 4,
+         standardize: bool = False) -> Dataset:
   """Loads a data set by name (see the module docstring for the names).
 
   Args:
@@ -289,12 +307,17 @@ def load(name: str,
       validation; None keeps the data set's default (500 for 'embedded', 0
       otherwise).
     bars_size: n of the n×n bars-and-stripes images.
+    standardize: z-score every feature with the training split's mean and
+      scale (needs ``binarization='none'``): real-valued data for Gaussian
+      visible units.
 
   Raises:
     InputError: unknown name, missing or malformed files, invalid sizes.
   """
   check(binarization in BINARIZATIONS,
         f'unknown binarization {binarization!r}; choose one of {BINARIZATIONS}')
+  check(not standardize or binarization == 'none',
+        f"standardize needs binarization='none', got {binarization!r}")
   image_shape = None
   if name == 'embedded':
     train, valid, test = _cut(_permute(embedded_mnist()), (3500, 500, 1000))
@@ -338,6 +361,9 @@ def load(name: str,
     train, valid = _take(train, 0, keep), _take(train, keep)
   splits = [Split(binarize(s.x, binarization, seed + i), s.y)
             for i, s in enumerate((train, valid, test))]
+  if standardize:
+    mean, scale = standardization(splits[0].x)
+    splits = [Split((s.x - mean) / scale, s.y) for s in splits]
   return Dataset(name, *splits, num_classes=num_classes, image_shape=image_shape)
 
 

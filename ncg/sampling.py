@@ -66,6 +66,19 @@ def uniform(key: jax.Array, shape, dtype=jnp.float32,
   return jax.random.uniform(key, shape, dtype)
 
 
+def normal(key: jax.Array, shape, dtype=jnp.float32,
+           rng: str = 'threefry') -> jax.Array:
+  """N(0, 1) draws: JAX's normal, or Box–Muller on :func:`hash_uniforms`.
+
+  With ``rng='hash'``: z = √(−2 ln(1 − u₁)) cos(2π u₂) for two uniforms per
+  draw (1 − u₁ ∈ (0, 1], so |z| ≤ 5.8 in float32).
+  """
+  if rng == 'hash':
+    u = uniform(key, (2,) + tuple(shape), dtype, rng)
+    return jnp.sqrt(-2.0 * jnp.log1p(-u[0])) * jnp.cos(2.0 * jnp.pi * u[1])
+  return jax.random.normal(key, shape, dtype)
+
+
 def bernoulli(key: jax.Array, probs: jax.Array,
               rng: str = 'threefry') -> jax.Array:
   """Independent {0, 1} draws with the given probabilities, probs' dtype."""
@@ -109,31 +122,55 @@ def sample_visible_from_logits(key: jax.Array, logits: jax.Array,
           jnp.concatenate([bit_probs, label_probs], axis=-1))
 
 
+def sample_gaussian_from_logits(key: jax.Array, logits: jax.Array,
+                                label_units: int = 0, rng: str = 'threefry'
+                                ) -> tuple[jax.Array, jax.Array]:
+  """Unit-variance Gaussian visible units: v ~ N(b + (W ⊙ A)h, I).
+
+  ``logits`` is the mean b + (W ⊙ A)h, (..., V); returns (v, that mean).
+  Gaussian visible layers have no label group (``label_units`` must be 0).
+  """
+  del label_units  # TrainConfig checks that it is 0
+  return logits + normal(key, logits.shape, logits.dtype, rng), logits
+
+
+# v ~ p(v | h) from the pre-activation b + (W ⊙ A)h, per visible unit type
+# (ncg.units describes the types; 'bernoulli' is the binary RBM).
+VISIBLE_SAMPLERS = {'bernoulli': sample_visible_from_logits,
+                    'gaussian': sample_gaussian_from_logits}
+
+
 def gibbs_sweep(key: jax.Array, state: RBMState, v: jax.Array,
-                label_units: int = 0, rng: str = 'threefry') -> jax.Array:
-  """One block-Gibbs sweep v → h → v' of one chain, (V,) → (V,)."""
+                label_units: int = 0, rng: str = 'threefry',
+                visible: str = 'bernoulli') -> jax.Array:
+  """One block-Gibbs sweep v → h → v' of one chain, (V,) → (V,).
+
+  ``visible`` names the visible unit type (:data:`VISIBLE_SAMPLERS`).
+  """
   key_h, key_v = jax.random.split(key)
   h, _ = sample_hidden(key_h, state, v, rng)
-  v_next, _ = sample_visible(key_v, state, h, label_units, rng)
+  v_next, _ = VISIBLE_SAMPLERS[visible](key_v, rbm.visible_logits(state, h),
+                                        label_units, rng)
   return v_next.astype(v.dtype)
 
 
 def gibbs_chain(key: jax.Array, state: RBMState, v: jax.Array, num_steps: int,
-                label_units: int = 0, rng: str = 'threefry') -> jax.Array:
+                label_units: int = 0, rng: str = 'threefry',
+                visible: str = 'bernoulli') -> jax.Array:
   """v after ``num_steps`` sweeps of one chain started at v, (V,) → (V,)."""
   def body(v, key):
-    return gibbs_sweep(key, state, v, label_units, rng), None
+    return gibbs_sweep(key, state, v, label_units, rng, visible), None
   v, _ = jax.lax.scan(body, v, jax.random.split(key, num_steps))
   return v
 
 
 def sample_chains(key: jax.Array, state: RBMState, v: jax.Array,
                   num_steps: int, label_units: int = 0,
-                  rng: str = 'threefry') -> jax.Array:
+                  rng: str = 'threefry', visible: str = 'bernoulli') -> jax.Array:
   """Runs one chain from each row of v, (C, V) → (C, V), vmapped over chains."""
   keys = jax.random.split(key, v.shape[0])
-  return jax.vmap(gibbs_chain, in_axes=(0, None, 0, None, None, None))(
-      keys, state, v, num_steps, label_units, rng)
+  return jax.vmap(gibbs_chain, in_axes=(0, None, 0, None, None, None, None))(
+      keys, state, v, num_steps, label_units, rng, visible)
 
 
 def chain_trajectory(key: jax.Array, state: RBMState, v: jax.Array,
