@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ncg import precision
 from ncg import rbm
 from ncg.errors import check
 from ncg.rbm import RBMState
@@ -56,12 +57,14 @@ def label_scores(state: RBMState, x: jax.Array, label_units: int) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames='label_units')
+@precision.highest
 def label_log_probs(state: RBMState, x: jax.Array, label_units: int) -> jax.Array:
   """log p(y | x) = log_softmax_y(−F(x, y)), (..., V−L) → (..., L)."""
   return jax.nn.log_softmax(label_scores(state, x, label_units), axis=-1)
 
 
 @functools.partial(jax.jit, static_argnames='label_units')
+@precision.highest
 def predict(state: RBMState, x: jax.Array, label_units: int) -> jax.Array:
   """argmax_y p(y | x): (..., V−L) → (...) int32."""
   return jnp.argmax(label_scores(state, x, label_units), axis=-1).astype(

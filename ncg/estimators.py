@@ -60,6 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ncg import classification
+from ncg import precision
 from ncg import rbm
 from ncg import sampling
 from ncg.errors import check
@@ -113,6 +114,7 @@ def _chunked_logsumexp(term_fn, log2_total: int, width_cost: int):
 
 
 @functools.partial(jax.jit, static_argnames='label_units')
+@precision.highest
 def exact_log_partition(state: RBMState, label_units: int = 0) -> jax.Array:
   """Exact log Z by enumerating the smaller layer, in bounded memory.
 
@@ -164,6 +166,7 @@ def exact_log_partition(state: RBMState, label_units: int = 0) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames='label_units')
+@precision.highest
 def log_likelihood(state: RBMState, v: jax.Array, log_z: jax.Array,
                    label_units: int = 0) -> jax.Array:
   """Per-example log p(v) = −F(v) − log Z, (N, D) → (N,), in nats.
@@ -195,6 +198,7 @@ def _chunked_map(fn, v: jax.Array, batch_size: int) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=('label_units', 'batch_size'))
+@precision.highest
 def pseudo_log_likelihood(state: RBMState, v: jax.Array, label_units: int = 0,
                           batch_size: int = 64) -> jax.Array:
   """Per-example log pseudo-likelihood over all bits, (N, V) → (N,).
@@ -343,6 +347,7 @@ def _kahan_add(hi, lo, inc):
 
 
 @functools.partial(jax.jit, static_argnames=('num_runs', 'label_units', 'rng'))
+@precision.highest
 def _ais(key, state, betas, base_visible_bias, num_runs, label_units, rng):
   dtype = state.W.dtype
   state = jax.tree.map(lambda a: a.astype(dtype), state)
