@@ -264,7 +264,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       print(stop.message(epoch - 1, workdir) if stop.requested else
             f'stopping after epoch {epoch - 1} (--stop_after_epochs)')
       return None
-    bar = tqdm.tqdm(total=steps_per_epoch, desc=f'epoch {epoch}', leave=False)
+    bar = tqdm.tqdm(total=steps_per_epoch, desc=f'epoch {epoch}', leave=False,
+                    disable=None)  # no bar when stderr is not a terminal
     def on_chunk(done, current):
       bar.update(done - bar.n)
       bar.set_postfix(widths=_arch_text(current.widths))

@@ -302,7 +302,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
                                           config.train.checkpoint_minutes)
   saved = start  # the epoch of the newest checkpoint
   bar = tqdm.tqdm(range(start + 1, epochs + 1), initial=start, total=epochs,
-                  desc='train', unit='epoch', dynamic_ncols=True)
+                  desc='train', unit='epoch', dynamic_ncols=True,
+                  disable=None)  # None: no bar when stderr is not a terminal
   for epoch in bar:
     if stop.requested:
       break

@@ -265,7 +265,8 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
                             train_x, test_x) if config.eval.every else None)
   epochs = config.train.epochs
   for epoch in tqdm.tqdm(range(start + 1, epochs + 1), initial=start,
-                         total=epochs, desc=f'sweep of {members}', unit='epoch'):
+                         total=epochs, desc=f'sweep of {members}', unit='epoch',
+                         disable=None):  # no bar when stderr is not a terminal
     if stop.requested:
       break
     began = time.perf_counter()

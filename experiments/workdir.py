@@ -40,6 +40,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from experiments import sinks
 from ncg.errors import EXIT_DIVERGED, EXIT_INPUT, Diverged, InputError, check
 
 CONFIG_FILE = 'config.json'
@@ -367,9 +368,15 @@ def _to_json(value: Any) -> Any:
 
 
 def append_metrics(workdir: str, record: dict[str, Any]) -> None:
-  """Appends one JSON line to workdir/metrics.jsonl (arrays become lists)."""
+  """Appends one JSON line to workdir/metrics.jsonl (arrays become lists).
+
+  The record also goes to the sinks switched on (experiments/sinks.py:
+  NCG_TENSORBOARD=1 writes TensorBoard event files).
+  """
+  record = {k: _to_json(v) for k, v in record.items()}
   with open(os.path.join(workdir, METRICS_FILE), 'a') as f:
-    f.write(json.dumps({k: _to_json(v) for k, v in record.items()}) + '\n')
+    f.write(json.dumps(record) + '\n')
+  sinks.publish(workdir, record)
 
 
 def read_metrics(workdir: str) -> list[dict[str, Any]]:
