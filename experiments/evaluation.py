@@ -43,6 +43,7 @@ from experiments import workdir as workdir_lib
 from ncg import classification
 from ncg import data as data_lib
 from ncg import estimators
+from ncg import precision
 from ncg import rbm
 from ncg import sampling
 from ncg.errors import check
@@ -224,7 +225,8 @@ def evaluate(key: jax.Array,
       'num_visible': state.num_visible, 'num_hidden': state.num_hidden,
       'label_units': label_units, 'density': float(rbm.density(state)),
       'ais_runs': int(ais_runs), 'ais_temperatures': int(len(betas)),
-      'ais_base': ais_base, 'ais_rng': 'hash'}
+      'ais_base': ais_base, 'ais_rng': 'hash',
+      'environment': precision.environment()}
 
   # log Z by AIS.
   base = (base_visible_bias(dataset.train.x, dataset.train.y, label_units)

@@ -26,6 +26,7 @@ from experiments import workdir as workdir_lib
 from ncg import analytics
 from ncg import checkpoint as checkpoint_lib
 from ncg import data as data_lib
+from ncg import precision
 from ncg import rbm
 from ncg import train as train_lib
 from ncg.errors import Diverged, InputError, check
@@ -460,6 +461,7 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'seconds_per_epoch': float(np.median([r['seconds'] for r in epochs])),
       'evaluated_epoch': evaluation.get('epoch'),
       **evaluation_lib.summary_fields(evaluation),
+      'environment': precision.environment(),
       **(extra or {}),
   }
 
