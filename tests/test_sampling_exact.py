@@ -155,3 +155,29 @@ def test_random_visible_is_a_fair_coin_threshold():
   got64 = sampling.random_visible(key, 3, 4, jnp.float64)
   np.testing.assert_array_equal(
       got64, np.asarray(jax.random.uniform(key, (3, 4), jnp.float64)) < 0.5)
+
+
+def test_normal_draws_and_gaussian_visible_units_follow_their_formulas():
+  key = jax.random.key(8)
+  # hash: Box–Muller z = √(−2 ln(1 − u₁)) cos(2π u₂) on a (2, ...) draw.
+  u = np.asarray(sampling.uniform(key, (2, 2, 3), jnp.float64, 'hash'))
+  z = np.sqrt(-2 * np.log1p(-u[0])) * np.cos(2 * np.pi * u[1])
+  np.testing.assert_allclose(sampling.normal(key, (2, 3), jnp.float64, 'hash'),
+                             z, rtol=1e-12)
+  np.testing.assert_array_equal(sampling.normal(key, (2, 3), jnp.float64),
+                                jax.random.normal(key, (2, 3), jnp.float64))
+  assert sampling.normal(key, (2,)).dtype == jnp.float32
+  # Gaussian visible units: v = mean + N(0, 1), the mean b + (W ⊙ A)h.
+  logits = jnp.asarray([[0.5, -1.0, 2.0], [0.0, 0.3, -0.7]])
+  v, mean = sampling.sample_gaussian_from_logits(key, logits, 0, 'hash')
+  np.testing.assert_array_equal(mean, logits)
+  np.testing.assert_allclose(v, np.asarray(logits) + z, rtol=1e-12)
+  # One Gaussian–Bernoulli sweep from the same keys.
+  state, aw, b, c = _state()
+  v0 = np.array([0.3, -1.2, 0.8, 0.0, 2.1])
+  key_h, key_v = jax.random.split(key)
+  h = (_uniforms(key_h, (3,), 'hash') < _sigmoid(v0 @ aw + c)).astype(float)
+  noise = np.asarray(sampling.normal(key_v, (5,), jnp.float64, 'hash'))
+  np.testing.assert_allclose(
+      sampling.gibbs_sweep(key, state, jnp.asarray(v0), rng='hash',
+                           visible='gaussian'), aw @ h + b + noise, rtol=1e-12)
