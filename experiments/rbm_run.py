@@ -75,7 +75,11 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
                               else t.strength_learning_rate),
       optimizer=t.optimizer, momentum=t.momentum, label_units=label_units,
       rng=t.rng, rewire_fraction=t.rewire_fraction,
-      rewire_every=t.rewire_every, rewire_until=int(t.rewire_until * steps),
+      rewire_every=t.rewire_every,
+      # only RigL reads it; 0 elsewhere keeps the compiled epoch independent
+      # of train.epochs (an extended run reuses it)
+      rewire_until=(int(t.rewire_until * steps) if t.connectivity == 'rigl'
+                    else 0),
       new_weight_scale=t.new_weight_scale, l1_penalty=t.l1_penalty,
       magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis)
 

@@ -26,8 +26,10 @@ from tests.conftest import ROOT
 
 TINY = 'experiments/configs/tiny.py'
 PRUNE = 'experiments/configs/prune_tiny.py'
+# The same shapes as the runs' final evaluations: the programs compiled for
+# those come from the test session's persistent compilation cache (conftest).
 FAST_EVAL = ['--ais_runs=4', '--ais_temperatures=10', '--noprobe',
-             '--sample_chains=2', '--sample_steps=2', '--pl_examples=20']
+             '--sample_chains=4', '--sample_steps=2', '--pl_examples=1000']
 SMALL_RUN = [f'--config={TINY}', '--config.model.num_hidden=16',
              '--config.train.epochs=1', '--config.figures.gibbs_steps=2',
              '--config.figures.num_samples=4']
