@@ -215,7 +215,12 @@ def print_help(argv: list[str], flag_values: flags.FlagValues,
   own = os.path.abspath(getattr(main, '__file__', '') or '')
   modules = [m for m in flag_values.flags_by_module_dict()
              if full or m == own or m.startswith('experiments')]
-  parts = [(getattr(main, '__doc__', None) or '').strip()]
+  # python -m: the flags' module is __main__ (keyed by its file); a console
+  # script: the entry module, imported under its name.
+  docs = [getattr(sys.modules.get(m), '__doc__', None) for m in modules
+          if m.startswith('experiments')]
+  parts = [(next((d for d in docs if d), None) or
+            getattr(main, '__doc__', None) or '').strip()]
   parts.append('Flags:\n' + '\n'.join(
       flag_values.module_help(m).strip() for m in modules))
   for name in list(flag_values):
@@ -231,7 +236,10 @@ def print_help(argv: list[str], flag_values: flags.FlagValues,
                                getattr(flag, 'config_filename', None)))
   if not full:
     parts.append('--helpfull lists absl\'s own flags as well.')
-  print('\n\n'.join(p for p in parts if p), flush=True)
+  try:
+    print('\n\n'.join(p for p in parts if p), flush=True)
+  except BrokenPipeError:  # `--help | head`: the reader left; not an error
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _write_atomic(path: str, text: str) -> None:
@@ -482,9 +490,31 @@ def figure_path(workdir: str, name: str) -> str:
   return os.path.join(workdir, FIGURE_DIR, name)
 
 
+def _flat(value: Any) -> bool:
+  """A list of numbers/strings, or of such lists (a curve): one line in JSON."""
+  return isinstance(value, list) and all(
+      not isinstance(v, (dict, list)) or
+      (isinstance(v, list) and not any(isinstance(u, (dict, list)) for u in v))
+      for v in value)
+
+
+def format_json(value: Any, level: int = 0) -> str:
+  """JSON indented by 2 per level, with lists of numbers (per-epoch lists,
+  curves) on one line each, so a summary stays a page long."""
+  pad = '  ' * (level + 1)
+  if isinstance(value, dict) and value:
+    items = [f'{pad}{json.dumps(str(k))}: {format_json(v, level + 1)}'
+             for k, v in value.items()]
+    return '{\n' + ',\n'.join(items) + '\n' + '  ' * level + '}'
+  if isinstance(value, list) and value and not _flat(value):
+    items = [pad + format_json(v, level + 1) for v in value]
+    return '[\n' + ',\n'.join(items) + '\n' + '  ' * level + ']'
+  return json.dumps(value)
+
+
 def write_json(workdir: str, name: str, record: dict[str, Any]) -> str:
   """Writes workdir/<name> atomically (a temporary file renamed over it)."""
   path = os.path.join(workdir, name)
-  _write_atomic(path, json.dumps({k: _to_json(v) for k, v in record.items()},
-                                 indent=2))
+  _write_atomic(path, format_json({k: _to_json(v) for k, v in record.items()})
+                + '\n')
   return path
