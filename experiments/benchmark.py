@@ -27,6 +27,7 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 
+from experiments import workdir as workdir_lib
 from ncg import rbm
 from ncg import train
 
@@ -127,7 +128,7 @@ def main(argv):
 
 def cli():
   """The ``ncg-benchmark`` console script (and ``python -m``)."""
-  app.run(main)
+  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any, Callable
 
@@ -102,4 +103,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
+  if sys.argv[1:]:  # no flags: a usage error, as in every entry point
+    print(f'error: unexpected arguments: {" ".join(sys.argv[1:])} '
+          '(python -m experiments.benchmark_ais takes none)', file=sys.stderr)
+    sys.exit(2)
   main()

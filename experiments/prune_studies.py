@@ -15,6 +15,9 @@ from __future__ import annotations
 from absl import app
 from absl import flags
 
+from experiments import workdir as workdir_lib
+from ncg.errors import check
+
 _EPOCHS = flags.DEFINE_integer('epochs', 20, 'Epochs of every run.')
 _SEEDS = flags.DEFINE_list('seeds', ['0', '1'], 'Seeds of every setting.')
 
@@ -94,11 +97,11 @@ def main(argv):
   if len(argv) == 2 and argv[1] == 'collect':
     collect()
     return
-  if len(argv) != 2 or argv[1] not in STUDIES:
-    raise app.UsageError(f'name one study ({", ".join(STUDIES)}) or collect')
+  check(len(argv) == 2 and argv[1] in STUDIES,
+        f'name one study ({", ".join(STUDIES)}) or collect')
   for line in STUDIES[argv[1]](_EPOCHS.value, _SEEDS.value):
     print(line)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)

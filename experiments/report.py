@@ -248,7 +248,7 @@ def main(argv):
 
 def cli():
   """The ``ncg-report`` console script (and ``python -m``)."""
-  app.run(workdir_lib.clean_errors(main))
+  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)
 
 
 if __name__ == '__main__':

@@ -185,8 +185,7 @@ def read_libsvm(path: str, num_features: int | None = None) -> Split:
   check(np.all(np.isfinite(x.data)), f'{path} has a feature value that is not '
         'a finite number')
   _, labels = np.unique(y, return_inverse=True)
-  return Split(np.asarray(x.todense(), dtype=np.float32),
-               labels.astype(np.int32))
+  return Split(x.toarray().astype(np.float32), labels.astype(np.int32))
 
 
 EMBEDDED_FILE = 'embedded/mnist_5k.npz'  # inside the ncg package
@@ -226,25 +225,51 @@ def bars_and_stripes(n: int) -> np.ndarray:
   return np.stack(images).astype(np.float32)
 
 
+# What tfds raises for a data set that exists but is not prepared for random
+# access in that data dir (absent, or prepared as TFRecord): the loader never
+# downloads (download=False).
+_TFDS_NOT_PREPARED = (NotImplementedError, FileNotFoundError, AssertionError)
+
+
 def tfds_images(name: str, data_dir: str | None) -> tuple[Split, Split, int]:
-  """Train and test splits of a prepared TFDS image data set, with #classes."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  splits = []
+  """Train and test splits of a prepared TFDS image data set, with #classes.
+
+  Reads with ``tfds.data_source(..., download=False)``: nothing is downloaded.
+
+  Raises:
+    InputError: tensorflow-datasets missing, an unknown name, a data set not
+      prepared (as array_record) in ``data_dir``, or one without image/label
+      features; the tfds exception is chained as the cause.
+  """
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise InputError("tfds:NAME data sets need tensorflow-datasets: pip install "
+                     "'ncg[data]'") from e
+  where = data_dir or 'the default TFDS data dir'
   try:
     builder = tfds.builder(name, data_dir=data_dir)
-    num_classes = builder.info.features['label'].num_classes
+  except tfds.core.DatasetNotFoundError as e:
+    raise InputError(f'unknown tfds data set {name!r}') from e
+  features = builder.info.features
+  check('image' in features and 'label' in features,
+        f'tfds data set {name!r} has no image and label features')
+  num_classes = features['label'].num_classes
+  splits = []
+  try:
     for split in ('train', 'test'):
-      source = tfds.data_source(name, split=split, data_dir=data_dir)
+      source = tfds.data_source(name, split=split, data_dir=data_dir,
+                                download=False)
       examples = [source[i] for i in range(len(source))]
       x = np.stack([e['image'] for e in examples]).reshape(len(examples), -1)
       y = np.array([e['label'] for e in examples], dtype=np.int32)
       splits.append(Split(x.astype(np.float32) / 255.0, y))
-  except Exception as e:  # pylint: disable=broad-except
+  except _TFDS_NOT_PREPARED as e:
     raise InputError(
-        f'tfds data set {name!r} is not available in '
-        f'{data_dir or "the default TFDS data dir"} ({type(e).__name__}); '
-        f'prepare it on a machine with internet with `tfds build {name} '
-        '--file_format=array_record` and copy the data dir here') from None
+        f'tfds data set {name!r} is not prepared in {where} '
+        f'({type(e).__name__}); prepare it on a machine with internet with '
+        f'`tfds build {name} --file_format=array_record` and copy the data dir '
+        'here') from e
   return splits[0], splits[1], num_classes
 
 

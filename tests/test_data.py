@@ -92,8 +92,12 @@ def test_tfds_through_mock_data():
 
 
 def test_tfds_not_prepared_is_a_clear_error(tmp_path):
-  with pytest.raises(InputError, match='tfds build mnist'):
+  with pytest.raises(InputError, match='tfds build mnist') as raised:
     data.load('tfds:mnist', path=str(tmp_path))
+  assert raised.value.__cause__ is not None  # tfds's own error, chained
+  assert not any(tmp_path.rglob('*.gz'))  # nothing was downloaded
+  with pytest.raises(InputError, match="unknown tfds data set 'no_such_set'"):
+    data.load('tfds:no_such_set', path=str(tmp_path))
 
 
 def test_bars_and_stripes():

@@ -65,4 +65,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(workdir_lib.clean_errors(main))
+  app.run(workdir_lib.clean_errors(main), flags_parser=workdir_lib.parse_flags)
