@@ -1,7 +1,9 @@
-"""Figures as PNG files (matplotlib, Agg backend): generic, side effects only.
+"""Figures as PNG files (matplotlib's Figure API): generic, side effects only.
 
 Every function takes the output path first, writes one PNG (creating its
 directory) and returns the path. Inputs are numpy-convertible arrays.
+Figures are ``matplotlib.figure.Figure`` objects rendered straight to PNG: no
+pyplot state, and the user's matplotlib backend is never switched.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ import os
 from typing import Mapping, Sequence
 
 import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+from matplotlib.figure import Figure
+import numpy as np
 
 
 def _save(fig, path: str, dpi: int = 100) -> str:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=dpi, bbox_inches='tight')
-  plt.close(fig)
   return path
+
+
+def _axes(figsize: tuple[float, float]):
+  fig = Figure(figsize=figsize)
+  return fig, fig.subplots()
 
 
 def tile(images: np.ndarray, image_shape: tuple[int, int], ncols: int,
@@ -75,9 +79,9 @@ def image_grid(path: str, images, image_shape: tuple[int, int], *,
   grid = tile(images, image_shape, ncols)
   nrows = max(1, math.ceil(n / ncols))
   aspect = image_shape[0] / image_shape[1]
-  fig, ax = plt.subplots(figsize=(max(2.0, ncols * cell_inches),
-                                  max(2.0, nrows * cell_inches * aspect) + 0.4))
-  colour_map = plt.get_cmap(cmap).with_extremes(bad='white')
+  fig, ax = _axes((max(2.0, ncols * cell_inches),
+                   max(2.0, nrows * cell_inches * aspect) + 0.4))
+  colour_map = matplotlib.colormaps[cmap].with_extremes(bad='white')
   ax.imshow(grid, cmap=colour_map, vmin=vmin, vmax=vmax,
             interpolation='nearest')
   ax.set_axis_off()
@@ -103,9 +107,9 @@ def trajectory_grid(path: str, frames, image_shape: tuple[int, int], *,
   num_t, num_c = frames.shape[:2]
   images = frames.transpose(1, 0, 2).reshape(num_t * num_c, -1)
   grid = tile(images, image_shape, num_t)
-  fig, ax = plt.subplots(figsize=(max(2.0, num_t * cell_inches),
-                                  max(2.0, num_c * cell_inches) + 0.6))
-  colour_map = plt.get_cmap('gray').with_extremes(bad='white')
+  fig, ax = _axes((max(2.0, num_t * cell_inches),
+                   max(2.0, num_c * cell_inches) + 0.6))
+  colour_map = matplotlib.colormaps['gray'].with_extremes(bad='white')
   ax.imshow(grid, cmap=colour_map, vmin=0.0, vmax=1.0, interpolation='nearest')
   ax.set_yticks([])
   if steps is not None:
@@ -135,7 +139,7 @@ def line_plot(path: str, x, series: Mapping[str, Sequence[float]], *,
     bands: label → (low, high) arrays shaded around the curve of that label
       (e.g. an AIS ±3σ interval).
   """
-  fig, ax = plt.subplots(figsize=(5.5, 3.8))
+  fig, ax = _axes((5.5, 3.8))
   for label, y in series.items():
     line, = ax.plot(x, np.asarray(y, np.float64), 'o-', ms=3, label=label)
     if bands and label in bands:
@@ -158,7 +162,7 @@ def histogram(path: str, values: Mapping[str, Sequence[float]], *,
               bins: int = 30, xlabel: str = '', title: str | None = None
               ) -> str:
   """Overlaid histograms, e.g. AIS log weights or per-example log p(v)."""
-  fig, ax = plt.subplots(figsize=(5.5, 3.8))
+  fig, ax = _axes((5.5, 3.8))
   for label, v in values.items():
     ax.hist(np.asarray(v, np.float64), bins=bins, alpha=0.6, label=label)
   ax.set(xlabel=xlabel, ylabel='count')

@@ -107,10 +107,9 @@ def frontier(runs: list[dict[str, Any]], figure_dir: str | None, name: str) -> l
 
 def plot_frontier(groups: dict[str, list], published, path: str) -> str:
   """Test error (last epoch) against MACs: every run, the means, published points."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, ax = plt.subplots(figsize=(6, 4))
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  fig = Figure(figsize=(6, 4))  # no pyplot: the user's backend is left alone
+  ax = fig.subplots()
   families: dict[str, list] = {}
   for label, g in groups.items():
     families.setdefault(label.split(' ')[0], []).append(g)
@@ -129,7 +128,6 @@ def plot_frontier(groups: dict[str, list], published, path: str) -> str:
   fig.tight_layout()
   os.makedirs(os.path.dirname(path), exist_ok=True)
   fig.savefig(path, dpi=110)
-  plt.close(fig)
   return path
 
 
