@@ -77,7 +77,7 @@ def render(by_kind: dict[str, list[dict[str, Any]]]) -> str:
 
 # ---------------------------------------------------------------- parsimonious
 
-# REFERENCE.md §3: (method, architecture, error %, cost as published).
+# docs/parsimonious.md §11: (method, architecture, error %, cost as published).
 PUBLISHED = {
     'lenet300': [('L0 (Louizos et al. 2018)', '266-88-33', '1.6–1.8', ''),
                  ('SBP (Neklyudov et al. 2017)', '245-160-55', '1.6', ''),
@@ -132,7 +132,7 @@ def rounded_section(summaries: list[dict[str, Any]]) -> str:
                  f'{s["params"]:,} | {s["epochs"]} ({s.get("decide_epoch", 0)}) | {s["seed"]} | '
                  f'{s.get("undecided_units", "")} |')
     out.append('')
-    out.append('Published structured pruning (REFERENCE.md §3):\n')
+    out.append('Published structured pruning (docs/parsimonious.md §11):\n')
     out.append('| method | architecture | test error % | cost as published |')
     out.append('|---|---|---|---|')
     for row in PUBLISHED[net]:
