@@ -96,6 +96,9 @@ def evaluate_workdir(workdir: str, settings: Settings,
   check(os.access(workdir, os.W_OK), f'--workdir {workdir} is not writable')
   check_settings(settings)
   config = workdir_lib.load_config(workdir)
+  check('num_hidden' in config.get('model', {}),
+        f'{workdir} is not an RBM workdir (a run of experiments.prune? its '
+        'test error, MACs and widths are in its summary.json)')
   size = sweep_size(config)
   if not size:
     check(member is None, f'--member is for sweep workdirs; {workdir} holds '

@@ -23,6 +23,7 @@ import pytest
 
 from experiments import workdir as workdir_lib
 from experiments.configs import bars_and_stripes
+from experiments.configs import prune_tiny
 from tests.conftest import ROOT
 
 # Runs every case as `python -m <module> <argv>` would, in a child forked from
@@ -189,6 +190,12 @@ def workdir_config_only(case):
   _config_json(case)
 
 
+def workdir_prune_config(case):
+  os.makedirs(os.path.join(case, 'w'))
+  with open(os.path.join(case, 'w', 'config.json'), 'w') as f:
+    json.dump(workdir_lib.config_to_dict(prune_tiny.get_config()), f)
+
+
 def workdir_is_a_file(case):
   open(os.path.join(case, 'w'), 'w').close()
 
@@ -306,6 +313,12 @@ CASES = [
      _evaluate('--pl_examples=-2'), '--pl_examples'),
     ('evaluate: text for a number', workdir_config_only, _evaluate('--ais_runs=many'),
      'invalid literal'),
+    ('evaluate: --member of a single run', workdir_config_only, _evaluate('--member=0'),
+     '--member is for sweep workdirs'),
+    ('evaluate: a prune workdir', workdir_prune_config, _evaluate(),
+     'not an RBM workdir'),
+    ('train: fewer epochs on resume', workdir_config_only,
+     _train('--config.train.epochs=400'), 'train.epochs may only grow'),
     ('sweep: density above 1', NO_SETUP, _sweep('--densities=2'),
      'densities must be in [0, 1]'),
     ('sweep: negative learning rate', NO_SETUP, _sweep('--learning_rates=-1'),
