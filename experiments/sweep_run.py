@@ -21,6 +21,7 @@ from experiments import divergence
 from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
+from ncg import distributed
 from ncg import estimators
 from ncg import rbm
 from ncg import train as train_lib
@@ -203,7 +204,9 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   """Trains, checkpoints and evaluates the population ``grid`` of ``config``.
 
   ``chunk`` > 0 trains that many members per device call
-  (:func:`chunked_epoch`) for populations larger than device memory.
+  (:func:`chunked_epoch`) for populations larger than device memory;
+  otherwise, with several devices, the members are laid out over all of
+  them (:func:`ncg.distributed.shard_members`).
   """
   dataset, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
   batch_size = config.train.batch_size
@@ -257,7 +260,11 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
                                                   population=True),
                              chunk, members)
   else:
-    epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True).lower(
+    epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True)
+    if jax.device_count() > 1:  # members over a ('member',) mesh, padded
+      epoch_fn = distributed.shard_members(
+          epoch_fn, distributed.member_mesh())
+    epoch_fn = jax.jit(epoch_fn).lower(
         states, opt_states, train_x, key_epochs).compile()  # time epochs only
   gap = jax.jit(jax.vmap(train_lib.free_energy_gap, in_axes=(0, None, None)))
   test_x = rbm_run.visible_data(dataset.test.x, dataset.test.y, label_units)
