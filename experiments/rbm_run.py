@@ -1,8 +1,12 @@
 """The logic of an RBM run, shared by experiments/train.py and experiments/sweep.py.
 
 Config → data set, trainer settings and initial state; the epoch loop with
-metrics, checkpoints (resume) and figures; and :func:`load_trained`, which
-restores a workdir's model. The absl flags live in the entry points.
+metrics, checkpoints (resume; ``train.epochs`` may grow to extend a finished
+run, whose plain rerun does nothing), figures, the final evaluation with the
+starting point's for comparison, and the headline; :func:`save_model` (the
+model alone, ``workdir/model``, :mod:`ncg.checkpoint`), :func:`load_model`
+(without data) and :func:`load_trained` (with it). The absl flags live in the
+entry points; the measurements in experiments/evaluation.py.
 """
 
 from __future__ import annotations
