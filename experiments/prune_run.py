@@ -130,7 +130,8 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       decide_step=int(t.decide_epoch * steps),
       decay_steps=(t.epochs * steps if t.cosine_decay else 0),
       coupled_prior=bool(t.coupled_prior), theta_averaging=float(t.theta_averaging),
-      explore=float(t.explore) if gated else 0.0)
+      explore=float(t.explore) if gated else 0.0,
+      sharpness=float(t.get('sharpness', 0.0)) if gated else 0.0)
   train_lib.validate(tconfig, arch)
   check(t.init_scheme in models.INIT_GAINS,
         f'unknown train.init_scheme {t.init_scheme!r}; choose one of {tuple(models.INIT_GAINS)}')
@@ -157,7 +158,13 @@ def restore(manager, start: Architecture, trainer: train_lib.Trainer, num_inputs
   arch = start._replace(widths=tuple(int(w) for w in raw['architecture']['widths']),
                         gather=tuple(int(i) for i in raw['architecture']['gather']))
   like = trainer.init(jax.random.key(0), arch, num_inputs, theta_init)
-  _, tree = workdir_lib.restore_checkpoint(manager, _checkpoint_tree(arch, like, 0), step)
+  template = _checkpoint_tree(arch, like, 0)
+  _, tree = workdir_lib.restore_checkpoint(manager, template, step)
+  # the template's exact tree structure (tuples stay tuples), so the compiled
+  # steps of the run that wrote the checkpoint are reused instead of recompiled
+  # (and uncommitted arrays, like freshly computed ones: no cache miss either)
+  tree = jax.tree.unflatten(jax.tree.structure(template),
+                            [jnp.asarray(np.asarray(x)) for x in jax.tree.leaves(tree)])
   s = tree['state']
   return arch, train_lib.TrainState(s['step'], s['params'], s['opt_state']), int(tree['epoch'])
 
@@ -347,6 +354,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'theta_decay_epochs': float(config.train.theta_decay_epochs),
       'theta_averaging': tconfig.theta_averaging,
       'explore': tconfig.explore,
+      'sharpness': tconfig.sharpness,
       'theta_init': float(config.train.theta_init),
       'init_scheme': config.train.init_scheme,
       'init_scale': float(config.train.init_scale),

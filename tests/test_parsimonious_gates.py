@@ -246,6 +246,48 @@ def test_flattening_hyperprior_closed_forms(lam):
       assert pi[best] == pytest.approx(want, rel=1e-2)
 
 
+@pytest.mark.parametrize('lam, gamma', [(3.0, 0.5), (20.0, 4.0)])
+def test_sharpened_hyperprior_closed_forms(lam, gamma):
+  """max_π of the gate term is −λθ − γH(θ), attained at π* = σ((1 + γ) logit θ − λ),
+  and the hyper-prior is a proper (bounded, normalisable) density."""
+  s = np.linspace(-60.0, 60.0, 600001)
+  pi64 = 1 / (1 + np.exp(-s))
+  density = np.exp(np.asarray(gates.log_sharpened_hyperprior(jnp.asarray(pi64), lam, gamma),
+                              np.float64))
+  assert np.all(np.isfinite(density)) and density.max() <= 1.0 + 1e-9
+  assert 0 < np.trapezoid(density * pi64 * (1 - pi64), s) < 1
+  pi = np.asarray(jax.nn.sigmoid(jnp.linspace(-200.0, 200.0, 400001)))
+  pi = pi[(pi > 0) & (pi < 1)]        # θ = 0, 1: the supremum is approached as π → 0, 1
+  for theta in (0.0, 0.2, 0.5, 0.9, 1.0):
+    term = np.asarray(gates.gate_elbo_term(jnp.full_like(pi, theta), jnp.asarray(pi), lam,
+                                           gamma))
+    best = np.argmax(term)
+    entropy = -sum(p * np.log(p) for p in (theta, 1 - theta) if p > 0)
+    assert term[best] == pytest.approx(-lam * theta - gamma * entropy, abs=1e-3 * max(1, lam))
+    if 0 < theta < 1:
+      assert pi[best] == pytest.approx(float(gates.optimal_prior(theta, lam, gamma)), rel=1e-2)
+  # γ = 0 is the flattening hyper-prior (same optimum, same shape)
+  np.testing.assert_allclose(gates.optimal_prior(jnp.asarray([0.3, 0.7]), lam, 0.0),
+                             [0.3 / (0.3 + np.exp(lam) * 0.7), 0.7 / (0.7 + np.exp(lam) * 0.3)],
+                             rtol=1e-5)
+
+
+def test_smoothed_entropy_is_the_entropy_continued_by_its_tangents():
+  edge = 0.02
+  theta = jnp.asarray([0.0, 0.01, 0.02, 0.3, 0.5, 0.98, 0.99, 1.0])
+  h = np.asarray(gates.smoothed_entropy(theta, edge))
+  exact = lambda t: -(t * np.log(t) + (1 - t) * np.log(1 - t))
+  np.testing.assert_allclose(h[2:6], exact(np.asarray(theta[2:6])), rtol=1e-5)
+  slope = np.log((1 - edge) / edge)
+  np.testing.assert_allclose(h[:2], exact(edge) + slope * (np.asarray(theta[:2]) - edge),
+                             rtol=1e-5)
+  np.testing.assert_allclose(h[6:], exact(edge) - slope * (np.asarray(theta[6:]) - 1 + edge),
+                             rtol=1e-5)
+  grad = np.asarray(jax.vmap(jax.grad(lambda t: gates.smoothed_entropy(t, edge)))(theta))
+  np.testing.assert_allclose(grad[[0, 1, 7]], [slope, slope, -slope], rtol=1e-5)
+  assert np.all(np.diff(grad) <= 1e-6)                 # concave: the slope never rises
+
+
 def test_robbins_monro_step_size():
   config = _config(theta_decay_steps=10.0, theta_decay_power=0.75, grace_steps=5,
                    decide_step=40)

@@ -36,6 +36,7 @@ def get_config():
   config.train.theta_decay_power = 1.0    # κ in (0.5, 1]
   config.train.theta_averaging = 0.99     # β: θ follows an exponential average of its gradient
   config.train.explore = 0.02             # ε: gates sampled from min(θ, 1 − ε)
+  config.train.sharpness = 0.0            # γ/N: sharpened hyper-prior, pull of θ to 0/1
   config.train.grace_epochs = 2           # G: θ does not move (no unit leaves) before
   config.train.theta_init = 0.9
   config.train.penalty = 1e-4             # λ/N: nats per example per surviving unit

@@ -15,6 +15,6 @@ def get_config():
   config.train.theta_learning_rate = 20.0
   config.train.grace_epochs = 1
   config.train.chunk_steps = 20
-  config.train.shrink_fraction = 0.1
+  config.train.shrink_fraction = 0.5       # few shapes: each one compiles
   config.analysis.marginal_examples = 200
   return config

@@ -59,8 +59,9 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
   """
   thetas = [np.asarray(t) for t in params['theta']]
   deltas = marginal_losses(arch, params['weights'], thetas, x, y)
-  prior_grad = jax.grad(lambda t: train_lib.weight_prior(arch, config, params['weights'], t))(
-      tuple(jnp.asarray(t) for t in thetas))
+  prior_grad = jax.jit(jax.grad(lambda w, t: train_lib.weight_prior(arch, config, w, t),
+                                argnums=1))(params['weights'],
+                                            tuple(jnp.asarray(t) for t in thetas))
   groups = []
   totals = {'kept': [0, 0, 0], 'removed': [0, 0, 0]}   # gates, agree (price), agree (prior)
   disagreeing = []

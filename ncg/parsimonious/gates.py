@@ -21,6 +21,12 @@ p(π) = (e^λ − 1) / (λ (1 + (e^λ − 1) π)) on [0, 1]. The optimal π_j is
 π* = θ / (θ + e^λ (1 − θ)) and at π* the gate part of the ELBO,
 −KL(Bernoulli(θ) ‖ Bernoulli(π*)) + log p(π*) + log(λ / (e^λ − 1)), equals
 exactly −λ θ: linear in θ, independent of width and initialisation.
+
+**Sharpened hyper-prior** (γ ≥ 0, docs §4). The same construction with the
+target −λθ − γ H(θ) instead of −λθ gives log p(π) = −log(1 − π) −
+(1 + γ) log(1 + e^{(a + λ)/(1 + γ)}) + const, a = logit π, and the optimal
+π* = σ((1 + γ) logit θ − λ); γ = 0 is the flattening hyper-prior. The gate
+term is then concave in θ: it pushes every θ towards 0 or 1.
 """
 
 from __future__ import annotations
@@ -86,9 +92,41 @@ def project(theta: jax.Array) -> jax.Array:
   return jnp.clip(theta, 0.0, 1.0)
 
 
-def optimal_prior(theta: jax.Array, lam: float) -> jax.Array:
-  """argmax_π of θ log π + (1 − θ) log(1 − π) + log p_λ(π): θ / (θ + e^λ (1 − θ))."""
-  return theta / (theta + jnp.exp(lam) * (1.0 - theta))
+def optimal_prior(theta: jax.Array, lam: float, gamma: float = 0.0) -> jax.Array:
+  """argmax_π of θ log π + (1 − θ) log(1 − π) + log p_{λ,γ}(π).
+
+  γ = 0: θ / (θ + e^λ (1 − θ)); in general σ((1 + γ) logit θ − λ).
+  """
+  if not gamma:
+    return theta / (theta + jnp.exp(lam) * (1.0 - theta))
+  return jax.nn.sigmoid((1.0 + gamma) * (jnp.log(theta) - jnp.log1p(-theta)) - lam)
+
+
+def log_sharpened_hyperprior(pi: jax.Array, lam: float, gamma: float) -> jax.Array:
+  """Unnormalised log p_{λ,γ}(π) = −log(1 − π) − k log(1 + e^{(logit π + λ)/k}), k = 1 + γ.
+
+  γ = 0 gives −log(1 + (e^λ − 1) π), the flattening hyper-prior up to its
+  normaliser log(e^λ − 1) − log λ. The density is bounded on [0, 1] for
+  every γ ≥ 0 (→ 1 as π → 0, → e^{−λ} as π → 1), hence normalisable.
+  """
+  k = 1.0 + gamma
+  x = jnp.log(pi) - jnp.log1p(-pi) + lam
+  # k softplus(x/k) = max(x, 0) + k softplus(−|x|/k), and −log(1 − π) − x = −log π − λ:
+  # stable up to π = 1.
+  base = jnp.where(x > 0, -jnp.log(pi) - lam, -jnp.log1p(-pi))
+  return base - k * jax.nn.softplus(-jnp.abs(x) / k)
+
+
+def smoothed_entropy(theta: jax.Array, edge: float) -> jax.Array:
+  """H_ε(θ): the Bernoulli entropy (nats) on [ε, 1 − ε], continued by its tangents outside.
+
+  Concave and continuously differentiable on [0, 1] with finite slopes
+  ±log((1 − ε)/ε) at the ends, so its gradient is usable at θ = 0 and 1.
+  """
+  clipped = jnp.clip(theta, edge, 1.0 - edge)
+  entropy = -(clipped * jnp.log(clipped) + (1.0 - clipped) * jnp.log1p(-clipped))
+  slope = jnp.log1p(-clipped) - jnp.log(clipped)
+  return entropy + slope * (theta - clipped)
 
 
 def log_hyperprior(pi: jax.Array, lam: float) -> jax.Array:
@@ -97,15 +135,18 @@ def log_hyperprior(pi: jax.Array, lam: float) -> jax.Array:
   return jnp.log(a) - jnp.log(lam) - jnp.log1p(a * pi)
 
 
-def gate_elbo_term(theta: jax.Array, pi: jax.Array, lam: float) -> jax.Array:
-  """Per unit: E_q[log p(z | π)] + H(q) + log p_λ(π) + log(λ / (e^λ − 1)).
+def gate_elbo_term(theta: jax.Array, pi: jax.Array, lam: float,
+                   gamma: float = 0.0) -> jax.Array:
+  """Per unit: E_q[log p(z | π)] + H(q) + log p_{λ,γ}(π) + its normaliser.
 
-  The last constant is the hyper-prior's normaliser, chosen so that the
-  term is 0 for an unused unit (θ = 0). At π = :func:`optimal_prior` it is −λθ.
+  The constant is chosen so that the term is 0 for an unused unit (θ = 0).
+  At π = :func:`optimal_prior` it is −λθ − γ H(θ) (γ = 0: −λθ).
   """
   entropy = -(jax.scipy.special.xlogy(theta, theta)
               + jax.scipy.special.xlogy(1 - theta, 1 - theta))
   expected_log_prior = (jax.scipy.special.xlogy(theta, pi)
                         + jax.scipy.special.xlogy(1 - theta, 1 - pi))
-  a = jnp.expm1(lam)
-  return expected_log_prior + entropy + log_hyperprior(pi, lam) + jnp.log(lam / a)
+  if not gamma:
+    a = jnp.expm1(lam)
+    return expected_log_prior + entropy + log_hyperprior(pi, lam) + jnp.log(lam / a)
+  return expected_log_prior + entropy + log_sharpened_hyperprior(pi, lam, gamma)

@@ -10,6 +10,7 @@ functions) and add it to :data:`KINDS`.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -56,6 +57,13 @@ def network(arch: Architecture) -> nn.Module:
   return kind(build(arch)).module(arch)
 
 
+@functools.lru_cache(maxsize=32)
+def _init_fn(arch: Architecture, num_inputs: int):
+  """The flax init of an architecture, compiled once (eagerly it compiles every op)."""
+  ones = [jnp.ones((w,)) for w in arch.widths]
+  return jax.jit(lambda key: network(arch).init(key, jnp.zeros((1, num_inputs)), ones))
+
+
 def init_weights(key: jax.Array, arch: Architecture, num_inputs: int,
                  scheme: str = 'lecun', scale: float = 1.0) -> dict:
   """Flax variables {'params': ...} of a freshly initialised network.
@@ -65,8 +73,7 @@ def init_weights(key: jax.Array, arch: Architecture, num_inputs: int,
   """
   check(scheme in INIT_GAINS, f'unknown init scheme {scheme!r}; choose one of {tuple(INIT_GAINS)}')
   check(scale > 0, f'init scale must be > 0, got {scale}')
-  ones = [jnp.ones((w,)) for w in arch.widths]
-  variables = network(arch).init(key, jnp.zeros((1, num_inputs)), ones)
+  variables = _init_fn(arch, num_inputs)(key)
   gain = INIT_GAINS[scheme] * scale
   if gain == 1.0:
     return variables

@@ -27,9 +27,13 @@ class Selector:
     self.axes = dict(axes or {})
 
   def __call__(self, x: jax.Array) -> jax.Array:
+    if not self.axes:
+      return x
+    # On the host: an eager jnp.take would compile once per new shape.
+    y = np.asarray(x)
     for axis, index in self.axes.items():
-      x = jnp.take(x, jnp.asarray(index), axis=axis)
-    return x
+      y = np.take(y, index, axis=axis)
+    return jnp.asarray(y)
 
 
 def kept_units(arch: Architecture, thetas: Sequence[Any],

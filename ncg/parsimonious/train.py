@@ -80,6 +80,10 @@ class Config(NamedTuple):
       θ = 1 is still switched off in a fraction ε of the examples and its
       one-sided derivative Δ_j is estimated (unbiased, as Δ_j does not depend
       on θ_j itself; the other gates at 1 add a bias of order ε). 0 = none.
+    sharpness: γ/N (nats per example per unit) of the sharpened hyper-prior:
+      J gains (γ/N) Σ_j H_ε(θ_j) (:func:`ncg.parsimonious.gates.smoothed_entropy`
+      with ε = ``SHARPNESS_EDGE``), a concave pull of every θ towards 0 or 1
+      of at most (γ/N) log((1 − ε)/ε). 0 = the flattening hyper-prior.
   """
   learning_rate: float
   theta_learning_rate: float
@@ -98,6 +102,12 @@ class Config(NamedTuple):
   coupled_prior: bool = True
   theta_averaging: float = 0.99
   explore: float = 0.02
+  sharpness: float = 0.0
+
+
+# ε of the smoothed entropy H_ε of the sharpened hyper-prior: its slope at
+# θ = 0 and 1 is ±log(49) ≈ ±3.9 (a unit at 1 leaves only if Δ_j + λ/N > 3.9 γ/N).
+SHARPNESS_EDGE = 0.02
 
 
 class TrainState(NamedTuple):
@@ -146,6 +156,7 @@ def validate(config: Config, arch: Architecture) -> None:
   check(0 <= config.theta_averaging < 1,
         f'theta_averaging must be in [0, 1), got {config.theta_averaging}')
   check(0 <= config.explore < 0.5, f'explore must be in [0, 0.5), got {config.explore}')
+  check(config.sharpness >= 0, f'sharpness must be >= 0, got {config.sharpness}')
   check(len(config.penalty_scale) == len(arch.widths),
         f'penalty_scale needs one value per gate group {models.group_names(arch)}, '
         f'got {config.penalty_scale}')
@@ -198,6 +209,14 @@ def weight_prior(arch: Architecture, config: Config, weights: dict,
 def price(config: Config, probs: Sequence[jax.Array]) -> jax.Array:
   """(λ/N) Σ_g s_g Σ_j P(z_gj ≠ 0)."""
   return config.penalty * sum(s * jnp.sum(p) for s, p in zip(config.penalty_scale, probs))
+
+
+def sharpening(config: Config, thetas: Sequence[jax.Array]) -> jax.Array:
+  """(γ/N) Σ_j H_ε(θ_j): the sharpened hyper-prior's concave term of J (0 if γ = 0)."""
+  if not config.sharpness:
+    return jnp.zeros(())
+  return config.sharpness * sum(jnp.sum(gates_lib.smoothed_entropy(t, SHARPNESS_EDGE))
+                                for t in thetas)
 
 
 def theta_gradient_estimate(arch: Architecture, config: Config, weights: dict,
@@ -280,7 +299,8 @@ def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key):
 def _bernoulli_gradients(arch, config, params, x, y, key):
   weights, thetas = params['weights'], params['theta']
   grad_w, grad_t, loss = _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key)
-  rest = lambda w, t: weight_prior(arch, config, w, t) + price(config, t)
+  rest = lambda w, t: (weight_prior(arch, config, w, t) + price(config, t)
+                       + sharpening(config, t))
   extra, (extra_w, extra_t) = jax.value_and_grad(rest, argnums=(0, 1))(weights, tuple(thetas))
   grads = {'weights': jax.tree.map(jnp.add, grad_w, extra_w),
            'theta': tuple(g + e for g, e in zip(grad_t, extra_t))}
@@ -563,7 +583,9 @@ def fold_gates(arch: Architecture, weights: dict, values: Sequence[jax.Array]) -
   relu(v·u)); a group without its own layer (input pixels, flattened
   features) scales the rows it feeds.
   """
-  new = jax.tree.map(lambda w: w, weights)
+  # On the host (numpy): eager jnp ops would compile once per new shape.
+  new = jax.tree.map(np.asarray, weights)
+  values = [np.asarray(v) for v in values]
   for group, triples in enumerate(models.kind(arch).unit_axes(arch)):
     own = [t for t in triples if t[1] == 'bias']
     if own:
@@ -575,8 +597,8 @@ def fold_gates(arch: Architecture, weights: dict, values: Sequence[jax.Array]) -
       w = new['params'][layer][name]
       shape = [1] * w.ndim
       shape[axis] = w.shape[axis]
-      new['params'][layer][name] = w * jnp.reshape(values[group], shape)
-  return new
+      new['params'][layer][name] = w * np.reshape(values[group], shape)
+  return jax.tree.map(jnp.asarray, new)
 
 
 def finalize(arch: Architecture, config: Config,
