@@ -60,11 +60,17 @@ ais = estimators.ais_log_partition(jax.random.key(2), state, num_runs=16,
                                    betas=estimators.ais_betas(200),
                                    base_visible_bias='uniform')
 digits = data.load('embedded')
+try:
+  import ncg.parsimonious
+  prune_error = None
+except ImportError as e:
+  prune_error = str(e)
 loaded = sorted({m.split('.')[0] for m in sys.modules} & BLOCKED)
 print(json.dumps({'version': ncg.__version__, 'modules': modules,
                   'exact': exact, 'ais': float(ais.log_z),
                   'density': float(metrics.density),
-                  'digits': list(digits.train.x.shape), 'loaded': loaded}))
+                  'digits': list(digits.train.x.shape), 'loaded': loaded,
+                  'prune_error': prune_error}))
 '''
 
 
@@ -87,6 +93,7 @@ def test_core_runs_without_any_extra(tmp_path):
   assert abs(out['ais'] - out['exact']) < 0.5, out
   assert 0.0 < out['density'] <= 1.0
   assert out['digits'] == [3500, 784]
+  assert out['prune_error'] == "ncg.parsimonious needs flax: pip install 'ncg[prune]'"
   assert out['version'] == _pyproject_version()
 
 

@@ -16,3 +16,8 @@ A re-derivation of Guenter & Sideris (arXiv 2205.04650); the maths is in
   (``make_trainer`` → init/step), the epoch with on-line shrinking, finalize.
 * :mod:`~ncg.parsimonious.analysis`: Δ_j on held-out data against the decisions.
 """
+
+try:
+  import flax  # pylint: disable=unused-import
+except ImportError as e:  # the only package beyond ncg's core that this needs
+  raise ImportError("ncg.parsimonious needs flax: pip install 'ncg[prune]'") from e
