@@ -215,12 +215,11 @@ def print_help(argv: list[str], flag_values: flags.FlagValues,
   own = os.path.abspath(getattr(main, '__file__', '') or '')
   modules = [m for m in flag_values.flags_by_module_dict()
              if full or m == own or m.startswith('experiments')]
-  # python -m: the flags' module is __main__ (keyed by its file); a console
-  # script: the entry module, imported under its name.
-  docs = [getattr(sys.modules.get(m), '__doc__', None) for m in modules
-          if m.startswith('experiments')]
-  parts = [(next((d for d in docs if d), None) or
-            getattr(main, '__doc__', None) or '').strip()]
+  # The entry module is the one defining --workdir: under python -m it is
+  # __main__ (keyed by its file), under a console script its import name.
+  entry = flag_values.find_module_defining_flag('workdir', None)
+  doc = getattr(sys.modules.get(entry or ''), '__doc__', None)
+  parts = [(doc or getattr(main, '__doc__', None) or '').strip()]
   parts.append('Flags:\n' + '\n'.join(
       flag_values.module_help(m).strip() for m in modules))
   for name in list(flag_values):
