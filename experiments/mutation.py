@@ -74,7 +74,7 @@ MODULE_TESTS = {
     'rbm': ('tests/test_rbm.py',),
     'sampling': ('tests/test_sampling_exact.py', 'tests/test_sampling.py'),
     'train': ('tests/test_train_mutants.py', 'tests/test_train_independent.py',
-              'tests/test_train.py'),
+              'tests/test_train.py', 'tests/test_connectivity_modes.py'),
     'rewiring': ('tests/test_rewiring_exact.py',
                  'tests/test_connectivity_modes.py'),
     'analytics': ('tests/test_connectivity_modes.py',),

@@ -211,3 +211,27 @@ def test_l1_step_subtracts_the_sign_of_every_weight():
   np.testing.assert_allclose(new.b, m['b'] + lr * db, atol=1e-12)
   np.testing.assert_array_equal(new.strength, 1.0)
   assert int(metrics.added) == int(metrics.removed) == 0
+
+
+def test_pcd_chains_of_gaussian_visible_units_sweep_as_gaussians():
+  k = 2
+  config = train.TrainConfig(k=k, persistent=True, visible='gaussian',
+                             learning_rate=0.01, rng='hash')
+  trainer = train.make_trainer(config)
+  state = start_state(11)
+  opt = trainer.init(state, jax.random.key(0), B)
+  batch = jax.random.normal(jax.random.key(1), (B, V), jnp.float64)
+  key = jax.random.key(2)
+  _, new_opt, _ = jax.jit(trainer.step)(state, opt, batch, key)
+  # Replay: k sweeps h ~ σ(vWA + c), v = (WA)h + b + N(0, 1) per chain.
+  m = numpy_model(state)
+  key_chain = jax.random.split(key, 3)[2]
+  for i, chain_key in enumerate(jax.random.split(key_chain, B)[:2]):
+    v = np.asarray(opt.chains[i])
+    for sweep_key in jax.random.split(chain_key, k):
+      kh, kv = jax.random.split(sweep_key)
+      u = np.asarray(sampling.uniform(kh, (H,), jnp.float64, 'hash'))
+      h = (u < 1 / (1 + np.exp(-(v @ m['Weff'] + m['c'])))).astype(float)
+      v = m['Weff'] @ h + m['b'] + np.asarray(
+          sampling.normal(kv, (V,), jnp.float64, 'hash'))
+    np.testing.assert_allclose(new_opt.chains[i], v, rtol=1e-12, atol=1e-12)
