@@ -37,18 +37,21 @@ def _run(trainer, arch, state, x, y, chunk_steps, shrink_fraction=0.0, key=7):
                            chunk_steps=chunk_steps, shrink_fraction=shrink_fraction)
 
 
-def test_theta_reaches_the_boundary_by_itself_on_a_separable_problem():
+@pytest.mark.parametrize('sharpness, theta_init', [(0.0, 0.9), (0.01, 0.5)])
+def test_theta_reaches_the_boundary_by_itself_on_a_separable_problem(sharpness, theta_init):
   """Labels depend on inputs 0 and 1 only; inputs 2-5 are noise. Projected SGD with
   a Robbins–Monro step ends with every θ exactly 0 or 1 (no rounding anywhere),
-  the two informative inputs kept and every noise input removed."""
+  the two informative inputs kept and every noise input removed — with the
+  flattening hyper-prior from θ = 0.9 and with the sharpened one (the default
+  recipe: γ/N > 0) from the maximum-entropy start θ = ½."""
   rng = np.random.RandomState(0)
   x = rng.uniform(-1, 1, (256, 6)).astype(np.float32)
   y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
   arch = models.mlp(6, (3,), num_classes=2)
   config = train.Config(3e-2, 2.0, 0.01, (1.0, 1.0), 1.0, 256, theta_decay_steps=40.0,
-                        grace_steps=16)
+                        grace_steps=16, sharpness=sharpness)
   trainer = train.make_trainer(config)
-  state = trainer.init(jax.random.key(0), arch, 6, 0.9)
+  state = trainer.init(jax.random.key(0), arch, 6, theta_init)
   x, y = jnp.asarray(x), jnp.asarray(y)
   seen = []
   for epoch in range(25):     # shrink_fraction=1: never shrink, one compilation

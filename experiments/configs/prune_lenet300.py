@@ -36,9 +36,9 @@ def get_config():
   config.train.theta_decay_power = 1.0    # κ in (0.5, 1]
   config.train.theta_averaging = 0.99     # β: θ follows an exponential average of its gradient
   config.train.explore = 0.02             # ε: gates sampled from min(θ, 1 − ε)
-  config.train.sharpness = 0.0            # γ/N: sharpened hyper-prior, pull of θ to 0/1
+  config.train.sharpness = 1e-3           # γ/N: sharpened hyper-prior, pull of θ to 0/1 (0: flat)
   config.train.grace_epochs = 2           # G: θ does not move (no unit leaves) before
-  config.train.theta_init = 0.9
+  config.train.theta_init = 0.5          # the maximum-entropy start: H_ε pulls neither way
   config.train.penalty = 1e-4             # λ/N: nats per example per surviving unit
   config.train.price = 'unit'             # 'unit': λ per unit; 'macs': × the unit's MAC share
   config.train.penalty_scale = ()         # explicit per-group multipliers (overrides price)

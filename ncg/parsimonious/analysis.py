@@ -55,7 +55,12 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
   the arrays (removed), counts and the fraction agreeing with
   sign(Δ_j + λ_g/N) (``price_only``) and with sign(Δ_j + λ_g/N + ∂prior/∂θ_j)
   (``with_prior``), per group, plus the median |Δ_j + c_j| of the disagreeing
-  gates (nats per example). Only meaningful for the Bernoulli method.
+  gates (nats per example). With the sharpened hyper-prior (γ/N > 0) a vertex
+  is stable inside a band: θ_j = 1 iff Δ_j + c_j < (γ/N) L and θ_j = 0 iff
+  Δ_j + c_j > −(γ/N) L, L = log((1 − ε)/ε) the edge slope of H_ε
+  (``agree_sharpened``: the fraction of decided gates at a vertex stable in this
+  sense; equal to ``agree_with_prior`` when γ = 0). Only meaningful for the
+  Bernoulli method.
   """
   thetas = [np.asarray(t) for t in params['theta']]
   deltas = marginal_losses(arch, params['weights'], thetas, x, y)
@@ -64,6 +69,9 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
                                             tuple(jnp.asarray(t) for t in thetas))
   groups = []
   totals = {'kept': [0, 0, 0], 'removed': [0, 0, 0]}   # gates, agree (price), agree (prior)
+  band = config.sharpness * float(np.log((1 - train_lib.SHARPNESS_EDGE)
+                                         / train_lib.SHARPNESS_EDGE))
+  stable = 0
   disagreeing = []
   for g, (theta, delta, d_prior) in enumerate(zip(thetas, deltas, prior_grad)):
     price = config.penalty * config.penalty_scale[g]
@@ -76,6 +84,7 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
       row[name] = {'gates': n, 'agree_price_only': agree_price,
                    'agree_with_prior': agree_prior}
       totals[name] = [a + b for a, b in zip(totals[name], (n, agree_price, agree_prior))]
+      stable += int(np.sum(sign * with_prior[mask] + band > 0))
       disagreeing += list(np.abs(with_prior[mask][sign * with_prior[mask] <= 0]))
     groups.append(row)
   decided = totals['kept'][0] + totals['removed'][0]
@@ -84,6 +93,7 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
       'decided_gates': decided,
       'agree_price_only': (totals['kept'][1] + totals['removed'][1]) / max(1, decided),
       'agree_with_prior': (totals['kept'][2] + totals['removed'][2]) / max(1, decided),
+      'agree_sharpened': stable / max(1, decided),
       'kept': dict(zip(('gates', 'agree_price_only', 'agree_with_prior'), totals['kept'])),
       'removed': dict(zip(('gates', 'agree_price_only', 'agree_with_prior'),
                           totals['removed'])),
