@@ -402,6 +402,10 @@ def _interval(record: dict[str, Any], prefix: str) -> str:
   return f'{float(value):.1f} [{low:.1f}, {high:.1f}]'
 
 
+def _count(n: Any) -> str:
+  return f'{n:,}' if isinstance(n, int) else str(n)
+
+
 def headline(summary: dict[str, Any]) -> str:
   """What a finished run learned, in a few lines, from its summary.json record.
 
@@ -435,7 +439,7 @@ def headline(summary: dict[str, Any]) -> str:
     start = summary.get('start_density', summary.get('density0'))
     lines.append(
         f'density {float(start):.3f} → {float(summary["density"]):.3f} '
-        f'({summary.get("connectivity")}): {summary.get("added_total")} '
-        f'connections added, {summary.get("removed_total")} removed over '
+        f'({summary.get("connectivity")}): {_count(summary.get("added_total"))} '
+        f'connections added, {_count(summary.get("removed_total"))} removed over '
         f'{summary.get("epochs")} epochs')
   return '\n'.join(lines)
