@@ -107,18 +107,21 @@ def _is_jit(node: ast.expr) -> bool:
 
 
 def unjit_decorators(source: str) -> str:
-  """Moves top-level ``@jax.jit``-style decorators below their functions."""
+  """Moves the decorators of top-level jitted functions below them."""
   tree = ast.parse(source)
   lines = source.splitlines(keepends=True)
   drop, tail = set(), []
   for node in tree.body:
-    if not isinstance(node, ast.FunctionDef) or len(node.decorator_list) != 1:
+    if not isinstance(node, ast.FunctionDef) or not any(
+        _is_jit(d) for d in node.decorator_list):
       continue
-    (decorator,) = node.decorator_list
-    if not _is_jit(decorator):
-      continue
-    drop.update(range(decorator.lineno - 1, decorator.end_lineno))
-    tail.append(f'{node.name} = {ast.unparse(decorator)}({node.name})\n')
+    # @A @B def f → f = A(B(f)): every decorator of a jitted function moves
+    # (e.g. @precision.highest under the jit).
+    wrapped = node.name
+    for decorator in reversed(node.decorator_list):
+      drop.update(range(decorator.lineno - 1, decorator.end_lineno))
+      wrapped = f'{ast.unparse(decorator)}({wrapped})'
+    tail.append(f'{node.name} = {wrapped}\n')
   if not tail:
     return source
   kept = [line for i, line in enumerate(lines) if i not in drop]
