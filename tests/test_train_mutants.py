@@ -194,25 +194,6 @@ def test_set_rewire_through_the_trainer():
   assert train.make_trainer(train.TrainConfig()).rewire is None
 
 
-def test_l1_step_subtracts_the_sign_of_every_weight():
-  lr, lam = 0.1, 0.03
-  s = start_state(10)
-  state = rbm.dense(s.W.at[0, 0].set(0.0), s.b, s.c)   # sign(0) = 0
-  batch = (jax.random.uniform(jax.random.key(3), (B, V)) < 0.5).astype(jnp.float64)
-  key = jax.random.key(12)
-  config = train.TrainConfig(connectivity='l1', learning_rate=lr, l1_penalty=lam)
-  trainer = train.make_trainer(config)
-  new, _, metrics = trainer.step(state, trainer.init(state, key, B), batch, key)
-  G, db, _ = cd_statistics(state, batch, replay_negatives(state, batch, key, 1,
-                                                          config.rng)[0])
-  m = numpy_model(state)
-  np.testing.assert_allclose(new.W, m['W'] + lr * (G - lam * np.sign(m['W'])),
-                             atol=1e-12)
-  np.testing.assert_allclose(new.b, m['b'] + lr * db, atol=1e-12)
-  np.testing.assert_array_equal(new.strength, 1.0)
-  assert int(metrics.added) == int(metrics.removed) == 0
-
-
 def test_pcd_chains_of_gaussian_visible_units_sweep_as_gaussians():
   k = 2
   config = train.TrainConfig(k=k, persistent=True, visible='gaussian',
