@@ -39,6 +39,8 @@ def _parts(path: str) -> tuple[str, str]:
 
 
 def _label(method: str, s: dict) -> str:
+  if method.endswith('_labels'):
+    return _label(method[:-len('_labels')], s) + ', joint RBM with label units'
   if method.startswith('ncg_p'):
     return f'NCG from p = {method[5:]}'
   if method.startswith('ncg_hyst'):
