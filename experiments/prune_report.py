@@ -68,7 +68,7 @@ def run_table(runs: list[dict[str, Any]]) -> list[str]:
     d = s.get('decisions')
     agree = (f'{100 * d["agree_price_only"]:.0f}% ({100 * d["agree_with_prior"]:.0f}%'
              + (f'; in the γ band {100 * d["agree_sharpened"]:.0f}%'
-                if s.get('sharpness') else '')
+                if s.get('sharpness') and 'agree_sharpened' in d else '')
              + f') of {d["decided_gates"]}' if d else '')
     cost = (f'{s["train_mac_epochs"] / s["dense_mac_epochs"]:.2f}'
             if s.get('dense_mac_epochs') else '')

@@ -89,8 +89,25 @@ def collect(results: str = 'results/parsimonious') -> None:
       print(path, '->', target)
 
 
+def sharpened(epochs, seeds):
+  """The default recipe's studies as committed (10 epochs, Δ_j on 1,000 digits):
+  runs/prune/sharp_<study>/...; results/parsimonious/<study>_sharpened/."""
+  del epochs
+  check_ = dict(analysis__marginal_examples=1000)
+  for penalty in ('1e-4', '3e-4', '1e-3'):
+    for s in seeds:
+      yield _line(LENET300, 'sharp_frontier', f'bernoulli_l{penalty}', s, 10,
+                  train__penalty=penalty, **check_)
+  yield _line(LENET300, 'sharp_robustness', 'w600-200', seeds[0], 10,
+              model__widths="'(600,200)'", **check_)
+  yield _line(LENET300, 'sharp_robustness', 'w1200-400', seeds[0], 10,
+              model__widths="'(1200,400)'", analysis__marginal_examples=200)
+  yield _line(LENET5, 'sharp_lenet5', 'bernoulli_macs', seeds[0], 2, train__grace_epochs=1,
+              train__sharpness=1e-3, train__theta_init=0.5, analysis__marginal_examples=500)
+
+
 STUDIES = {'frontier': frontier, 'robustness': robustness, 'decision': decision,
-           'lenet5': lenet5}
+           'lenet5': lenet5, 'sharpened': sharpened}
 
 
 def main(argv):
