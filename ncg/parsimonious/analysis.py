@@ -10,6 +10,7 @@ this says whether the decision the run made is the one the condition makes.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import jax
@@ -30,6 +31,12 @@ def marginal_losses(arch: Architecture, weights: dict, thetas: Sequence[jax.Arra
   (x, y) per gate (the unflipped value is shared).
   """
   thetas = tuple(jnp.asarray(t, jnp.float32) for t in thetas)
+  return [np.asarray(d) for d in _marginal_fn(arch)(weights, thetas, x, y)]
+
+
+@functools.lru_cache(maxsize=16)
+def _marginal_fn(arch: Architecture):
+  """The compiled Δ_j computation of an architecture (one compilation per shape)."""
 
   @jax.jit
   def run(weights, thetas, x, y):
@@ -44,7 +51,7 @@ def marginal_losses(arch: Architecture, weights: dict, thetas: Sequence[jax.Arra
       losses = jax.lax.map(flipped, jnp.arange(theta.shape[0]))
       out.append(jnp.where(theta < 0.5, losses - base, base - losses))
     return out
-  return [np.asarray(d) for d in run(weights, thetas, x, y)]
+  return run
 
 
 def decision_agreement(arch: Architecture, config: train_lib.Config, params: dict,
