@@ -214,6 +214,11 @@ def test_evaluate_a_sweep_all_members_then_one(session):
   text = _ok(session, 'sweep')
   assert 'member  seed' in text                       # the table of members
   assert os.path.getsize(os.path.join(session['sweep'], 'figures', 'density.png')) > 0
+  with open(os.path.join(session['sweep'], 'metrics.jsonl')) as f:
+    records = [json.loads(line) for line in f]
+  assert sorted((r['seed'], r['density0']) for r in records) == [
+      (0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0)]          # one line per member
+  assert all(r['density'] > 0 for r in records if r['density0'] == 0.0)  # grew
   text = _ok(session, 'evaluate sweep')
   assert all(f'm{i}:' in text for i in range(4))
   population = _read(session['sweep'], 'summary.json')

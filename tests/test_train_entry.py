@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -54,28 +53,9 @@ def test_outputs_of_a_run(finished_run):
     assert os.path.getsize(workdir / 'figures' / name) > 1000, name
 
 
-def test_interrupted_and_resumed_run_ends_with_same_parameters(finished_run,
-                                                               tmp_path):
-  workdir, _ = finished_run
-  resumed = tmp_path / 'resumed'
-  shutil.copytree(workdir, resumed)
-  # Simulate a crash after epoch 1 was checkpointed and epoch 2 logged.
-  shutil.rmtree(resumed / 'checkpoints' / '2')
-  result = run_train(resumed)
-  assert 'Resuming' in result.stdout and 'after epoch 1' in result.stdout
-  a, b = final_params(workdir), final_params(resumed)
-  assert a.epoch == b.epoch == 2
-  for x, y in zip(a.state, b.state):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-  records = [json.loads(l) for l in open(resumed / 'metrics.jsonl')]
-  assert [r['epoch'] for r in records] == [1, 2]  # epoch 2 not logged twice
-
-
-def test_rerun_of_a_finished_run_changes_nothing(finished_run):
-  workdir, _ = finished_run
-  before = open(workdir / 'metrics.jsonl').read()
-  run_train(workdir)
-  assert open(workdir / 'metrics.jsonl').read() == before
+# Resuming after a crash, bit-exact: tests/test_reliability.py. Rerunning a
+# finished run, extending it, and a sweep of 4 members with its evaluation:
+# tests/test_first_hour.py.
 
 
 def test_joint_rbm_with_labels_and_pcd(tmp_path):
@@ -97,24 +77,3 @@ def test_workdir_with_a_different_config_is_refused(finished_run):
   assert result.returncode == 2
   assert 'different config' in result.stderr and 'num_hidden' in result.stderr
   assert open(workdir / 'metrics.jsonl').read() == before
-
-
-def test_sweep_trains_a_population_in_one_call_and_resumes(tmp_path):
-  args = [sys.executable, '-m', 'experiments.sweep', f'--config={TINY}',
-          '--densities=0.0,1.0', '--seeds=0,1', f'--workdir={tmp_path}/sweep',
-          '--config.train.epochs=1']
-  result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
-  assert result.returncode == 0, result.stderr[-3000:]
-  records = [json.loads(l) for l in open(tmp_path / 'sweep' / 'metrics.jsonl')]
-  assert sorted((r['seed'], r['density0']) for r in records) == [
-      (0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0)]
-  grown = [r['density'] for r in records if r['density0'] == 0.0]
-  assert all(d > 0 for d in grown)  # empty starts grew
-  again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
-  assert again.returncode == 0 and 'already complete' in again.stdout
-  assert len(open(tmp_path / 'sweep' / 'metrics.jsonl').readlines()) == 4
-  bad = subprocess.run(args[:-1] + ['--densities=2'], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
-  assert bad.returncode == 2 and 'densities must be in [0, 1]' in bad.stderr
