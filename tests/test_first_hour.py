@@ -38,47 +38,7 @@ PRUNE_RUN = [f'--config={PRUNE}', '--config.train.epochs=1',
 RUN = [*SMALL_RUN, '--config.eval.final=True', '--config.eval.ais_runs=4',
        '--config.eval.ais_temperatures=10']
 
-DRIVER = r'''
-import json, os, runpy, sys, time
-import jax, orbax.checkpoint, matplotlib.pyplot, tqdm
-import experiments.rbm_run, experiments.prune_run, experiments.evaluate_run
-commands, out = json.loads(sys.argv[1]), []
-def mtimes(d):
-  return {n: os.stat(os.path.join(d, n)).st_mtime_ns for n in sorted(os.listdir(d))}
-for module, argv, log in commands:
-  if module == '@snapshot':  # the state of a workdir between two commands
-    with open(log, 'w') as f:
-      json.dump({'files': mtimes(argv[0]),
-                 'figures': mtimes(os.path.join(argv[0], 'figures')),
-                 'summary': open(os.path.join(argv[0], 'summary.json')).read()}, f)
-    out.append([0, 0.0])
-    continue
-  pid = os.fork()
-  if pid == 0:
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    sys.argv = [module] + argv
-    code = 0
-    try:
-      runpy.run_module(module, run_name='__main__', alter_sys=True)
-    except SystemExit as e:
-      code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except BaseException:
-      import traceback; traceback.print_exc(); code = 1
-    sys.stdout.flush(); sys.stderr.flush()
-    os._exit(code)
-  began = time.monotonic()
-  while True:
-    done, status = os.waitpid(pid, os.WNOHANG)
-    if done:
-      out.append([os.waitstatus_to_exitcode(status), time.monotonic() - began])
-      break
-    if time.monotonic() - began > 120:
-      os.kill(pid, 9); os.waitpid(pid, 0); out.append(['timeout', 120]); break
-    time.sleep(0.005)
-print('RESULTS' + json.dumps(out))
-'''
+DRIVER = os.path.join(ROOT, 'tests', 'entry_driver.py')
 
 
 @pytest.fixture(scope='module')
@@ -112,7 +72,7 @@ def session(tmp_path_factory):
   ]
   jobs = [(module, argv, str(base / f'{i}.log'))
           for i, (_, module, argv) in enumerate(steps)]
-  done = subprocess.run([sys.executable, '-c', DRIVER, json.dumps(jobs)],
+  done = subprocess.run([sys.executable, DRIVER, json.dumps(jobs)],
                         cwd=ROOT, capture_output=True, text=True, timeout=600)
   line = [l for l in done.stdout.splitlines() if l.startswith('RESULTS')]
   assert line, done.stderr[-3000:]

@@ -29,41 +29,7 @@ from tests.conftest import ROOT
 # Runs every case as `python -m <module> <argv>` would, in a child forked from
 # one process that imported the heavy libraries once (no JAX computation runs
 # before the fork, so the children start JAX afresh).
-DRIVER = '''
-import json, os, runpy, sys, time
-import jax, orbax.checkpoint, sklearn.datasets, matplotlib.pyplot, tqdm
-import experiments.rbm_run, experiments.workdir, ncg.data
-cases, out = json.loads(sys.argv[1]), []
-for module, argv, log in cases:
-  pid = os.fork()
-  if pid == 0:
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    sys.argv = [module] + argv
-    code = 0
-    try:
-      runpy.run_module(module, run_name='__main__', alter_sys=True)
-    except SystemExit as e:
-      code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except BaseException:
-      import traceback; traceback.print_exc(); code = 1
-    sys.stdout.flush(); sys.stderr.flush()
-    os._exit(code)
-  began = time.monotonic()
-  while True:  # a child that hangs (a deadlock after fork) is killed, not waited on
-    done, status = os.waitpid(pid, os.WNOHANG)
-    if done:
-      out.append(os.waitstatus_to_exitcode(status))
-      break
-    if time.monotonic() - began > 120:
-      os.kill(pid, 9)
-      os.waitpid(pid, 0)
-      out.append('timeout')
-      break
-    time.sleep(0.005)
-print('RESULTS' + json.dumps(out))
-'''
+DRIVER = os.path.join(ROOT, 'tests', 'entry_driver.py')
 
 BARS = 'experiments/configs/bars_and_stripes.py'
 PRUNE = 'experiments/configs/prune_tiny.py'
@@ -370,12 +336,12 @@ def outcomes(tmp_path_factory):
   os.makedirs(logs)
   jobs = [(module, argv, os.path.join(logs, f'{i}.txt'))
           for i, (_, _, (module, argv)) in enumerate(cases)]
-  run = subprocess.run([sys.executable, '-c', DRIVER, json.dumps(jobs)],
+  run = subprocess.run([sys.executable, DRIVER, json.dumps(jobs)],
                        cwd=ROOT, capture_output=True, text=True, timeout=900)
   line = [l for l in run.stdout.splitlines() if l.startswith('RESULTS')]
   assert line, run.stderr[-3000:]
   results = {}
-  for (name, case, _), (_, _, log), code in zip(
+  for (name, case, _), (_, _, log), (code, _) in zip(
       cases, jobs, json.loads(line[0][len('RESULTS'):])):
     with open(log) as f:
       results[name] = (code, f.read(), before[name], _snapshot(case))
