@@ -14,10 +14,10 @@ SCRIPT = r'''
 import jax, jax.numpy as jnp, numpy as np
 from ncg import distributed, rbm, train
 assert jax.device_count() == 8, jax.devices()
-config = train.TrainConfig(k=2, connectivity='rigl', rewire_every=2,
+config = train.TrainConfig(k=1, connectivity='rigl', rewire_every=2,
                            rewire_until=8, learning_rate=0.1)
 x = jax.random.bernoulli(jax.random.key(0), 0.3, (40, 12)).astype(jnp.float32)
-M = 5  # padded to 8 on the mesh
+M = 3  # padded to 8 on the mesh
 states = jax.vmap(lambda k: rbm.init(k, 12, 6, density=0.5))(
     jax.random.split(jax.random.key(1), M))
 trainer = train.make_trainer(config)

@@ -147,13 +147,13 @@ def test_empty_start_grows(embedded_x):
 
 
 @pytest.mark.slow
-def test_population_of_four_equals_four_separate_runs(embedded_x):
-  x = embedded_x[:500]
+def test_pcd_population_with_own_learning_rates_equals_separate_runs(embedded_x):
+  x = embedded_x[:100]
   config = train.TrainConfig(k=2, persistent=True)
   trainer = train.make_trainer(config)
-  seeds = jnp.arange(4)
-  lrs = jnp.array([0.01, 0.02, 0.05, 0.01])
-  densities = jnp.array([0.1, 0.5, 0.9, 0.3])
+  seeds = jnp.arange(2)
+  lrs = jnp.array([0.01, 0.05])
+  densities = jnp.array([0.1, 0.9])
   keys = jax.vmap(jax.random.key)(seeds)
   states = jax.vmap(lambda k, p: rbm.init(k, 784, 32, density=p))(keys, densities)
   opt_states = jax.vmap(lambda s, k, lr: trainer.init(s, k, 25, lr))(
@@ -162,7 +162,7 @@ def test_population_of_four_equals_four_separate_runs(embedded_x):
   pop_states, _, pop_metrics = pop(states, opt_states, x, keys)
 
   single = train.make_epoch(config, 25)
-  for i in range(4):
+  for i in range(2):
     state = rbm.init(keys[i], 784, 32, density=float(densities[i]))
     opt_state = trainer.init(state, keys[i], 25, float(lrs[i]))
     state, _, metrics = single(state, opt_state, x, keys[i])
