@@ -356,7 +356,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
           workdir=workdir)
       workdir_lib.append_metrics(workdir, {'epoch': epoch, 'kind': 'eval',
                                            **evaluation})
-      bar.write(f'epoch {epoch}: ' + summarize_evaluation(evaluation))
+      bar.write(f'epoch {epoch}: ' + evaluation_lib.summary_line(evaluation))
     if schedule.due(epoch, last=epoch == epochs) or stop.requested:
       workdir_lib.save_checkpoint(manager, epoch,
                                   _checkpoint_tree(state, opt_state, epoch))
@@ -382,9 +382,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   print(f'Outputs in {workdir}: config.json, metrics.jsonl, summary.json, '
         f'model/, checkpoints/, figures/ ({workdir_lib.figure_path(workdir, "")})')
   print(evaluation_lib.headline(summary))
-
-
-SUMMARY_EVAL_FIELDS = evaluation_lib.SUMMARY_FIELDS
 
 
 def already_complete(workdir: str, epochs: int) -> str:
@@ -534,9 +531,6 @@ def evaluate_during_training(config: ml_collections.ConfigDict,
       figures_dir=workdir_lib.figure_path(workdir, '') if final else None,
       sample_chains=min(64, f.num_samples), sample_steps=f.gibbs_steps, **cheap)
   return {name: evaluation_lib.json_safe(value) for name, value in record.items()}
-
-
-summarize_evaluation = evaluation_lib.summary_line
 
 
 def write_figures(workdir: str, config: ml_collections.ConfigDict,

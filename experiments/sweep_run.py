@@ -18,6 +18,7 @@ import numpy as np
 import tqdm
 
 from experiments import divergence
+from experiments import evaluation as evaluation_lib
 from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
@@ -141,7 +142,7 @@ def write_members(workdir, config, grid, states, opt_states, dataset,
           final=True, workdir=mdir)
       mrecords.append({'epoch': mrecords[-1]['epoch'], 'kind': 'eval',
                        **evaluation})
-      print(f'member {i}: ' + rbm_run.summarize_evaluation(evaluation))
+      print(f'member {i}: ' + evaluation_lib.summary_line(evaluation))
     curve = [r for r in mrecords if 'train_nll_exact' in r]
     summary = rbm_run.summary_record(
         mconfig, mrecords,
@@ -255,16 +256,15 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
 
   members = len(grid['seed'])
   check(chunk >= 0, f'--chunk must be >= 0, got {chunk}')
-  if chunk and chunk < members:
-    epoch_fn = chunked_epoch(train_lib.make_epoch(tconfig, batch_size,
-                                                  population=True),
-                             chunk, members)
+  chunked = 0 < chunk < members
+  epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True)
+  if chunked:
+    epoch_fn = chunked_epoch(epoch_fn, chunk, members)
   else:
-    epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True)
     if jax.device_count() > 1:  # members over a ('member',) mesh, padded
       epoch_fn = distributed.shard_members(
           epoch_fn, distributed.member_mesh())
-    epoch_fn = jax.jit(epoch_fn).lower(
+    epoch_fn = epoch_fn.lower(
         states, opt_states, train_x, key_epochs).compile()  # time epochs only
   gap = jax.jit(jax.vmap(train_lib.free_energy_gap, in_axes=(0, None, None)))
   test_x = rbm_run.visible_data(dataset.test.x, dataset.test.y, label_units)
@@ -282,7 +282,7 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
     states, opt_states, metrics = epoch_fn(states, opt_states, train_x, epoch_keys)
     states, opt_states = guard.update(epoch, (states, opt_states), previous,
                                       metrics)
-    if chunk:  # the population lives on the host between chunked calls
+    if chunked:  # the population lives on the host between chunked calls
       states, opt_states = jax.device_get((states, opt_states))
     jax.block_until_ready(states)
     seconds = time.perf_counter() - began

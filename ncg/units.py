@@ -48,6 +48,7 @@ import jax
 import jax.numpy as jnp
 
 from ncg import estimators
+from ncg import precision
 from ncg import rbm
 from ncg import sampling
 from ncg.errors import check
@@ -77,6 +78,7 @@ def gaussian_hidden_free_energy(state: RBMState, h: jax.Array) -> jax.Array:
 
 
 @jax.jit
+@precision.highest
 def gaussian_exact_log_partition(state: RBMState) -> jax.Array:
   """Exact log Z of a Gaussian–Bernoulli RBM: log Σ_h e^{−F(h)} over 2^H states.
 
@@ -97,6 +99,7 @@ def gaussian_exact_log_partition(state: RBMState) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=('num_runs', 'rng'))
+@precision.highest
 def _gaussian_ais(key, state, betas, num_runs, rng):
   dtype = state.W.dtype
   w = rbm.effective_weights(state)

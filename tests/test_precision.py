@@ -13,6 +13,7 @@ from ncg import estimators
 from ncg import precision
 from ncg import rbm
 from ncg import train
+from ncg import units
 
 HIGHEST = 'precision = [HIGHEST, HIGHEST]'
 
@@ -43,6 +44,11 @@ def test_estimators_lower_every_matmul_at_highest_precision():
       rng='threefry'))
   joint = train.connect_label_units(_state(), 2)
   assert _all_highest(classification.label_log_probs.lower(joint, v[:, :4], 2))
+  gauss = _state()
+  assert _all_highest(units.gaussian_exact_log_partition.lower(gauss))
+  assert _all_highest(units._gaussian_ais.lower(  # pylint: disable=protected-access
+      jax.random.key(1), gauss, betas.astype(jnp.float32), num_runs=4,
+      rng='threefry'))
   # Whatever the caller asks for around it.
   with jax.default_matmul_precision('bfloat16'):
     assert _all_highest(jax.jit(estimators.exact_log_partition).lower(state))
