@@ -22,7 +22,8 @@ class Rule(NamedTuple):
   """``low (<|<=) config.<path> (<|<=) high``; None = unbounded.
 
   ``integer``: the value must be an int (bools are refused either way);
-  ``also``: values allowed outside the range (e.g. 0 = "the default").
+  ``also``: values allowed outside the range (e.g. 0 = "the default"; None
+  = a field left unset, an ml_collections placeholder).
   """
   path: str
   low: float | None = None
@@ -57,6 +58,8 @@ def check_config(config: ml_collections.ConfigDict, rules: Sequence[Rule]) -> No
       value = _get(config, rule.path)
     except (KeyError, AttributeError):
       continue  # an older workdir's config.json, written before the field existed
+    if value is None and None in rule.also:
+      continue
     good_type = (isinstance(value, int) if rule.integer
                  else isinstance(value, (int, float)))
     ok = (good_type and not isinstance(value, bool) and math.isfinite(value)
@@ -70,14 +73,15 @@ def check_config(config: ml_collections.ConfigDict, rules: Sequence[Rule]) -> No
 
 RBM_RULES = (
     Rule('data.seed', 0, integer=True),
-    Rule('data.validation_size', -1, integer=True),
+    Rule('data.validation_size', 0, integer=True, also=(None,)),
     Rule('data.bars_size', 2, integer=True),
-    Rule('model.num_visible', -1, integer=True),
+    Rule('model.num_visible', 1, integer=True, also=(None,)),
     Rule('model.num_hidden', 1, integer=True),
     Rule('model.density', 0, 1),
     Rule('model.weight_scale', 0, low_open=True),
     Rule('train.k', 1, integer=True),
     Rule('train.learning_rate', 0, low_open=True),
+    Rule('train.strength_learning_rate', 0, also=(None,)),
     Rule('train.momentum', 0, 1, high_open=True),
     Rule('train.batch_size', 1, integer=True),
     Rule('train.epochs', 1, integer=True),
@@ -102,7 +106,7 @@ RBM_RULES = (
 
 PRUNE_RULES = (
     Rule('train.seed', 0, integer=True),
-    Rule('data.validation_size', -1, integer=True),
+    Rule('data.validation_size', 0, integer=True, also=(None,)),
     Rule('train.epochs', 1, integer=True),
     Rule('train.batch_size', 1, integer=True),
     Rule('train.learning_rate', 0, low_open=True),

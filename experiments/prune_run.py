@@ -57,11 +57,10 @@ class RunSetup(NamedTuple):
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
-  """The run's grey-level data set (``data.validation_size`` -1: the data set's default)."""
+  """The run's grey-level data set (``data.validation_size`` unset: the data set's default)."""
   d = config.data
-  size = d.validation_size
   return data_lib.load(d.name, path=d.path or None, binarization='none',
-                       validation_size=None if size == -1 else size)
+                       validation_size=d.validation_size)
 
 
 def start_architecture(config: ml_collections.ConfigDict,

@@ -69,14 +69,10 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
   check(t.epochs >= 1, f'train.epochs must be >= 1, got {t.epochs}')
   check(t.checkpoint_every >= 1,
         f'train.checkpoint_every must be >= 1, got {t.checkpoint_every}')
-  check(t.strength_learning_rate == -1 or t.strength_learning_rate >= 0,
-        'train.strength_learning_rate must be >= 0 (or -1 for 5 × learning_rate), '
-        f'got {t.strength_learning_rate}')
   return train_lib.TrainConfig(
       k=t.k, persistent=t.persistent, connectivity=t.connectivity,
       learning_rate=t.learning_rate,
-      strength_learning_rate=(None if t.strength_learning_rate == -1
-                              else t.strength_learning_rate),
+      strength_learning_rate=t.strength_learning_rate,
       optimizer=t.optimizer, momentum=t.momentum, label_units=label_units,
       rng=t.rng, rewire_fraction=t.rewire_fraction,
       rewire_every=t.rewire_every,
@@ -93,13 +89,13 @@ def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
   d = config.data
   dataset = data_lib.load(
       d.name, path=d.path or None, binarization=d.binarization, seed=d.seed,
-      validation_size=None if d.validation_size == -1 else d.validation_size,
+      validation_size=d.validation_size,
       bars_size=d.bars_size)
   check(data_lib.is_binary(dataset.train.x),
         f'data set {d.name!r} is not binary (binarization={d.binarization!r}); '
         'an RBM needs {0,1} data: use stochastic or threshold binarization')
   num_visible = config.model.num_visible
-  check(num_visible in (-1, dataset.num_features),
+  check(num_visible in (None, dataset.num_features),
         f'model.num_visible={num_visible} does not match the '
         f'{dataset.num_features} features of data set {d.name!r}')
   if config.model.labels:
@@ -452,7 +448,7 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'k': t.k, 'persistent': t.persistent,
       'learning_rate': t.learning_rate,
       'strength_learning_rate': (5 * t.learning_rate
-                                 if t.strength_learning_rate == -1
+                                 if t.strength_learning_rate is None
                                  else t.strength_learning_rate),
       'rewire_fraction': t.rewire_fraction if t.connectivity in ('set', 'rigl') else None,
       'l1_penalty': t.l1_penalty if t.connectivity == 'l1' else None,

@@ -289,7 +289,7 @@ def prepare(workdir: str, config: ml_collections.ConfigDict,
   check(os.access(workdir, os.W_OK), f'--workdir {workdir} is not writable')
   wanted = config_to_dict(config)
   if os.path.exists(path):
-    existing = _read_json(path)
+    existing = _read_config(path)
     changed = sorted(_differing_keys(existing, wanted))
     added = [key for key in changed if _lookup(existing, key) is None and
              not _has(existing, key)]
@@ -314,6 +314,22 @@ def prepare(workdir: str, config: ml_collections.ConfigDict,
     return True
   _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
   return False
+
+
+# Fields that meant "the default" by -1 before they became typed placeholders
+# (unset = None): a config.json written then reads as if they were unset.
+LEGACY_UNSET = ('data.validation_size', 'model.num_visible',
+                'train.strength_learning_rate')
+
+
+def _read_config(path: str) -> dict[str, Any]:
+  record = _read_json(path)
+  for dotted in LEGACY_UNSET:
+    *parents, leaf = dotted.split('.')
+    parent = _lookup(record, '.'.join(parents))
+    if isinstance(parent, dict) and parent.get(leaf) == -1:
+      parent[leaf] = None
+  return record
 
 
 def _lookup(record: dict, dotted: str) -> Any:
@@ -364,7 +380,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a workdir was trained with."""
   path = os.path.join(workdir, CONFIG_FILE)
   check(os.path.isfile(path), f'no {CONFIG_FILE} in {workdir}: not a workdir')
-  return ml_collections.ConfigDict(_read_json(path))
+  return ml_collections.ConfigDict(_read_config(path))
 
 
 def _to_json(value: Any) -> Any:

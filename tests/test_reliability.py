@@ -27,7 +27,7 @@ from experiments import preemption
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
 from experiments.configs import bars_and_stripes
-from ncg.errors import EXIT_DIVERGED
+from ncg.errors import EXIT_DIVERGED, InputError
 from tests.conftest import ROOT
 
 BARS = 'experiments/configs/bars_and_stripes.py'
@@ -342,3 +342,36 @@ def test_stop_signals_left_installed_by_an_exception_are_restored_when_dropped()
   import gc  # pylint: disable=g-import-not-at-top
   gc.collect()
   assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_unset_fields_are_typed_placeholders_and_legacy_minus_one_resumes(tmp_path):
+  """Unset = None (typed: an override must parse as the field's type); a
+  config.json from before, with -1 for "the default", resumes unchanged."""
+  from experiments import config_checks
+  from experiments.configs import default
+  config = default.get_config()
+  assert config.train.strength_learning_rate is None
+  assert config.data.validation_size is None and config.model.num_visible is None
+  config_checks.check_config(config, config_checks.RBM_RULES)  # None allowed
+  config.train.strength_learning_rate = 0.2
+  with pytest.raises(TypeError):
+    config.model.num_visible = 'all'
+  config.data.validation_size = -1
+  with pytest.raises(InputError, match=r'data.validation_size must be an '
+                     r'integer >= 0 or None, got -1'):
+    config_checks.check_config(config, config_checks.RBM_RULES)
+
+  config = default.get_config()
+  workdir = str(tmp_path / 'old')
+  assert not workdir_lib.prepare(workdir, config)
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    record = json.load(f)
+  record['data']['validation_size'] = record['model']['num_visible'] = -1
+  record['train']['strength_learning_rate'] = -1.0
+  with open(path, 'w') as f:
+    json.dump(record, f)
+  assert workdir_lib.prepare(workdir, config)                  # resumes
+  loaded = workdir_lib.load_config(workdir)
+  assert loaded.train.strength_learning_rate is None
+  assert loaded.data.validation_size is None and loaded.model.num_visible is None

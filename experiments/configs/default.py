@@ -18,11 +18,11 @@ def get_config() -> config_dict.ConfigDict:
   config.data.path = ''           # directory or file the source reads ('' = none)
   config.data.binarization = 'stochastic'  # stochastic | threshold (RBMs need binary data)
   config.data.seed = 0            # seed of the stochastic binarization
-  config.data.validation_size = -1  # -1 = the data set's default
+  config.data.validation_size = config_dict.placeholder(int)  # unset = the data set's default
   config.data.bars_size = 4
 
   config.model = config_dict.ConfigDict()
-  config.model.num_visible = -1   # -1 = the data's; else must match it
+  config.model.num_visible = config_dict.placeholder(int)  # unset = the data's; else must match it
   config.model.num_hidden = 500
   config.model.density = 0.5      # initial connection density p in [0, 1]
   config.model.density_from = ''  # run dir / summary.json whose final density replaces density
@@ -44,7 +44,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.persistent = False    # PCD-k instead of CD-k
   config.train.rng = 'hash'          # Gibbs uniforms: hash (fast on CPU) | threefry
   config.train.learning_rate = 0.1
-  config.train.strength_learning_rate = -1.0  # -1 = 5 × learning_rate
+  config.train.strength_learning_rate = config_dict.placeholder(float)  # unset = 5 × learning_rate
   config.train.optimizer = 'sgd'     # sgd | momentum | adam
   config.train.momentum = 0.9
   config.train.batch_size = 50

@@ -16,7 +16,7 @@ def get_config():
   config.data = ml_collections.ConfigDict()
   config.data.name = 'mnist_idx'          # or 'embedded', 'tfds:mnist'
   config.data.path = '../shared/data/mnist'
-  config.data.validation_size = 10000     # held out of training; -1 = the data set's default
+  config.data.validation_size = 10000     # held out of training; unset = the data set's default
   config.model = ml_collections.ConfigDict()
   config.model.net = 'mlp'                # a kind of ncg.parsimonious.models.KINDS
   config.model.widths = (300, 100)        # mlp: hidden widths; lenet5: (conv0, conv1, dense)

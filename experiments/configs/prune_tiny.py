@@ -1,5 +1,7 @@
 """A seconds-long run for tests: a 784-32-16-10 gated MLP on the embedded digits."""
 
+from ml_collections import config_dict
+
 from experiments.configs import prune_lenet300
 
 
@@ -7,7 +9,7 @@ def get_config():
   config = prune_lenet300.get_config()
   config.data.name = 'embedded'
   config.data.path = ''
-  config.data.validation_size = -1        # the embedded set's 500 held-out digits
+  config.data.validation_size = config_dict.placeholder(int)  # unset: the embedded set's 500 held-out digits
   config.model.widths = (32, 16)
   config.train.epochs = 3
   config.train.batch_size = 100
