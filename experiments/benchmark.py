@@ -4,11 +4,18 @@ r"""Speed of the NCG train step as a fraction of the machine's peak matmul rate.
 
 Measures, in one run: the peak float32 matmul FLOP/s (a large square jitted
 matmul, best of several), then CD-k epochs of a 784×500 NCG-RBM scanned on the
-device at several batch sizes. A CD-k step does 2k + 3 matmuls of 2·B·V·H
-FLOPs each (data hidden probabilities; 2k − 1 in the chain, whose first
-hidden sample reuses the data's; the negatives' hidden probabilities; and G as
-one matmul over the stacked positive and negative batch, counted as two). The
-last line with ``--json`` is one JSON object for tracking runs:
+device at several batch sizes, and CD-1 / PCD-1 (the steps researchers run
+most) with scikit-learn's BernoulliRBM (PCD-1, float32, same data, batch and
+H) timed in the same run, rounds interleaved, the ratio printed. A CD-k step
+does 2k + 3 matmuls of 2·B·V·H FLOPs each (data hidden probabilities; 2k − 1
+in the chain, whose first hidden sample reuses the data's; the negatives'
+hidden probabilities; and G as one matmul over the stacked positive and
+negative batch, counted as two); a PCD-k step 2k + 5 (the data's one-step
+reconstruction, a diagnostic, costs one more: the chain does not start from
+the data; ``TrainConfig(reconstruction=False)`` skips it, timed as
+``ncg_pcd1_b*_norecon``). scikit-learn's PCD-1 does 6 (its two outer products separate, no
+reconstruction). The last line with ``--json`` is one JSON object for tracking
+runs:
 
     {"peak_matmul_gflops": ..., "cases": [{"name": "ncg_cd10_b50",
       "examples_per_s": ..., "fraction_of_peak": ...}, ...]}
@@ -38,6 +45,11 @@ _MIN_SECONDS = flags.DEFINE_float('min_seconds', 2.0,
 _BATCHES = flags.DEFINE_list('batch_sizes', ['50', '500'], 'Batch sizes to time.')
 _K = flags.DEFINE_integer('k', 10, 'Gibbs sweeps of the timed CD-k step.')
 _AIS = flags.DEFINE_bool('ais', True, 'Also time AIS (experiments.benchmark_ais).')
+_SMALL_K = flags.DEFINE_bool(
+    'small_k', True, 'Also time CD-1 and PCD-1 at each batch size and '
+    "scikit-learn's BernoulliRBM (PCD-1) beside them.")
+_ROUNDS = flags.DEFINE_integer('rounds', 5, 'Interleaved rounds of the small-k '
+                               'comparison (medians and ranges reported).')
 
 
 def best_seconds(fn, min_seconds: float, repeats: int = 3) -> float:
@@ -62,6 +74,67 @@ def peak_matmul_gflops(size: int = 2048, min_seconds: float = 2.0) -> float:
   b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
   matmul = jax.jit(lambda a, b: a @ b)
   return 2 * size ** 3 / best_seconds(lambda: matmul(a, b), min_seconds) / 1e9
+
+
+def matmuls_per_step(k: int, persistent: bool, reconstruction: bool = True) -> int:
+  """Matmuls of 2·B·V·H FLOPs in one CD-k (2k + 3) or PCD-k step (2k + 5;
+  2k + 4 without the data's reconstruction)."""
+  return 2 * k + (3 + reconstruction + 1 if persistent else 3)
+
+
+def small_k_cases(data: jax.Array, batch_size: int, peak_gflops: float,
+                  rounds: int) -> list[dict]:
+  """CD-1, PCD-1 (with and without the reconstruction diagnostic; the NCG
+  trainer) and scikit-learn PCD-1 on ``data`` (N, 784).
+
+  One epoch each, ``rounds`` rounds interleaved (ncg CD-1, ncg PCD-1,
+  scikit-learn, repeat); returns each case's median with its range, and
+  ``ratio_to_sklearn`` for the two ncg cases.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from sklearn.neural_network import BernoulliRBM  # pylint: disable=g-import-not-at-top
+  num, num_visible = data.shape
+  num_hidden = 500
+  num_batches = num // batch_size
+  x = np.asarray(data[:num_batches * batch_size], np.float32)
+  runs = {}
+  for persistent, reconstruction in ((False, True), (True, True), (True, False)):
+    config = train.TrainConfig(k=1, persistent=persistent, learning_rate=0.05,
+                               reconstruction=reconstruction)
+    state = rbm.init(jax.random.key(1), num_visible, num_hidden, density=0.5)
+    opt_state = train.make_trainer(config).init(state, jax.random.key(2),
+                                                batch_size)
+    epoch = train.make_epoch(config, batch_size)
+    xj = jnp.asarray(x)
+    name = (f'ncg_{"p" if persistent else ""}cd1_b{batch_size}'
+            f'{"" if reconstruction else "_norecon"}')
+    runs[name] = (
+        matmuls_per_step(1, persistent, reconstruction),
+        lambda e=epoch, s=state, o=opt_state: e(s, o, xj, jax.random.key(3)))
+  model = BernoulliRBM(n_components=num_hidden, batch_size=batch_size,
+                       n_iter=1, learning_rate=0.05, random_state=0)
+  runs[f'sklearn_pcd1_b{batch_size}'] = (6, lambda: model.fit(x))
+  for _, fn in runs.values():
+    jax.block_until_ready(fn())           # compile / warm up
+  seconds = {name: [] for name in runs}
+  for _ in range(rounds):
+    for name, (_, fn) in runs.items():
+      began = time.perf_counter()
+      jax.block_until_ready(fn())
+      seconds[name].append(time.perf_counter() - began)
+  cases = []
+  for name, (matmuls, _) in runs.items():
+    median = float(np.median(seconds[name]))
+    gflops = (num_batches * matmuls * 2 * batch_size * num_visible * num_hidden
+              / median / 1e9)
+    cases.append({'name': name, 'examples_per_s': num_batches * batch_size / median,
+                  'examples_per_s_range': [num_batches * batch_size / max(seconds[name]),
+                                           num_batches * batch_size / min(seconds[name])],
+                  'gflops': gflops, 'fraction_of_peak': gflops / peak_gflops})
+  sklearn_rate = cases[-1]['examples_per_s']
+  for case in cases[:-1]:
+    case['ratio_to_sklearn'] = case['examples_per_s'] / sklearn_rate
+  return cases
 
 
 def cd_case(name: str, batch_size: int, k: int, peak_gflops: float,
@@ -100,6 +173,23 @@ def main(argv):
     cases.append(case)
     print(f'{case["name"]:>20}: {case["examples_per_s"]:9.0f} examples/s, '
           f'{case["gflops"]:6.1f} GFLOP/s = {case["fraction_of_peak"]:.0%} of peak')
+  if _SMALL_K.value:
+    try:
+      import sklearn  # pylint: disable=g-import-not-at-top,unused-import
+    except ImportError:
+      print('small-k cases skipped: scikit-learn is not installed (extra "peers")')
+    else:
+      from ncg import data as data_lib  # pylint: disable=g-import-not-at-top
+      digits = data_lib.load('embedded', binarization='threshold').train.x
+      for batch_size in map(int, _BATCHES.value):
+        for case in small_k_cases(digits, batch_size, peak, _ROUNDS.value):
+          cases.append(case)
+          low, high = case['examples_per_s_range']
+          ratio = (f', {case["ratio_to_sklearn"]:.2f}× scikit-learn'
+                   if 'ratio_to_sklearn' in case else '')
+          print(f'{case["name"]:>20}: {case["examples_per_s"]:9.0f} examples/s '
+                f'({low:.0f}–{high:.0f}), {case["gflops"]:6.1f} GFLOP/s = '
+                f'{case["fraction_of_peak"]:.0%} of peak{ratio}')
   if _AIS.value:
     try:
       from experiments import benchmark_ais  # pylint: disable=g-import-not-at-top

@@ -81,7 +81,8 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
       rewire_until=(int(t.rewire_until * steps) if t.connectivity == 'rigl'
                     else 0),
       new_weight_scale=t.new_weight_scale, l1_penalty=t.l1_penalty,
-      magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis)
+      magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis,
+      reconstruction=t.get('reconstruction', True))
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:

@@ -189,3 +189,29 @@ def test_free_energy_gap_is_difference_of_mean_log_likelihoods():
   ll = -rbm.free_energy(state, vs) - log_z
   gap = train.free_energy_gap(state, vs[:5], vs[5:])
   np.testing.assert_allclose(gap, ll[:5].mean() - ll[5:].mean(), rtol=1e-10)
+
+
+def test_pcd_without_reconstruction_trains_the_same_and_skips_the_metric():
+  """The data's reconstruction is a PCD diagnostic only: switching it off
+  changes no parameter and no chain (same keys), and the metric is NaN."""
+  state = tiny_rbm(jax.random.key(5), num_visible=6, num_hidden=4)
+  batch = (jax.random.uniform(jax.random.key(6), (8, 6)) < 0.4).astype(jnp.float64)
+  out = []
+  for reconstruction in (True, False):
+    trainer = train.make_trainer(train.TrainConfig(
+        k=2, persistent=True, learning_rate=0.1, reconstruction=reconstruction))
+    opt_state = trainer.init(state, jax.random.key(7), 8)
+    s, o = state, opt_state
+    for i in range(3):
+      s, o, metrics = trainer.step(s, o, batch, jax.random.key(10 + i))
+    out.append((s, o.chains, metrics.reconstruction_error))
+  (s1, c1, r1), (s2, c2, r2) = out
+  for a, b in zip(jax.tree.leaves((s1, c1)), jax.tree.leaves((s2, c2))):
+    np.testing.assert_array_equal(a, b)
+  assert np.isfinite(r1) and 0 < r1 < 6 and np.isnan(r2)
+  # CD-k ignores the switch: its chain starts from the reconstruction.
+  cd = [train.make_trainer(train.TrainConfig(k=1, reconstruction=r)).step(
+      state, train.make_trainer(train.TrainConfig(k=1)).init(state, None, 8),
+      batch, jax.random.key(3)) for r in (True, False)]
+  np.testing.assert_array_equal(cd[0][2].reconstruction_error,
+                                cd[1][2].reconstruction_error)

@@ -42,6 +42,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.hysteresis = 0.0        # ncg: flips jump to the far edge of ½ ± h (0 = off)
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
+  config.train.reconstruction = True  # PCD: also reconstruct the data for the metric (1 matmul)
   config.train.rng = 'hash'          # Gibbs uniforms: hash (fast on CPU) | threefry
   config.train.learning_rate = 0.1
   config.train.strength_learning_rate = config_dict.placeholder(float)  # unset = 5 × learning_rate
