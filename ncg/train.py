@@ -263,11 +263,17 @@ class Trainer(NamedTuple):
   rewire(state, opt_state, batch (B, V), key) → (state, opt_state, added,
       removed): the mode's prune-and-regrow (SET, RigL); None for modes that
       do not rewire. ``rewire_every`` steps apart (0: after each epoch).
+  epoch_step(state, opt_state, batch, key): ``step`` with the same state and
+      trainer state, whose metrics leave ``added`` and ``removed`` None: an
+      epoch derives their totals from the flip counts
+      (:func:`flip_transitions`), so its step skips two passes over the V×H
+      mask. None: epochs run ``step``.
   """
   init: Callable[..., TrainerState]
   step: Callable[..., tuple[RBMState, TrainerState, StepMetrics]]
   rewire: Callable[..., tuple[RBMState, TrainerState, jax.Array, jax.Array]] | None = None
   rewire_every: int = 0
+  epoch_step: Callable[..., tuple[RBMState, TrainerState, StepMetrics]] | None = None
 
 
 def expected_statistics(state: RBMState, v: jax.Array,
@@ -379,6 +385,32 @@ def cd_statistics(batch: jax.Array, p: Phases) -> RBMState:
   return RBMState(G, db, dc, G)
 
 
+def _reconstruction_error(batch: jax.Array, p: Phases) -> jax.Array:
+  """StepMetrics.reconstruction_error (NaN when PCD skipped the reconstruction)."""
+  if p.reconstruction is None:
+    return jnp.full((), jnp.nan, batch.dtype)
+  return jnp.mean(jnp.sum((batch - p.reconstruction) ** 2, axis=-1))
+
+
+def _near_threshold(state: RBMState) -> jax.Array:
+  """Fraction of strengths with |α − ½| < NEAR_THRESHOLD_BAND."""
+  return jnp.mean((jnp.abs(state.strength - 0.5)
+                   < NEAR_THRESHOLD_BAND).astype(jnp.float32))
+
+
+def flip_transitions(start_mask: jax.Array, flips: jax.Array
+                     ) -> tuple[jax.Array, jax.Array]:
+  """(added, removed): 0→1 and 1→0 switches behind per-connection flip counts.
+
+  A connection's mask bit alternates, so n flips from a start bit a are
+  ⌈n/2⌉ additions and ⌊n/2⌋ removals when a = 0, the reverse when a = 1:
+  the exact totals of a run of steps from its start mask (V, H) and flip
+  counts (V, H) alone, with no per-step count.
+  """
+  up = jnp.where(start_mask > 0, flips // 2, (flips + 1) // 2)
+  return jnp.sum(up, dtype=jnp.int32), jnp.sum(flips - up, dtype=jnp.int32)
+
+
 def _mask_changes(old_A, new_A):
   added = jnp.sum(new_A > old_A, dtype=jnp.int32)
   removed = jnp.sum(new_A < old_A, dtype=jnp.int32)
@@ -424,8 +456,9 @@ def make_trainer(config: TrainConfig) -> Trainer:
           jax.nn.one_hot(labels, label_units, dtype=chains.dtype))
     return TrainerState(opt_state, chains, *counters)
 
-  def step(state: RBMState, opt_state: TrainerState, batch: jax.Array,
-           key: jax.Array) -> tuple[RBMState, TrainerState, StepMetrics]:
+  def update(state: RBMState, opt_state: TrainerState, batch: jax.Array,
+             key: jax.Array):
+    """(new state, new trainer state, the phases, the old mask A)."""
     A = rbm.mask(state)
     model = rbm.dense(state.W * A, state.b, state.c)  # W ⊙ A, mask computed once
     p = phases(config, model, batch, opt_state.chains, key)
@@ -446,19 +479,24 @@ def make_trainer(config: TrainConfig) -> Trainer:
     if config.hysteresis:
       strength = hysteresis_band(strength, A, config.hysteresis)
     new_state = new_state._replace(strength=strength)
-
-    added, removed, flipped = _mask_changes(A, rbm.mask(new_state))
-    reconstruction_error = (
-        jnp.full((), jnp.nan, batch.dtype) if p.reconstruction is None else
-        jnp.mean(jnp.sum((batch - p.reconstruction) ** 2, axis=-1)))
-    metrics = StepMetrics(
-        reconstruction_error=reconstruction_error,
-        added=added, removed=removed,
-        near_threshold=jnp.mean((jnp.abs(new_state.strength - 0.5)
-                                 < NEAR_THRESHOLD_BAND).astype(jnp.float32)))
+    flipped = (rbm.mask(new_state) != A).astype(jnp.int32)
     chains = p.negatives if config.persistent else opt_state.chains
     return new_state, TrainerState(new_opt, chains, opt_state.step + 1,
-                                   opt_state.flips + flipped), metrics
+                                   opt_state.flips + flipped), p, A
+
+  def step(state: RBMState, opt_state: TrainerState, batch: jax.Array,
+           key: jax.Array) -> tuple[RBMState, TrainerState, StepMetrics]:
+    new_state, new_opt, p, A = update(state, opt_state, batch, key)
+    added, removed, _ = _mask_changes(A, rbm.mask(new_state))
+    return new_state, new_opt, StepMetrics(
+        _reconstruction_error(batch, p), added, removed,
+        _near_threshold(new_state))
+
+  def epoch_step(state: RBMState, opt_state: TrainerState, batch: jax.Array,
+                 key: jax.Array) -> tuple[RBMState, TrainerState, StepMetrics]:
+    new_state, new_opt, p, _ = update(state, opt_state, batch, key)
+    return new_state, new_opt, StepMetrics(
+        _reconstruction_error(batch, p), None, None, _near_threshold(new_state))
 
   def rewire(state: RBMState, opt_state: TrainerState, batch: jax.Array,
              key: jax.Array):
@@ -474,7 +512,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
             added, removed)
 
   return Trainer(init, step, rewire if mode.rewire else None,
-                 config.rewire_every)
+                 config.rewire_every, epoch_step)
 
 
 class EpochMetrics(NamedTuple):
@@ -533,16 +571,17 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
   keys = jax.random.split(key_steps, num_steps)
   key_rewire = jax.random.fold_in(key_steps, num_steps)  # not among ``keys``
   zero = jnp.zeros((), jnp.int32)
+  step_fn = trainer.epoch_step or trainer.step
+  start_mask, start_flips = rbm.mask(state), opt_state.flips
 
   if trainer.rewire is None:
     def body(carry, inputs):
       state, opt_state = carry
       batch, step_key = inputs
-      state, opt_state, metrics = trainer.step(state, opt_state, batch, step_key)
+      state, opt_state, metrics = step_fn(state, opt_state, batch, step_key)
       return (state, opt_state), metrics
     (state, opt_state), steps = jax.lax.scan(body, (state, opt_state),
                                              (batches, keys))
-    added = removed = zero
   else:
     every = trainer.rewire_every or num_steps
     if first_step is None:
@@ -551,24 +590,24 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
     def body(carry, inputs):
       state, opt_state = carry
       batch, step_key, i = inputs
-      state, opt_state, metrics = trainer.step(state, opt_state, batch, step_key)
+      state, opt_state, metrics = step_fn(state, opt_state, batch, step_key)
       due = (first_step + i + 1) % every == 0
-      state, opt_state, added, removed = jax.lax.cond(
+      state, opt_state, _, _ = jax.lax.cond(
           due,
           lambda: trainer.rewire(state, opt_state, batch,
                                  jax.random.fold_in(key_rewire, i)),
           lambda: (state, opt_state, zero, zero))
-      return (state, opt_state), (metrics, added, removed)
+      return (state, opt_state), metrics
 
-    (state, opt_state), (steps, added, removed) = jax.lax.scan(
+    (state, opt_state), steps = jax.lax.scan(
         body, (state, opt_state),
         (batches, keys, jnp.arange(num_steps, dtype=jnp.int32)))
-    added, removed = jnp.sum(added), jnp.sum(removed)
+  # Every switch of the epoch, by a step or a rewiring, is one flip count.
+  added, removed = flip_transitions(start_mask, opt_state.flips - start_flips)
   density, mean_abs_weight = connectivity_summary(state)
   return state, opt_state, EpochMetrics(
-      jnp.mean(steps.reconstruction_error), jnp.sum(steps.added) + added,
-      jnp.sum(steps.removed) + removed, density, mean_abs_weight,
-      effective_density(state, magnitude_threshold),
+      jnp.mean(steps.reconstruction_error), added, removed, density,
+      mean_abs_weight, effective_density(state, magnitude_threshold),
       jnp.mean(steps.near_threshold))
 
 

@@ -215,3 +215,15 @@ def test_pcd_without_reconstruction_trains_the_same_and_skips_the_metric():
       batch, jax.random.key(3)) for r in (True, False)]
   np.testing.assert_array_equal(cd[0][2].reconstruction_error,
                                 cd[1][2].reconstruction_error)
+
+
+def test_flip_transitions_recover_the_added_and_removed_totals():
+  """The epoch's added/removed come from the flip counts and the start mask
+  alone (no per-step count): equal to counting every 0→1 and 1→0 switch."""
+  rng = np.random.default_rng(0)
+  masks = rng.random((9, 7, 5)) < 0.5          # 8 steps of a 7×5 mask
+  flips = np.sum(masks[1:] != masks[:-1], axis=0)
+  added, removed = train.flip_transitions(jnp.asarray(masks[0], jnp.float32),
+                                          jnp.asarray(flips, jnp.int32))
+  assert int(added) == np.sum(masks[1:] & ~masks[:-1]) > 0
+  assert int(removed) == np.sum(~masks[1:] & masks[:-1]) > 0
