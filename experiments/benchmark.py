@@ -50,6 +50,16 @@ _SMALL_K = flags.DEFINE_bool(
     "scikit-learn's BernoulliRBM (PCD-1) beside them.")
 _ROUNDS = flags.DEFINE_integer('rounds', 5, 'Interleaved rounds of the small-k '
                                'comparison (medians and ranges reported).')
+_HIDDEN = flags.DEFINE_list('hidden', ['500', '2000'],
+                            'Hidden-layer sizes H of the CD-k cases (V = 784).')
+_POPULATION = flags.DEFINE_integer(
+    'population', 16, 'Members of the vmapped population case (CD-k, B = 50, '
+    'H = 500); 0 skips it.')
+_LENET = flags.DEFINE_bool('lenet', True, 'Also time the parsimonious '
+                           'LeNet-300-100 step (needs the "prune" extra).')
+_RNG = flags.DEFINE_bool('rng', False, 'Also time the random-number generators '
+                         '(experiments.benchmark_rng: threefry, rbg, '
+                         'unsafe_rbg, hash).')
 
 
 def best_seconds(fn, min_seconds: float, repeats: int = 3) -> float:
@@ -158,6 +168,70 @@ def cd_case(name: str, batch_size: int, k: int, peak_gflops: float,
           'gflops': gflops, 'fraction_of_peak': gflops / peak_gflops}
 
 
+def population_case(name: str, members: int, batch_size: int, k: int,
+                    peak_gflops: float, min_seconds: float = 2.0) -> dict:
+  """Times scanned CD-k epochs of ``members`` vmapped 784×500 NCG-RBMs."""
+  num_batches = max(4, 1000 // batch_size)
+  x = (jax.random.uniform(jax.random.key(0), (num_batches * batch_size, 784))
+       < 0.13).astype(jnp.float32)
+  config = train.TrainConfig(k=k)
+  keys = jax.random.split(jax.random.key(1), members)
+  state = jax.vmap(lambda key: rbm.init(key, 784, 500, density=0.5))(keys)
+  trainer = train.make_trainer(config)
+  opt_state = jax.vmap(lambda s: trainer.init(s, None, batch_size))(state)
+  epoch = train.make_epoch(config, batch_size, population=True)
+  epoch_keys = jax.random.split(jax.random.key(3), members)
+  seconds = best_seconds(lambda: epoch(state, opt_state, x, epoch_keys),
+                         min_seconds)
+  flops = members * num_batches * (2 * k + 3) * 2 * batch_size * 784 * 500
+  gflops = flops / seconds / 1e9
+  return {'name': name, 'examples_per_s': members * num_batches * batch_size
+          / seconds, 'gflops': gflops, 'fraction_of_peak': gflops / peak_gflops}
+
+
+def lenet_case(peak_gflops: float, batch_size: int = 100,
+               min_seconds: float = 2.0) -> dict:
+  """Times the parsimonious LeNet-300-100 step (Bernoulli gates, θ = ½).
+
+  FLOPs counted: 8 passes of 2·MACs·B per step (784·300 + 300·100 + 100·10
+  MACs per example): the two antithetic networks' forward and backward
+  passes (3 each) and the Taylor control variate's forward and input-side
+  backward pass (2); XLA's own count of the step is reported beside it.
+  """
+  from ncg.parsimonious import mlp  # pylint: disable=g-import-not-at-top
+  from ncg.parsimonious import train as prune_train  # pylint: disable=g-import-not-at-top
+  arch = mlp.architecture(784, (300, 100))
+  config = prune_train.Config(learning_rate=1e-3, theta_learning_rate=0.1,
+                              penalty=1e-4, penalty_scale=(1.0, 1.0, 1.0),
+                              prior_variance=1.0, num_train=60000)
+  trainer = prune_train.make_trainer(config)
+  state = trainer.init(jax.random.key(0), arch, 784, 0.5)
+  steps = 50
+  x = (jax.random.uniform(jax.random.key(1), (steps, batch_size, 784))
+       < 0.13).astype(jnp.float32)
+  y = jax.random.randint(jax.random.key(2), (steps, batch_size), 0, 10)
+  keys = jax.random.split(jax.random.key(3), steps)
+
+  @jax.jit
+  def run(state):
+    def body(s, inputs):
+      s, _ = trainer.step(arch, s, *inputs)
+      return s, None
+    return jax.lax.scan(body, state, (x, y, keys))[0]
+  seconds = best_seconds(lambda: run(state), min_seconds)
+  macs = 784 * 300 + 300 * 100 + 100 * 10
+  flops = steps * 8 * 2 * macs * batch_size
+  cost = jax.jit(lambda s, a, b, c: trainer.step(arch, s, a, b, c)).lower(
+      state, x[0], y[0], keys[0]).compile().cost_analysis()
+  if isinstance(cost, list):
+    cost = cost[0]
+  gflops = flops / seconds / 1e9
+  return {'name': f'lenet300_100_b{batch_size}',
+          'examples_per_s': steps * batch_size / seconds, 'gflops': gflops,
+          'fraction_of_peak': gflops / peak_gflops,
+          'xla_flops_per_step': (cost or {}).get('flops')}
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
@@ -165,14 +239,30 @@ def main(argv):
   print(f'peak float32 matmul ({_PEAK_SIZE.value}²): {peak:.1f} GFLOP/s '
         f'on {jax.devices()[0].device_kind}')
   cases = []
-  for batch_size, rng in itertools.product(map(int, _BATCHES.value),
-                                           ('hash', 'threefry')):
-    suffix = '' if rng == 'hash' else '_threefry'  # the default trainer's first
-    case = cd_case(f'ncg_cd{_K.value}_b{batch_size}{suffix}', batch_size,
-                   _K.value, peak, min_seconds=_MIN_SECONDS.value, rng=rng)
+  def report(case):
     cases.append(case)
     print(f'{case["name"]:>20}: {case["examples_per_s"]:9.0f} examples/s, '
           f'{case["gflops"]:6.1f} GFLOP/s = {case["fraction_of_peak"]:.0%} of peak')
+  for hidden, batch_size, rng in itertools.product(
+      map(int, _HIDDEN.value), map(int, _BATCHES.value), ('hash', 'threefry')):
+    if rng == 'threefry' and hidden != 500:
+      continue  # the generators are compared at H = 500 only
+    suffix = '' if rng == 'hash' else '_threefry'  # the default trainer's first
+    suffix = ('' if hidden == 500 else f'_h{hidden}') + suffix
+    report(cd_case(f'ncg_cd{_K.value}_b{batch_size}{suffix}', batch_size,
+                   _K.value, peak, num_hidden=hidden,
+                   min_seconds=_MIN_SECONDS.value, rng=rng))
+  if _POPULATION.value:
+    report(population_case(f'ncg_cd{_K.value}_b50_pop{_POPULATION.value}',
+                           _POPULATION.value, 50, _K.value, peak,
+                           _MIN_SECONDS.value))
+  if _LENET.value:
+    try:
+      import flax  # pylint: disable=g-import-not-at-top,unused-import
+    except ImportError:
+      print('LeNet-300-100 skipped: flax is not installed (extra "prune")')
+    else:
+      report(lenet_case(peak, min_seconds=_MIN_SECONDS.value))
   if _SMALL_K.value:
     try:
       import sklearn  # pylint: disable=g-import-not-at-top,unused-import
@@ -200,6 +290,14 @@ def main(argv):
       cases.append(case)
       print(f'{case["name"]:>20}: {case["seconds"]:.1f} s, '
             f'{case["gflops"]:6.1f} GFLOP/s = {case["fraction_of_peak"]:.0%} of peak')
+  if _RNG.value:
+    from experiments import benchmark_rng  # pylint: disable=g-import-not-at-top
+    for case in benchmark_rng.rng_cases(_ROUNDS.value):
+      unit = 'ns_per_draw' if 'ns_per_draw' in case else 'examples_per_s'
+      low, high = case['range']
+      print(f'{"rng_" + case["name"]:>24}: {case[unit]:10.2f} {unit} '
+            f'({low:.2f}–{high:.2f})')
+      cases.append(dict(case, name='rng_' + case['name']))
   # A busy machine depresses the peak more than the cases: take the larger of
   # two peak measurements, before and after, and recompute the fractions.
   peak_after = peak_matmul_gflops(_PEAK_SIZE.value, _MIN_SECONDS.value)
@@ -208,7 +306,8 @@ def main(argv):
           '(fractions below use it)')
     peak = peak_after
     for case in cases:
-      case['fraction_of_peak'] = case['gflops'] / peak
+      if 'gflops' in case:
+        case['fraction_of_peak'] = case['gflops'] / peak
   load = os.getloadavg()[0]
   print(f'load average during the run: {load:.2f} (on {os.cpu_count()} CPUs)')
   if _JSON.value:
