@@ -25,7 +25,8 @@ from ncg.rbm import RBMState
 
 
 def _rows(array, label_units: int):
-  return array[:array.shape[-2] - label_units] if label_units else array
+  """(…, V − L, H): the data rows of a (…, V, H) array (a population too)."""
+  return array[..., :array.shape[-2] - label_units, :] if label_units else array
 
 
 def mask(state: RBMState) -> np.ndarray:
