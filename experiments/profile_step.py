@@ -1,9 +1,10 @@
 r"""Where a train step's time goes: XLA's per-operation profile, by kind of work.
 
-    python -m experiments.profile_step [--cases=cd1_b50,pcd1_b50,...]
+    python -m experiments.profile_step [--cases=cd1_b50,pcd1_b50,...,ais]
 
 For each case (CD-k or PCD-k of the 784×500 NCG-RBM at a batch size; default
-CD-1, PCD-1 and CD-10 at B = 50 and 500) this compiles the scanned epoch,
+CD-1, PCD-1 and CD-10 at B = 50 and 500; ``ais``: AIS on the benchmark's
+784×500 RBM, 100 runs, 1,001 temperatures) this compiles the scanned epoch,
 records a ``jax.profiler`` trace of a few epochs, and sums each XLA operation's
 *self* time (its span minus the spans nested in it on the same thread). Each
 operation is put in one class by what its fused computation in the compiled
@@ -46,7 +47,7 @@ from ncg import rbm
 from ncg import train
 
 DEFAULT_CASES = ('cd1_b50', 'pcd1_b50', 'cd10_b50', 'cd1_b500', 'pcd1_b500',
-                 'cd10_b500')
+                 'cd10_b500', 'ais')
 CLASSES = (
     ('matmul', re.compile(r'\b(?:dot|convolution)\(')),
     ('random', re.compile(r'u32\[[\d,]*\]\S*\s+(?:multiply|xor|'
@@ -133,8 +134,60 @@ def self_times(events: list[dict]) -> dict[str, float]:
   return totals
 
 
+def op_profile(compiled, args, calls: int, steps_per_call: int
+               ) -> tuple[float, dict[str, float], dict[str, str]]:
+  """(wall ms per step, {op: ms per step of self time}, {op: class}) of a
+  compiled function, ``calls`` calls of ``steps_per_call`` steps each."""
+  lines, bodies = computations(compiled.as_text())
+  jax.block_until_ready(compiled(*args))
+  began = time.perf_counter()
+  for _ in range(calls):
+    jax.block_until_ready(compiled(*args))
+  wall = (time.perf_counter() - began) / calls / steps_per_call
+  directory = tempfile.mkdtemp(prefix='ncg_profile_')
+  try:
+    jax.profiler.start_trace(directory, create_perfetto_trace=True)
+    for _ in range(calls):
+      jax.block_until_ready(compiled(*args))
+    jax.profiler.stop_trace()
+    trace = sorted(glob.glob(f'{directory}/**/*.trace.json.gz', recursive=True))[-1]
+    with gzip.open(trace) as f:
+      data = json.load(f)
+  finally:
+    shutil.rmtree(directory, ignore_errors=True)
+  events = data['traceEvents'] if isinstance(data, dict) else data
+  totals = self_times(events)
+  steps = calls * steps_per_call
+  ops = {op: us / steps / 1e3 for op, us in totals.items()
+         if op in lines and us > 0}
+  return wall * 1e3, ops, {op: classify(op, lines, bodies) for op in ops}
+
+
+def summarise(name: str, wall_ms: float, ops: dict[str, float],
+              kinds: dict[str, str], matmul_flops: float, cost=None) -> dict:
+  """The per-class table of :func:`op_profile`'s figures."""
+  classes = collections.Counter()
+  for op, ms in ops.items():
+    classes[kinds[op]] += ms
+  if isinstance(cost, list):
+    cost = cost[0]
+  cost = cost or {}
+  return {
+      'case': name, 'wall_ms_per_step': wall_ms,
+      'profiled_ms_per_step': sum(classes.values()),
+      'classes_ms_per_step': dict(classes.most_common()),
+      'top_ops': [(op, round(ms, 4), kinds[op])
+                  for op, ms in sorted(ops.items(), key=lambda t: -t[1])[:12]],
+      'xla_flops': cost.get('flops'), 'matmul_flops': matmul_flops,
+      'xla_transcendentals': cost.get('transcendentals'),
+      'xla_bytes_accessed': cost.get('bytes accessed'),
+  }
+
+
 def profile_case(name: str, epochs: int = 3) -> dict:
   """Profile of ``epochs`` scanned epochs of one case (see module docstring)."""
+  if name == 'ais':
+    return profile_ais()
   k, persistent, batch_size = parse_case(name)
   num_steps = NUM_EXAMPLES // batch_size
   x = (jax.random.uniform(jax.random.key(0), (num_steps * batch_size, 784))
@@ -145,50 +198,32 @@ def profile_case(name: str, epochs: int = 3) -> dict:
   opt_state = trainer.init(state, jax.random.key(2), batch_size)
   epoch = train.make_epoch(config, batch_size)
   args = (state, opt_state, x, jax.random.key(3))
-  compiled = epoch.lower(*args).compile()
-  lines, bodies = computations(compiled.as_text())
-  jax.block_until_ready(compiled(*args))
-  began = time.perf_counter()
-  for _ in range(epochs):
-    jax.block_until_ready(compiled(*args))
-  wall = (time.perf_counter() - began) / epochs / num_steps
-  step_cost = jax.jit(trainer.step).lower(
+  wall, ops, kinds = op_profile(epoch.lower(*args).compile(), args, epochs,
+                                num_steps)
+  # XLA's cost analysis counts a loop's body once: the step's own figures
+  # (CD-k's k − 1 chain sweeps inside it are counted once, too).
+  cost = jax.jit(trainer.step).lower(
       state, opt_state, x[:batch_size], jax.random.key(4)).compile(
           ).cost_analysis()
-  if isinstance(step_cost, list):
-    step_cost = step_cost[0]
-  directory = tempfile.mkdtemp(prefix='ncg_profile_')
-  try:
-    jax.profiler.start_trace(directory, create_perfetto_trace=True)
-    for _ in range(epochs):
-      jax.block_until_ready(compiled(*args))
-    jax.profiler.stop_trace()
-    trace = sorted(glob.glob(f'{directory}/**/*.trace.json.gz', recursive=True))[-1]
-    with gzip.open(trace) as f:
-      data = json.load(f)
-  finally:
-    shutil.rmtree(directory, ignore_errors=True)
-  events = data['traceEvents'] if isinstance(data, dict) else data
-  totals = self_times(events)
-  steps = epochs * num_steps
-  ops = {op: us / steps / 1e3 for op, us in totals.items()
-         if op in lines and us > 0}
-  classes = collections.Counter()
-  for op, ms in ops.items():
-    classes[classify(op, lines, bodies)] += ms
-  profiled = sum(classes.values())
   matmuls = 2 * k + (5 if persistent else 3)
-  return {
-      'case': name, 'wall_ms_per_step': wall * 1e3,
-      'profiled_ms_per_step': profiled,
-      'classes_ms_per_step': dict(classes.most_common()),
-      'top_ops': [(op, round(ms, 4), classify(op, lines, bodies))
-                  for op, ms in sorted(ops.items(), key=lambda t: -t[1])[:12]],
-      'xla_flops': step_cost.get('flops'),
-      'matmul_flops': matmuls * 2 * batch_size * 784 * 500,
-      'xla_transcendentals': step_cost.get('transcendentals'),
-      'xla_bytes_accessed': step_cost.get('bytes accessed'),
-  }
+  return summarise(name, wall, ops, kinds,
+                   matmuls * 2 * batch_size * 784 * 500, cost)
+
+
+def profile_ais(num_temperatures: int = 1001, num_runs: int = 100) -> dict:
+  """AIS on the benchmark's 784×500 RBM (experiments.benchmark_ais), per
+  temperature; a shortened schedule (the per-temperature work is the same)."""
+  from experiments import benchmark_ais  # pylint: disable=g-import-not-at-top
+  from ncg import estimators  # pylint: disable=g-import-not-at-top
+  state = benchmark_ais.benchmark_state(jax.random.key(0))
+  betas = jnp.asarray(estimators.ais_betas(num_temperatures), jnp.float32)
+  args = (jax.random.key(1), state, betas, jnp.zeros((784,), jnp.float32))
+  compiled = estimators._ais.lower(  # pylint: disable=protected-access
+      *args, num_runs=num_runs, label_units=0, rng='hash').compile()
+  k = betas.shape[0]
+  wall, ops, kinds = op_profile(compiled, args, 2, k)
+  return summarise(f'ais_r{num_runs}', wall, ops, kinds,
+                   (2 * k - 3) * 2 * num_runs * 784 * 500 / k)
 
 
 def main() -> None:
@@ -202,7 +237,8 @@ def main() -> None:
     cases = tuple(arg.split('=', 1)[1].split(','))
   for name in cases:
     try:
-      parse_case(name)
+      if name != 'ais':
+        parse_case(name)
     except ValueError as e:
       print(f'error: {e}', file=sys.stderr)
       sys.exit(2)
@@ -212,9 +248,9 @@ def main() -> None:
     results.append(r)
     print(f'\n{name}: {r["wall_ms_per_step"]:.3f} ms/step wall, '
           f'{r["profiled_ms_per_step"]:.3f} ms/step in XLA ops; '
-          f'XLA cost: {r["xla_flops"] / 1e6:.0f} MFLOP '
+          f'XLA cost: {(r["xla_flops"] or 0) / 1e6:.0f} MFLOP '
           f'({r["matmul_flops"] / 1e6:.0f} in matmuls), '
-          f'{r["xla_bytes_accessed"] / 1e6:.1f} MB accessed')
+          f'{(r["xla_bytes_accessed"] or 0) / 1e6:.1f} MB accessed')
     for cls, ms in r['classes_ms_per_step'].items():
       print(f'  {cls:>12}: {ms:7.3f} ms/step '
             f'{ms / r["profiled_ms_per_step"]:6.1%}')
