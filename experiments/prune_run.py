@@ -130,7 +130,9 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       decay_steps=(t.epochs * steps if t.cosine_decay else 0),
       coupled_prior=bool(t.coupled_prior), theta_averaging=float(t.theta_averaging),
       explore=float(t.explore) if gated else 0.0,
-      sharpness=float(t.get('sharpness', 0.0)) if gated else 0.0)
+      sharpness=float(t.get('sharpness', 0.0)) if gated else 0.0,
+      sharpness_final=float(t.get('sharpness_final', 1.0)) if gated else 1.0,
+      sharpness_end_step=int(t.epochs * steps))
   train_lib.validate(tconfig, arch)
   check(t.init_scheme in models.INIT_GAINS,
         f'unknown train.init_scheme {t.init_scheme!r}; choose one of {tuple(models.INIT_GAINS)}')
@@ -354,6 +356,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'theta_averaging': tconfig.theta_averaging,
       'explore': tconfig.explore,
       'sharpness': tconfig.sharpness,
+      'sharpness_final': tconfig.sharpness_final,
       'theta_init': float(config.train.theta_init),
       'init_scheme': config.train.init_scheme,
       'init_scale': float(config.train.init_scale),

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ncg.errors import InputError
 from ncg.parsimonious import gates, models, train
 
 
@@ -296,3 +297,23 @@ def test_robbins_monro_step_size():
   assert rate(5) == pytest.approx(0.1)
   assert rate(25) == pytest.approx(0.1 / 3.0 ** 0.75, rel=1e-6)
   assert rate(40) == 0.0                                # θ decided
+
+
+def test_annealed_sharpness_schedule_and_gradient():
+  """γ_t/N: γ/N through the grace period, linear to r γ/N at T, r γ/N after;
+  the θ-gradient of the sharpening term is γ_t/N times H_ε'(θ) at every step."""
+  config = _config(grace_steps=10, sharpness=2e-3, sharpness_final=0.25,
+                   sharpness_end_step=30)
+  at = lambda t: float(train.sharpness_at(config, jnp.int32(t)))
+  assert at(0) == at(10) == pytest.approx(2e-3)
+  assert at(20) == pytest.approx(2e-3 * (1 - 0.75 * 0.5))
+  assert at(30) == at(1000) == pytest.approx(5e-4)
+  constant = config._replace(sharpness_final=1.0)
+  assert float(train.sharpness_at(constant, jnp.int32(25))) == pytest.approx(2e-3)
+  theta = (jnp.array([0.0, 0.3, 0.5, 0.9, 1.0], jnp.float32),)
+  slope = jax.grad(lambda t: jnp.sum(gates.smoothed_entropy(t, train.SHARPNESS_EDGE)))(theta[0])
+  for step in (0, 20, 30):
+    grad = jax.grad(lambda t: train.sharpening(config, t, jnp.int32(step)))(theta)[0]
+    np.testing.assert_allclose(grad, at(step) * slope, rtol=1e-5)
+  with pytest.raises(InputError, match='sharpness_end_step'):   # T must follow the grace
+    train.validate(config._replace(sharpness_end_step=10), models.mlp(3, (2,), num_classes=3))

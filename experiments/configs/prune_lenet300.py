@@ -37,6 +37,7 @@ def get_config():
   config.train.theta_averaging = 0.99     # β: θ follows an exponential average of its gradient
   config.train.explore = 0.02             # ε: gates sampled from min(θ, 1 − ε)
   config.train.sharpness = 1e-3           # γ/N: sharpened hyper-prior, pull of θ to 0/1 (0: flat)
+  config.train.sharpness_final = 1.0      # r: γ_t linear from γ (after grace) to r γ at the last step (1: constant)
   config.train.grace_epochs = 2           # G: θ does not move (no unit leaves) before
   config.train.theta_init = 0.5          # the maximum-entropy start: H_ε pulls neither way
   config.train.penalty = 1e-4             # λ/N: nats per example per surviving unit

@@ -76,7 +76,7 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
                                             tuple(jnp.asarray(t) for t in thetas))
   groups = []
   totals = {'kept': [0, 0, 0], 'removed': [0, 0, 0]}   # gates, agree (price), agree (prior)
-  band = config.sharpness * float(np.log((1 - train_lib.SHARPNESS_EDGE)
+  band = float(train_lib.sharpness_at(config, config.sharpness_end_step)) * float(np.log((1 - train_lib.SHARPNESS_EDGE)
                                          / train_lib.SHARPNESS_EDGE))
   stable = 0
   disagreeing = []

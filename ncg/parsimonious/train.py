@@ -84,6 +84,13 @@ class Config(NamedTuple):
       J gains (γ/N) Σ_j H_ε(θ_j) (:func:`ncg.parsimonious.gates.smoothed_entropy`
       with ε = ``SHARPNESS_EDGE``), a concave pull of every θ towards 0 or 1
       of at most (γ/N) log((1 − ε)/ε). 0 = the flattening hyper-prior.
+    sharpness_final: r ≥ 0, the factor of γ reached at ``sharpness_end_step``:
+      γ_t goes linearly from γ (at the end of the grace period) to r γ there
+      and stays at r γ after (:func:`sharpness_at`; docs §7: the band of
+      vertices held by the hyper-prior, |Δ_j + c_j| < 3.9 γ_t/N, follows it).
+      r < 1 closes the band over the run, r > 1 sharpens late; 1 = constant γ.
+    sharpness_end_step: T, the step at which the anneal reaches r γ (the run's
+      last step); ignored when r = 1.
   """
   learning_rate: float
   theta_learning_rate: float
@@ -103,6 +110,8 @@ class Config(NamedTuple):
   theta_averaging: float = 0.99
   explore: float = 0.02
   sharpness: float = 0.0
+  sharpness_final: float = 1.0
+  sharpness_end_step: int = 0
 
 
 # ε of the smoothed entropy H_ε of the sharpened hyper-prior: its slope at
@@ -157,6 +166,10 @@ def validate(config: Config, arch: Architecture) -> None:
         f'theta_averaging must be in [0, 1), got {config.theta_averaging}')
   check(0 <= config.explore < 0.5, f'explore must be in [0, 0.5), got {config.explore}')
   check(config.sharpness >= 0, f'sharpness must be >= 0, got {config.sharpness}')
+  check(config.sharpness_final >= 0,
+        f'sharpness_final must be >= 0, got {config.sharpness_final}')
+  check(config.sharpness_final == 1 or config.sharpness_end_step > config.grace_steps,
+        'sharpness_end_step must come after the grace period when sharpness_final < 1')
   check(len(config.penalty_scale) == len(arch.widths),
         f'penalty_scale needs one value per gate group {models.group_names(arch)}, '
         f'got {config.penalty_scale}')
@@ -211,11 +224,27 @@ def price(config: Config, probs: Sequence[jax.Array]) -> jax.Array:
   return config.penalty * sum(s * jnp.sum(p) for s, p in zip(config.penalty_scale, probs))
 
 
-def sharpening(config: Config, thetas: Sequence[jax.Array]) -> jax.Array:
-  """(γ/N) Σ_j H_ε(θ_j): the sharpened hyper-prior's concave term of J (0 if γ = 0)."""
+def sharpness_at(config: Config, step: jax.Array | int | None) -> jax.Array:
+  """γ_t/N = (γ/N) (1 − (1 − r) clip((t − G)/(T − G), 0, 1)): the annealed sharpness.
+
+  Constant γ/N when r = ``sharpness_final`` = 1 or ``step`` is None.
+  """
+  if config.sharpness_final == 1 or step is None:
+    return jnp.asarray(config.sharpness, jnp.float32)
+  span = config.sharpness_end_step - config.grace_steps
+  progress = jnp.clip((jnp.asarray(step, jnp.float32) - config.grace_steps) / span, 0.0, 1.0)
+  return config.sharpness * (1.0 - (1.0 - config.sharpness_final) * progress)
+
+
+def sharpening(config: Config, thetas: Sequence[jax.Array],
+               step: jax.Array | int | None = None) -> jax.Array:
+  """(γ_t/N) Σ_j H_ε(θ_j): the sharpened hyper-prior's concave term of J (0 if γ = 0).
+
+  γ_t is :func:`sharpness_at` of ``step`` (constant γ if ``step`` is None).
+  """
   if not config.sharpness:
     return jnp.zeros(())
-  return config.sharpness * sum(jnp.sum(gates_lib.smoothed_entropy(t, SHARPNESS_EDGE))
+  return sharpness_at(config, step) * sum(jnp.sum(gates_lib.smoothed_entropy(t, SHARPNESS_EDGE))
                                 for t in thetas)
 
 
@@ -296,18 +325,19 @@ def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key):
   return jax.lax.cond(decided, deterministic, stochastic, None)
 
 
-def _bernoulli_gradients(arch, config, params, x, y, key):
+def _bernoulli_gradients(arch, config, params, x, y, key, step=None):
   weights, thetas = params['weights'], params['theta']
   grad_w, grad_t, loss = _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key)
   rest = lambda w, t: (weight_prior(arch, config, w, t) + price(config, t)
-                       + sharpening(config, t))
+                       + sharpening(config, t, step))
   extra, (extra_w, extra_t) = jax.value_and_grad(rest, argnums=(0, 1))(weights, tuple(thetas))
   grads = {'weights': jax.tree.map(jnp.add, grad_w, extra_w),
            'theta': tuple(g + e for g, e in zip(grad_t, extra_t))}
   return grads, StepMetrics(loss, loss + extra)
 
 
-def _l0_gradients(arch, config, params, x, y, key):
+def _l0_gradients(arch, config, params, x, y, key, step=None):
+  del step
   def objective(weights, log_alphas):
     z = l0_lib.sample(key, log_alphas, x.shape[0])
     loss = per_example_loss(arch, weights, x, y, z).mean()
@@ -329,7 +359,7 @@ class Method(NamedTuple):
 
   Attributes:
     init_gate: (theta_init, width) → (width,) initial gate parameters.
-    gradients: (arch, config, params, x, y, key) → (grads like params, StepMetrics).
+    gradients: (arch, config, params, x, y, key, step) → (grads like params, StepMetrics).
     theta_optimizer: (config, weight learning rate schedule) → optax transform.
     project: (old, new gate parameters) → feasible new gate parameters.
     final_gate: gate parameters → deterministic gate values in [0, 1] (0 = removed).
@@ -418,7 +448,7 @@ def make_trainer(config: Config) -> Trainer:
 
   def step(arch: Architecture, state: TrainState, x: jax.Array, y: jax.Array,
            key: jax.Array) -> tuple[TrainState, StepMetrics]:
-    grads, metrics = method.gradients(arch, config, state.params, x, y, key)
+    grads, metrics = method.gradients(arch, config, state.params, x, y, key, state.step)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     params = {'weights': params['weights'],
