@@ -106,7 +106,24 @@ def sharpened(epochs, seeds):
               train__sharpness=1e-3, train__theta_init=0.5, analysis__marginal_examples=500)
 
 
-STUDIES = {'frontier': frontier, 'robustness': robustness, 'decision': decision,
+def anneal(epochs, seeds):
+  """Annealed sharpness against starting width (docs §7, §9b), 10 epochs:
+  γ/N = 10⁻³ shrinking to r = 0.1 (and r = 0 at 1×), and γ/N = 10⁻⁴ growing
+  to 10⁻³ (r = 10); runs/prune/anneal/...; results/parsimonious/anneal/."""
+  del epochs
+  for widths, examples in (('300,100', 1000), ('600,200', 1000), ('1200,400', 200)):
+    name = f'w{widths.replace(",", "-")}'
+    for s in seeds:
+      yield _line(LENET300, 'anneal', f'{name}_r0.1', s, 10, train__sharpness_final=0.1,
+                  model__widths=f"'({widths})'", analysis__marginal_examples=examples)
+      yield _line(LENET300, 'anneal', f'{name}_g1e-4_r10', s, 10, train__sharpness='1e-4',
+                  train__sharpness_final=10, model__widths=f"'({widths})'",
+                  analysis__marginal_examples=examples)
+  yield _line(LENET300, 'anneal', 'w300-100_r0', seeds[0], 10, train__sharpness_final=0.0,
+              analysis__marginal_examples=1000)
+
+
+STUDIES = {'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened}
 
 
