@@ -77,7 +77,7 @@ MODULE_TESTS = {
               'tests/test_train.py', 'tests/test_connectivity_modes.py'),
     'rewiring': ('tests/test_rewiring_exact.py',
                  'tests/test_connectivity_modes.py'),
-    'analytics': ('tests/test_connectivity_modes.py',),
+    'analytics': ('tests/test_analytics.py', 'tests/test_connectivity_modes.py'),
     'estimators': ('tests/test_estimators_mutants.py',
                    'tests/test_estimators.py'),
     'classification': ('tests/test_classification_mutants.py',
@@ -86,7 +86,10 @@ MODULE_TESTS = {
                      'tests/test_parsimonious_models.py',
                      'tests/test_parsimonious_shrink.py',
                      'tests/test_parsimonious_train.py',
-                     'tests/test_parsimonious_complexity.py'),
+                     'tests/test_parsimonious_complexity.py',
+                     'tests/test_parsimonious_l0.py',
+                     'tests/test_parsimonious_analysis.py',
+                     'tests/test_parsimonious_mutants.py'),
 }
 MODULE_PATHS = {'parsimonious': 'ncg/parsimonious/*'}
 SELECTION = 'pytest_add_cli_args_test_selection =\n    tests\n'
@@ -160,7 +163,9 @@ def prepare(workdir: str, module: str) -> None:
     text = f.read()
   assert SELECTION in text and WARMUP in text, 'setup.cfg [mutmut] changed'
   text = text.replace(SELECTION, 'pytest_add_cli_args_test_selection =\n'
-                      + ''.join(f'    {t}\n' for t in MODULE_TESTS[module]))
+                      + ''.join(f'    {t}\n' for t in MODULE_TESTS[module]
+                                # a test file newer than --commit is left out
+                                if os.path.exists(os.path.join(workdir, t))))
   # The fork server imports JAX and the (mutated) library once; importing
   # them starts no threads and no backend, so forking stays safe.
   with open(os.path.join(workdir, 'preload.txt'), 'w') as f:
