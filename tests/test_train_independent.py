@@ -261,7 +261,11 @@ IMPROVES = [
     ('ncg', 'sgd', False, 0.1),
     ('ncg', 'momentum', True, 0.02),
     ('ncg', 'adam', False, 0.01),
+    ('set', 'sgd', False, 0.1),     # rewired every 100 steps (REWIRE_EVERY)
+    ('rigl', 'sgd', False, 0.1),
+    ('l1', 'sgd', False, 0.1),      # dense start, λ = 1e-4
 ]
+REWIRE_EVERY = 100
 
 
 @pytest.mark.parametrize('mode,optimizer,persistent,lr', IMPROVES)
@@ -274,10 +278,11 @@ def check_bars_and_stripes(mode, optimizer, persistent, lr, dtype, atol):
   """400 steps on 3×3 bars and stripes lower the exact NLL (see IMPROVES)."""
   x = jnp.asarray(data_lib.bars_and_stripes(3), dtype)         # 14 × 9
   state = rbm.init(jax.random.key(0), 9, 8, density=0.5, dtype=dtype)
-  if mode == 'dense':
+  if mode in train.DENSE_MODES:
     state = rbm.dense(state.W, state.b, state.c)
   config = train.TrainConfig(k=1, persistent=persistent, connectivity=mode,
-                             optimizer=optimizer, learning_rate=lr)
+                             optimizer=optimizer, learning_rate=lr,
+                             rewire_every=REWIRE_EVERY)
   opt_state = train.make_trainer(config).init(state, jax.random.key(1), 7)
   before = exact_nll(state, x)
   state, _, _ = train.make_epoch(config, 7)(state, opt_state,
