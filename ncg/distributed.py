@@ -1,4 +1,24 @@
-"""Populations over devices: the member axis of a vmapped population on a mesh.
+"""Populations, minibatches and hosts over devices, with JAX's own machinery.
+
+Three layouts, all by ``NamedSharding`` on a ``jax.make_mesh`` mesh and XLA's
+partitioner (no hand-written collectives):
+
+* members: :func:`shard_members` (below);
+* data: :func:`data_parallel` splits every minibatch (B, V) of one model's
+  epoch over a ``'data'`` axis, parameters replicated; the CD statistics
+  G = [v; ṽ]ᵀ[p(h|v); −p(h|ṽ)] / B are sums over the batch, so XLA
+  computes each device's part and all-reduces them; :func:`sharded_ais`
+  does the same for the AIS runs;
+* both at once: a 2-D mesh ``('member', 'data')`` (:func:`make_mesh`), given
+  to :func:`data_parallel` with ``population=True``.
+
+Several hosts: :func:`initialize` starts ``jax.distributed`` when the
+environment says there are several processes (a no-op otherwise);
+:func:`global_batch` builds a global array from each host's share of the
+data (``jax.make_array_from_process_local_data``); :func:`is_writer` is
+true on process 0 alone, which writes checkpoints and metrics.
+
+Members:
 
 A population (:func:`ncg.train.make_epoch` with ``population=True``) stacks
 its members along axis 0 of every array of the state, the optimizer state and
@@ -14,12 +34,17 @@ the same; tests/test_distributed.py checks it on 8 forced host devices).
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from ncg.errors import check
+
 MEMBER_AXIS = 'member'
+DATA_AXIS = 'data'
 
 
 def member_mesh(num_devices: int | None = None) -> jax.sharding.Mesh:
@@ -29,9 +54,30 @@ def member_mesh(num_devices: int | None = None) -> jax.sharding.Mesh:
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
+def make_mesh(members: int = 1, data: int | None = None) -> jax.sharding.Mesh:
+  """A 2-D mesh ``('member', 'data')`` of ``members × data`` devices.
+
+  ``data`` defaults to the devices left: ``device_count // members``.
+  """
+  if data is None:
+    data = max(jax.device_count() // members, 1)
+  n = members * data
+  check(members >= 1 and data >= 1 and n <= jax.device_count(),
+        f'a {members} x {data} mesh needs {n} devices; '
+        f'{jax.device_count()} available')
+  return jax.make_mesh((members, data), (MEMBER_AXIS, DATA_AXIS),
+                       devices=jax.devices()[:n],
+                       axis_types=(jax.sharding.AxisType.Auto,) * 2)
+
+
+def _axis_size(mesh: jax.sharding.Mesh, axis: str) -> int:
+  return dict(mesh.shape).get(axis, 1)
+
+
 def padded_size(members: int, mesh: jax.sharding.Mesh) -> int:
-  """The population size rounded up to a multiple of the mesh size."""
-  return -(-members // mesh.size) * mesh.size
+  """The population size rounded up to a multiple of the member axis."""
+  n = _axis_size(mesh, MEMBER_AXIS)
+  return -(-members // n) * n
 
 
 def _pad(tree, size: int):
@@ -48,7 +94,8 @@ def shard_members(population_epoch, mesh: jax.sharding.Mesh):
   Args:
     population_epoch: a population function (members on axis 0 of state,
       opt_state and key; x shared), e.g. ``make_epoch(config, B, population=True)``.
-    mesh: a mesh with the axis ``'member'`` (:func:`member_mesh`).
+    mesh: a mesh with the axis ``'member'`` (:func:`member_mesh`, or the
+      2-D :func:`make_mesh`, whose ``'data'`` axis the epoch may use).
 
   Returns:
     A jitted function with the same signature and results: members padded
@@ -61,10 +108,180 @@ def shard_members(population_epoch, mesh: jax.sharding.Mesh):
   def sharded(state, opt_state, x, key):
     members = key.shape[0]
     size = padded_size(members, mesh)
-    state, opt_state, key = jax.lax.with_sharding_constraint(
-        _pad((state, opt_state, key), size), members_spec)
+    state, opt_state, key = _chains_over_data(jax.lax.with_sharding_constraint(
+        _pad((state, opt_state, key), size), members_spec), mesh)
     x = jax.lax.with_sharding_constraint(x, replicated)
-    out = jax.lax.with_sharding_constraint(
-        population_epoch(state, opt_state, x, key), members_spec)
+    out = _chains_over_data(jax.lax.with_sharding_constraint(
+        population_epoch(state, opt_state, x, key), members_spec), mesh)
     return jax.tree.map(lambda a: a[:members], out)
   return jax.jit(sharded)
+
+
+def _chains_over_data(tree, mesh):
+  """``(state, opt_state, ...)`` with the members' PCD chains (M, B, V), if
+  any, over ``('member', 'data')`` like the minibatches (on a mesh with a
+  ``'data'`` axis; else unchanged)."""
+  opt_state = tree[1]
+  if DATA_AXIS not in mesh.axis_names or getattr(
+      opt_state, 'chains', None) is None:
+    return tree
+  chains = jax.lax.with_sharding_constraint(
+      opt_state.chains, NamedSharding(mesh, P(MEMBER_AXIS, DATA_AXIS)))
+  return (tree[0], opt_state._replace(chains=chains), *tree[2:])
+
+
+def data_parallel(config, batch_size: int, mesh: jax.sharding.Mesh,
+                  population: bool = False):
+  """The epoch of :func:`ncg.train.make_epoch` with each minibatch over ``'data'``.
+
+  Args:
+    config: a :class:`ncg.train.TrainConfig`.
+    batch_size: B, a multiple of the mesh's ``'data'`` size.
+    mesh: a ``('member', 'data')`` mesh (:func:`make_mesh`); one model
+      needs ``make_mesh(1, data)``.
+    population: members on axis 0, laid out over ``'member'`` (see
+      :func:`shard_members`); False for one model.
+
+  Returns:
+    A jitted ``epoch(state, opt_state, x, key)`` with the results of the
+    single-device epoch: the same per-step random numbers (JAX's partitionable
+    threefry and the counter-based hash do not depend on the layout), the same
+    minibatches, each device computing B / data rows of every matmul and the
+    batch sums reduced by XLA; parameters replicated (over ``'data'``).
+    Only the order of the float32 sums differs.
+  """
+  from ncg import train  # pylint: disable=g-import-not-at-top
+  data = _axis_size(mesh, DATA_AXIS)
+  check(batch_size % data == 0,
+        f'batch size {batch_size} is not a multiple of the {data} data shards')
+  epoch = train.make_epoch(
+      config, batch_size, population=True,
+      batch_sharding=NamedSharding(mesh, P(None, DATA_AXIS)))
+  run = shard_members(epoch, mesh)
+  if population:
+    return run
+
+  # One model: a population of one on the (1 × data) mesh, so that the one
+  # code path (and its test) serves both; vmap over one member adds nothing
+  # to the arithmetic.
+  def single(state, opt_state, x, key):
+    add = lambda tree: jax.tree.map(lambda a: a[None], tree)
+    out = run(add(state), add(opt_state), x, key[None])
+    return jax.tree.map(lambda a: a[0], out)
+  return jax.jit(single)
+
+
+def ais_runs(mesh: jax.sharding.Mesh):
+  """``ncg.estimators._ais`` jitted with its log-weights (M,) over ``'data'``."""
+  from ncg import estimators  # pylint: disable=g-import-not-at-top
+  return jax.jit(
+      estimators._ais,  # pylint: disable=protected-access
+      static_argnames=('num_runs', 'label_units', 'rng'),
+      out_shardings=(NamedSharding(mesh, P(DATA_AXIS)),
+                     NamedSharding(mesh, P())))
+
+
+def sharded_ais(mesh: jax.sharding.Mesh, key, state, *, num_runs: int,
+                betas, base_visible_bias, label_units: int = 0,
+                rng: str = 'hash'):
+  """:func:`ncg.estimators.ais_log_partition` with the runs over ``'data'``.
+
+  The log-weights (M,) are laid out ``P('data')``; XLA propagates that
+  layout back through the annealing scan, so each device anneals M / data
+  chains (the model replicated) and only the final log-mean-exp gathers.
+  Same random numbers as one device, so the same estimate up to float32
+  rounding. ``num_runs`` must be a multiple of the ``'data'`` size.
+  """
+  from ncg import estimators  # pylint: disable=g-import-not-at-top
+  data = _axis_size(mesh, DATA_AXIS)
+  check(num_runs % data == 0,
+        f'{num_runs} AIS runs are not a multiple of the {data} data shards')
+  betas = estimators._check_betas(  # pylint: disable=protected-access
+      estimators.ais_betas(betas) if isinstance(betas, int) else betas)
+  log_weights, log_z_base = ais_runs(mesh)(
+      key, state, jnp.asarray(betas, state.W.dtype),
+      jnp.asarray(base_visible_bias), num_runs=num_runs,
+      label_units=label_units, rng=rng)
+  return estimators._summarise(  # pylint: disable=protected-access
+      log_weights, log_z_base)
+
+
+# Several hosts.
+# Variables that name a multi-process launch: JAX's own
+# (jax.distributed.initialize reads them), a TPU pod slice, SLURM, Open MPI.
+_COORDINATOR_VARIABLES = ('JAX_COORDINATOR_ADDRESS', 'COORDINATOR_ADDRESS')
+
+
+def _launched_on_several_processes(env) -> bool:
+  if any(env.get(v) for v in _COORDINATOR_VARIABLES):
+    return True
+  if ',' in env.get('TPU_WORKER_HOSTNAMES', ''):
+    return True
+  for count in ('SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE'):
+    if int(env.get(count, '1') or 1) > 1:
+      return True
+  return False
+
+
+def initialize(env=None) -> bool:
+  """``jax.distributed.initialize()`` on a multi-process launch, else nothing.
+
+  Call it first thing in an entry point, before any JAX computation. It
+  starts the distributed runtime when the environment names several
+  processes (``JAX_COORDINATOR_ADDRESS`` with ``JAX_NUM_PROCESSES`` and
+  ``JAX_PROCESS_ID``, a TPU pod slice, SLURM or Open MPI with more than one
+  task; JAX reads the details itself) and does nothing on a single host,
+  so a plain CPU run never fails here.
+
+  Returns:
+    Whether the runtime was started.
+  """
+  env = os.environ if env is None else env
+  if not _launched_on_several_processes(env):
+    return False
+  if jax.config.jax_platforms in ('cpu',) or env.get('JAX_PLATFORMS') == 'cpu':
+    # Cross-process collectives on CPU need gloo.
+    jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize()
+  return True
+
+
+def is_writer() -> bool:
+  """True on the one process that writes checkpoints, metrics and records."""
+  return jax.process_index() == 0
+
+
+def global_batch(local_rows, mesh: jax.sharding.Mesh, axis: str = DATA_AXIS):
+  """A global (N, ...) array, rows over ``axis``, from this host's rows.
+
+  Each process passes the rows it loaded (its contiguous share, in process
+  order); on one process this is just ``device_put`` with the sharding.
+  """
+  return jax.make_array_from_process_local_data(
+      NamedSharding(mesh, P(axis)), local_rows)
+
+
+def save_sharded(path: str, tree) -> None:
+  """Writes a (sharded) pytree with orbax: each host writes its own shards.
+
+  Every process must call it (orbax coordinates the hosts); ``path`` must
+  be absolute and not exist yet.
+  """
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  with ocp.StandardCheckpointer() as checkpointer:
+    checkpointer.save(path, tree)
+
+
+def restore_sharded(path: str, like):
+  """Reads :func:`save_sharded`'s tree laid out like ``like``.
+
+  ``like`` is a pytree of arrays (or ``jax.ShapeDtypeStruct`` with a
+  ``sharding``) of the saved structure; each restored array gets its
+  sharding, so a population restores straight onto its ``'member'`` mesh.
+  """
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  abstract = jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding),
+      like)
+  with ocp.StandardCheckpointer() as checkpointer:
+    return checkpointer.restore(path, abstract)

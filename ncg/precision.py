@@ -8,8 +8,10 @@ differences the project reports). :func:`highest` traces a function under
 ``jax.default_matmul_precision('highest')``, so every ``dot_general`` inside
 carries ``precision = HIGHEST`` in the lowered program whatever the backend
 or the caller's setting. The estimators (exact log Z, AIS, log p, p(y | x))
-are wrapped; the training step keeps the backend default (see ``records``
-for what a run used).
+are wrapped. The training step's precision is a choice
+(``TrainConfig.matmul_precision``, :func:`training`): the backend default
+(the default, so earlier runs' numbers stand), float32, or bfloat16 operands
+with float32 accumulation.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ import functools
 import jax
 
 ESTIMATOR_PRECISION = 'highest'
+# TrainConfig.matmul_precision -> jax.default_matmul_precision (None: leave
+# the backend's default). 'BF16_BF16_F32' is XLA's dot algorithm with
+# bfloat16 operands and float32 accumulation, float32 in and out, so the
+# parameters, optimizer state and every sum outside the matmuls stay float32.
+TRAINING_PRECISIONS = {
+    'default': None,
+    'float32': 'float32',
+    'bfloat16': 'BF16_BF16_F32',
+}
 
 
 def highest(fn):
@@ -32,6 +43,26 @@ def highest(fn):
     with jax.default_matmul_precision(ESTIMATOR_PRECISION):
       return fn(*args, **kwargs)
   return wrapped
+
+
+def training(name: str):
+  """Decorator: trace under the training precision ``name`` (see above).
+
+  ``'default'`` returns the function untouched (same program, same numbers
+  as before the option existed).
+  """
+  setting = TRAINING_PRECISIONS[name]
+
+  def decorate(fn):
+    if setting is None:
+      return fn
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+      with jax.default_matmul_precision(setting):
+        return fn(*args, **kwargs)
+    return wrapped
+  return decorate
 
 
 def environment() -> dict[str, str]:

@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import optax
 
 from ncg import data as data_lib
+from ncg import precision
 from ncg import rbm
 from ncg import rewiring
 from ncg import sampling
@@ -144,6 +145,11 @@ class TrainConfig:
       B·V·H and B·(V + H) random numbers for it, about 1/7 of a PCD-1 step.
       False skips that work (the metric is then NaN); the parameters and
       chains are the same either way.
+    matmul_precision: the training step's matmuls (:mod:`ncg.precision`):
+      'default' (the backend's: float32 on a CPU, TF32 on recent NVIDIA GPUs,
+      bfloat16 passes on TPUs; the numbers of earlier runs), 'float32'
+      (float32 products everywhere) or 'bfloat16' (bfloat16 operands,
+      float32 accumulation; parameters and optimizer state stay float32).
   """
   k: int = 1
   persistent: bool = False
@@ -163,6 +169,7 @@ class TrainConfig:
   visible: str = 'bernoulli'
   hysteresis: float = 0.0
   reconstruction: bool = True
+  matmul_precision: str = 'default'
 
   def __post_init__(self):
     check(isinstance(self.k, int) and self.k >= 1, f'k must be an integer >= 1, got {self.k}')
@@ -198,6 +205,9 @@ class TrainConfig:
           f'label units need binary visible units, not {self.visible!r}')
     check(0 <= self.hysteresis < 0.5,
           f'hysteresis must be in [0, 0.5), got {self.hysteresis}')
+    check(self.matmul_precision in precision.TRAINING_PRECISIONS,
+          f'unknown matmul_precision {self.matmul_precision!r}; choose one of '
+          f'{tuple(precision.TRAINING_PRECISIONS)}')
 
   @property
   def mode(self) -> Mode:
@@ -456,6 +466,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
           jax.nn.one_hot(labels, label_units, dtype=chains.dtype))
     return TrainerState(opt_state, chains, *counters)
 
+  @precision.training(config.matmul_precision)
   def update(state: RBMState, opt_state: TrainerState, batch: jax.Array,
              key: jax.Array):
     """(new state, new trainer state, the phases, the old mask A)."""
@@ -552,7 +563,8 @@ def effective_density(state: RBMState, threshold: float) -> jax.Array:
 
 def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
               x: jax.Array, key: jax.Array, batch_size: int,
-              magnitude_threshold: float = 0.01, first_step=None
+              magnitude_threshold: float = 0.01, first_step=None,
+              batch_sharding=None
               ) -> tuple[RBMState, TrainerState, EpochMetrics]:
   """One pass over x (N, V) in a fresh random order, scanned on the device.
 
@@ -564,9 +576,14 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
   ``rewire_every`` = 0, after each epoch's last step — reading that step's
   minibatch. ``first_step`` must not depend on a vmapped member (the
   rewiring is then a real branch, not computed and discarded every step).
+  ``batch_sharding`` (a sharding of the (steps, B, V) minibatches, e.g.
+  ``P(None, 'data')``, see :mod:`ncg.distributed`) splits every minibatch
+  over devices; XLA then reduces the statistics across them.
   """
   key_order, key_steps = jax.random.split(key)
   batches = data_lib.epoch_batches(key_order, x, batch_size)
+  if batch_sharding is not None:
+    batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
   num_steps = batches.shape[0]
   keys = jax.random.split(key_steps, num_steps)
   key_rewire = jax.random.fold_in(key_steps, num_steps)  # not among ``keys``
@@ -611,19 +628,22 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
       jnp.mean(steps.near_threshold))
 
 
-def make_epoch(config: TrainConfig, batch_size: int, population: bool = False):
+def make_epoch(config: TrainConfig, batch_size: int, population: bool = False,
+               batch_sharding=None):
   """Jitted ``epoch(state, opt_state, x, key)`` of :func:`run_epoch`.
 
   With ``population=True`` it is vmapped over the leading axis of state,
   opt_state and key (x shared): one call trains every member. The members
   step in lockstep; the rewiring schedule follows the furthest member's step
   count (a member frozen after diverging lags behind and does not count).
+  ``batch_sharding``: see :func:`run_epoch` (built by
+  :func:`ncg.distributed.data_parallel`).
   """
   trainer = make_trainer(config)
 
   def epoch(state, opt_state, x, key, first_step=None):
     return run_epoch(trainer, state, opt_state, x, key, batch_size,
-                     config.magnitude_threshold, first_step)
+                     config.magnitude_threshold, first_step, batch_sharding)
 
   if not population:
     return jax.jit(epoch)

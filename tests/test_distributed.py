@@ -1,4 +1,9 @@
-"""A population sharded over 8 (forced host) devices equals the unsharded one.
+"""Sharded runs on 8 (forced host) devices equal the single-device run.
+
+One subprocess checks: a population over 'member' with each minibatch over
+'data' on a 2 x 4 mesh (parameters replicated over 'data', the batch sums
+all-reduced by XLA); AIS runs over 'data'; the sharded population saved and
+restored by orbax.
 
 Runs in a subprocess: the device count is fixed when JAX starts, and the rest
 of the suite runs on one device with float64 on.
@@ -11,41 +16,79 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = r'''
+import os, sys, tempfile
 import jax, jax.numpy as jnp, numpy as np
-from ncg import distributed, rbm, train
+from ncg import distributed, estimators, rbm, train
 assert jax.device_count() == 8, jax.devices()
-config = train.TrainConfig(k=1, connectivity='rigl', rewire_every=2,
-                           rewire_until=8, learning_rate=0.1)
+
+
+def close(a_tree, b_tree, rtol=2e-6, atol=2e-7):
+  # Same arithmetic and random numbers; XLA orders a sharded (or batched)
+  # matmul's sums differently, so float32 rounding (1-2 ulp) is the only
+  # difference.
+  for a, b in zip(jax.tree.leaves(a_tree), jax.tree.leaves(b_tree)):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+# PCD (chains carried, so they are sharded too) with RigL rewiring.
+config = train.TrainConfig(k=1, persistent=True, connectivity='rigl',
+                           rewire_every=2, rewire_until=8, learning_rate=0.1)
 x = jax.random.bernoulli(jax.random.key(0), 0.3, (40, 12)).astype(jnp.float32)
-M = 3  # padded to 8 on the mesh
+M, B = 3, 8  # 3 members padded to 4 on a 2 x 4 mesh
 states = jax.vmap(lambda k: rbm.init(k, 12, 6, density=0.5))(
     jax.random.split(jax.random.key(1), M))
 trainer = train.make_trainer(config)
 opts = jax.vmap(trainer.init, in_axes=(0, 0, None))(
-    states, jax.random.split(jax.random.key(2), M), 10)
+    states, jax.random.split(jax.random.key(2), M), B)
 keys = jax.random.split(jax.random.key(3), M)
-epoch = train.make_epoch(config, 10, population=True)
-mesh = distributed.member_mesh()
-assert distributed.padded_size(M, mesh) == 8
-lowered = jax.jit(distributed.shard_members(epoch, mesh)).lower(
-    states, opts, x, keys).as_text()
-assert 'mhlo.num_partitions = 8' in lowered, 'not partitioned'
-assert 'sdy.sharding_constraint' in lowered and '{"member"}' in lowered
+epoch = train.make_epoch(config, B, population=True)
 whole = epoch(states, opts, x, keys)
-out = distributed.shard_members(epoch, mesh)(states, opts, x, keys)
-for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(out)):
-  a, b = np.asarray(a), np.asarray(b)
-  assert a.shape == b.shape, (a.shape, b.shape)
-  # Same arithmetic per member; XLA may order a batched matmul's sums
-  # differently, so float32 rounding (1-2 ulp) is the only difference.
-  np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
-np.testing.assert_array_equal(rbm.mask(whole[0]), rbm.mask(out[0]))
 assert int(np.asarray(whole[2].added).sum()) > 0
+
+# 1. Members over 'member' and each minibatch over 'data': a 2 x 4 mesh.
+mesh = distributed.make_mesh(2, 4)
+assert distributed.padded_size(M, mesh) == 4
+sharded = distributed.data_parallel(config, B, mesh, population=True)
+compiled = sharded.lower(states, opts, x, keys).compile()
+text = compiled.as_text()
+assert 'num_partitions=8' in text.replace(' ', ''), 'not partitioned'
+assert 'all-reduce' in text, 'no cross-device reduction of the batch sums'
+# Per device: 2 of the 4 (padded) members, 2 of the 8 rows of a minibatch.
+assert 'f32[2,2,12]' in text, 'PCD chains not split over member x data'
+out = compiled(states, opts, x, keys)
+close(whole, out)
+np.testing.assert_array_equal(rbm.mask(whole[0]), rbm.mask(out[0]))
+
+# 2. AIS of member 0 with its runs over the 8 'data' devices of a 1 x 8 mesh.
+first = lambda tree: jax.tree.map(lambda a: a[0], tree)
+mesh_data = distributed.make_mesh(1, 8)
+betas = estimators.ais_betas(40)
+b_a = rbm.base_rate_visible_bias(x)
+model = first(whole[0])
+runs = distributed.ais_runs(mesh_data).lower(
+    jax.random.key(4), model, jnp.asarray(betas, jnp.float32), b_a,
+    num_runs=16, label_units=0, rng='hash').compile().as_text()
+assert 'f32[2,12]' in runs, 'AIS chains not split (16 / 8 = 2 per device)'
+single = estimators.ais_log_partition(jax.random.key(4), model, num_runs=16,
+                                      betas=betas, base_visible_bias=b_a)
+close(single, distributed.sharded_ais(mesh_data, jax.random.key(4), model,
+                                      num_runs=16, betas=betas,
+                                      base_visible_bias=b_a),
+      rtol=1e-6, atol=1e-5)
+
+# 3. The sharded population state through orbax and back, still sharded.
+path = os.path.join(tempfile.mkdtemp(), 'population')
+distributed.save_sharded(path, out)
+back = distributed.restore_sharded(path, out)
+close(out, back, rtol=0, atol=0)
+assert back[0].W.sharding == out[0].W.sharding, back[0].W.sharding
 print('ok')
 '''
 
 
-def test_population_sharded_over_eight_devices_equals_one_device():
+def test_members_data_ais_and_checkpoint_sharded_over_eight_devices():
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
              JAX_PLATFORMS='cpu')
   result = subprocess.run([sys.executable, '-c', SCRIPT], cwd=ROOT, env=env,

@@ -7,8 +7,10 @@ the training step keeps the backend default.
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from ncg import classification
+from ncg import errors
 from ncg import estimators
 from ncg import precision
 from ncg import rbm
@@ -54,13 +56,30 @@ def test_estimators_lower_every_matmul_at_highest_precision():
     assert _all_highest(jax.jit(estimators.exact_log_partition).lower(state))
 
 
-def test_the_training_step_keeps_the_backend_default():
+def _step_dots(**config):
   state = _state()
-  trainer = train.make_trainer(train.TrainConfig(k=1))
+  trainer = train.make_trainer(train.TrainConfig(k=1, **config))
   lowered = jax.jit(trainer.step).lower(
       state, trainer.init(state, jax.random.key(0), 3), jnp.ones((3, 6)),
       jax.random.key(2))
-  assert _dots(lowered.as_text()) and not _all_highest(lowered)
+  dots = _dots(lowered.as_text())
+  assert dots, 'no matmul in the step'
+  return dots
+
+
+def test_the_training_step_keeps_the_backend_default():
+  dots = _step_dots()
+  assert not any('HIGHEST' in d or 'algorithm' in d for d in dots)
+
+
+def test_training_precision_is_selectable():
+  # bfloat16 operands, float32 accumulation and float32 arrays in and out.
+  bf16 = 'lhs_precision_type = bf16, rhs_precision_type = bf16, accumulation_type = f32'
+  assert all(bf16 in d and '-> tensor' in d and 'xf32>' in d.split('->')[-1]
+             for d in _step_dots(matmul_precision='bfloat16'))
+  assert all(HIGHEST in d for d in _step_dots(matmul_precision='float32'))
+  with pytest.raises(errors.InputError, match='matmul_precision'):
+    train.TrainConfig(matmul_precision='tf32')
 
 
 def test_environment_names_backend_versions_and_precision():
