@@ -228,9 +228,9 @@ def initialize(env=None) -> bool:
 
   Call it first thing in an entry point, before any JAX computation. It
   starts the distributed runtime when the environment names several
-  processes (``JAX_COORDINATOR_ADDRESS`` with ``JAX_NUM_PROCESSES`` and
-  ``JAX_PROCESS_ID``, a TPU pod slice, SLURM or Open MPI with more than one
-  task; JAX reads the details itself) and does nothing on a single host,
+  processes: ``JAX_COORDINATOR_ADDRESS`` (host:port of process 0) with
+  ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` (passed on), or a TPU pod
+  slice, SLURM or Open MPI with more than one task (JAX detects the rest) and does nothing on a single host,
   so a plain CPU run never fails here.
 
   Returns:
@@ -242,7 +242,12 @@ def initialize(env=None) -> bool:
   if jax.config.jax_platforms in ('cpu',) or env.get('JAX_PLATFORMS') == 'cpu':
     # Cross-process collectives on CPU need gloo.
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-  jax.distributed.initialize()
+  # JAX reads the coordinator's address itself, the process count and index
+  # only from a cluster it detects (TPU, SLURM, MPI): pass ours if given.
+  numbers = {name: int(env[variable]) for name, variable in (
+      ('num_processes', 'JAX_NUM_PROCESSES'), ('process_id', 'JAX_PROCESS_ID'))
+             if env.get(variable)}
+  jax.distributed.initialize(**numbers)
   return True
 
 

@@ -5,13 +5,18 @@ One subprocess checks: a population over 'member' with each minibatch over
 all-reduced by XLA); AIS runs over 'data'; the sharded population saved and
 restored by orbax.
 
-Runs in a subprocess: the device count is fixed when JAX starts, and the rest
-of the suite runs on one device with float64 on.
+The multi-host start-up runs as two local processes (JAX allows
+jax.distributed on CPU with gloo collectives), at the same time. Subprocesses:
+the device count is fixed when JAX starts, and the rest of the suite runs on
+one device with float64 on.
 """
 
 import os
+import socket
 import subprocess
 import sys
+
+from ncg import distributed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,9 +93,48 @@ print('ok')
 '''
 
 
-def test_members_data_ais_and_checkpoint_sharded_over_eight_devices():
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
-             JAX_PLATFORMS='cpu')
-  result = subprocess.run([sys.executable, '-c', SCRIPT], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0 and 'ok' in result.stdout, result.stderr[-3000:]
+# Two processes of one device each on this host, through jax.distributed
+# (gloo collectives on CPU): start-up, a global array from each process's rows,
+# a cross-process sum, and one writer.
+MULTI_HOST = r'''
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+from ncg import distributed
+assert distributed.initialize()
+assert jax.process_count() == 2 and jax.device_count() == 2
+mesh = distributed.make_mesh(1, 2)
+rows = np.full((2, 3), jax.process_index() + 1, np.float32)
+x = distributed.global_batch(rows, mesh)  # (4, 3): 1s from process 0, 2s from 1
+assert x.shape == (4, 3)
+total = jax.jit(jnp.sum, out_shardings=NamedSharding(mesh, P()))(x)
+assert float(total) == 18.0, float(total)
+assert distributed.is_writer() == (jax.process_index() == 0)
+print('ok', jax.process_index())
+'''
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+def test_sharded_over_eight_devices_and_two_processes():
+  """Both launches run at once (one wall time): the 8-device script and the
+  two-process start-up."""
+  base = dict(os.environ, JAX_PLATFORMS='cpu')
+  base.pop('XLA_FLAGS', None)
+  launch = lambda script, env: subprocess.Popen(
+      [sys.executable, '-c', script], cwd=ROOT, env=env, text=True,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  eight = launch(SCRIPT, dict(
+      base, XLA_FLAGS='--xla_force_host_platform_device_count=8'))
+  port = _free_port()
+  hosts = [launch(MULTI_HOST, dict(
+      base, JAX_COORDINATOR_ADDRESS=f'localhost:{port}',
+      JAX_NUM_PROCESSES='2', JAX_PROCESS_ID=str(i))) for i in range(2)]
+  results = [(p, *p.communicate(timeout=300)) for p in [eight] + hosts]
+  for p, out, err in results:
+    assert p.returncode == 0 and 'ok' in out, err[-3000:]
+  # A single process never starts the runtime.
+  assert not distributed.initialize({})
