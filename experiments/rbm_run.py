@@ -30,6 +30,7 @@ from experiments import workdir as workdir_lib
 from ncg import analytics
 from ncg import checkpoint as checkpoint_lib
 from ncg import data as data_lib
+from ncg import distributed
 from ncg import precision
 from ncg import rbm
 from ncg import train as train_lib
@@ -82,7 +83,8 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
                     else 0),
       new_weight_scale=t.new_weight_scale, l1_penalty=t.l1_penalty,
       magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis,
-      reconstruction=t.get('reconstruction', True))
+      reconstruction=t.get('reconstruction', True),
+      matmul_precision=t.get('matmul_precision', 'default'))
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
@@ -300,8 +302,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
     workdir_lib.truncate_metrics(workdir, lambda r: False)
 
   # Compiled ahead of the loop so that each epoch's wall time is training only.
-  epoch_fn = train_lib.make_epoch(tconfig, batch_size).lower(
-      state, opt_state, train_x, key_epochs).compile()
+  data_shards = config.train.get('data_shards', 1)
+  if data_shards > 1:  # minibatches over devices (ncg.distributed)
+    epoch_fn = distributed.data_parallel(
+        tconfig, batch_size, distributed.make_mesh(1, data_shards))
+  else:
+    epoch_fn = train_lib.make_epoch(tconfig, batch_size)
+  epoch_fn = epoch_fn.lower(state, opt_state, train_x, key_epochs).compile()
   examples_per_epoch = (len(train_x) // batch_size) * batch_size
   epochs = config.train.epochs
   schedule = preemption.CheckpointSchedule(config.train.checkpoint_every,

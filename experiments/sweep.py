@@ -33,6 +33,7 @@ from experiments import configs
 from experiments import rbm_run
 from experiments import sweep_run
 from experiments import workdir as workdir_lib
+from ncg import distributed
 from ncg.errors import check
 
 _CONFIG = configs.define_flag(
@@ -51,6 +52,7 @@ _CHUNK = flags.DEFINE_integer(
 def main(argv):
   check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)
+  distributed.initialize()  # several hosts: start jax.distributed; else nothing
   config = rbm_run.resolve_density_from(_CONFIG.value)
   grid = sweep_run.member_grid(config, _SEEDS.value, _LRS.value, _DENSITIES.value)
   sweep_run.run_sweep(config, _WORKDIR.value, grid, _CHUNK.value)

@@ -261,7 +261,13 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   if chunked:
     epoch_fn = chunked_epoch(epoch_fn, chunk, members)
   else:
-    if jax.device_count() > 1:  # members over a ('member',) mesh, padded
+    data_shards = config.train.get('data_shards', 1)
+    if data_shards > 1:  # members x minibatches over a 2-D mesh
+      epoch_fn = distributed.data_parallel(
+          tconfig, batch_size, distributed.make_mesh(
+              max(jax.device_count() // data_shards, 1), data_shards),
+          population=True)
+    elif jax.device_count() > 1:  # members over a ('member',) mesh, padded
       epoch_fn = distributed.shard_members(
           epoch_fn, distributed.member_mesh())
     epoch_fn = epoch_fn.lower(

@@ -21,6 +21,7 @@ from absl import logging
 from experiments import configs
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
+from ncg import distributed
 from ncg.errors import check
 
 _CONFIG = configs.define_flag(
@@ -32,6 +33,7 @@ _WORKDIR = flags.DEFINE_string('workdir', 'runs/default',
 def main(argv):
   check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  distributed.initialize()  # several hosts: start jax.distributed; else nothing
   rbm_run.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 

@@ -43,6 +43,8 @@ def get_config() -> config_dict.ConfigDict:
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
   config.train.reconstruction = True  # PCD: also reconstruct the data for the metric (1 matmul)
+  config.train.matmul_precision = 'default'  # default (backend's) | float32 | bfloat16 (f32 accumulation)
+  config.train.data_shards = 1       # >1: each minibatch over this many devices (B a multiple)
   config.train.rng = 'hash'          # Gibbs uniforms: hash (fast on CPU) | threefry
   config.train.learning_rate = 0.1
   config.train.strength_learning_rate = config_dict.placeholder(float)  # unset = 5 × learning_rate
