@@ -37,9 +37,11 @@ def close(a_tree, b_tree, rtol=2e-6, atol=2e-7):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
-# PCD (chains carried, so they are sharded too) with RigL rewiring.
-config = train.TrainConfig(k=1, persistent=True, connectivity='rigl',
-                           rewire_every=2, rewire_until=8, learning_rate=0.1)
+# NCG with PCD (chains carried, so they are sharded too). RigL (its rewiring
+# branch) passed the same checks (commit 249edd5) but costs ~5 s more
+# compile time than CI affords.
+config = train.TrainConfig(k=1, persistent=True, connectivity='ncg',
+                           learning_rate=0.1)
 x = jax.random.bernoulli(jax.random.key(0), 0.3, (40, 12)).astype(jnp.float32)
 M, B = 3, 8  # 3 members padded to 4 on a 2 x 4 mesh
 states = jax.vmap(lambda k: rbm.init(k, 12, 6, density=0.5))(
@@ -50,7 +52,7 @@ opts = jax.vmap(trainer.init, in_axes=(0, 0, None))(
 keys = jax.random.split(jax.random.key(3), M)
 epoch = train.make_epoch(config, B, population=True)
 whole = epoch(states, opts, x, keys)
-assert int(np.asarray(whole[2].added).sum()) > 0
+assert int(np.asarray(whole[2].added).sum()) > 0  # masks change
 
 # 1. Members over 'member' and each minibatch over 'data': a 2 x 4 mesh.
 mesh = distributed.make_mesh(2, 4)
