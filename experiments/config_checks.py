@@ -96,6 +96,7 @@ RBM_RULES = (
     Rule('train.magnitude_threshold', 0),
     Rule('train.hysteresis', 0, 0.5, high_open=True),
     Rule('train.free_energy_examples', 1, integer=True),
+    Rule('train.data_shards', 1, integer=True),  # 1 = no data parallelism
     Rule('eval.every', 0, integer=True),
     Rule('eval.ais_runs', 2, integer=True),
     Rule('eval.ais_temperatures', 2, integer=True, also=(0,)),  # 0 = the full schedule

@@ -183,6 +183,8 @@ CASES = [
     ('negative learning rate', NO_SETUP, _train('--config.train.learning_rate=-0.1'),
      'train.learning_rate'),
     ('momentum 1', NO_SETUP, _train('--config.train.momentum=1.0'), 'train.momentum'),
+    ('zero data shards', NO_SETUP, _train('--config.train.data_shards=0'),
+     'train.data_shards must be an integer >= 1'),
     ('k = 0', NO_SETUP, _train('--config.train.k=0'), 'train.k'),
     ('batch 0', NO_SETUP, _train('--config.train.batch_size=0'), 'train.batch_size'),
     ('batch above data', NO_SETUP, _train('--config.train.batch_size=100000'), 'batch_size'),
