@@ -123,8 +123,38 @@ def anneal(epochs, seeds):
               analysis__marginal_examples=1000)
 
 
+def verdict(epochs, seeds):
+  """The default recipe's remaining runs for issue 9's verdict (10 epochs; written
+  straight into the committed studies' names, so ``collect`` merges them):
+  the frontier's low-MAC end and the L0 baseline and dense network at 3 seeds
+  (frontier_sharpened), initialisation at 5 seeds (robustness_sharpened), then
+  starting widths at 5 seeds and a deeper MLP. Existing runs are not repeated."""
+  del epochs, seeds
+  analysis = dict(analysis__marginal_examples=1000)
+  for s in '012':
+    yield _line(LENET300, 'frontier_sharpened', 'bernoulli_l3e-3', s, 10,
+                train__penalty='3e-3', **analysis)
+    for penalty in ('1e-3', '3e-3', '1e-2'):
+      yield _line(LENET300, 'frontier_sharpened', f'l0_l{penalty}', s, 10,
+                  train__penalty=penalty, train__method='l0')
+    yield _line(LENET300, 'frontier_sharpened', 'dense', s, 10, train__gated='False')
+  inits = (('', {}, '34'), ('_he', dict(train__init_scheme='he'), '1234'),
+           ('_x0.5', dict(train__init_scale=0.5), '1234'),
+           ('_x2', dict(train__init_scale=2.0), '1234'),
+           ('_theta0.9', dict(train__theta_init=0.9), '012'))
+  for name, overrides, new_seeds in inits:
+    for s in new_seeds:
+      yield _line(LENET300, 'robustness_sharpened', f'w300-100{name}', s, 10,
+                  **overrides, **analysis)
+  for widths, new_seeds, examples in (('600,200', '234', 1000), ('300,100,100', '012', 1000),
+                                      ('1200,400', '1234', 200)):
+    for s in new_seeds:
+      yield _line(LENET300, 'robustness_sharpened', f'w{widths.replace(",", "-")}', s, 10,
+                  model__widths=f"'({widths})'", analysis__marginal_examples=examples)
+
+
 STUDIES = {'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
-           'lenet5': lenet5, 'sharpened': sharpened}
+           'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict}
 
 
 def main(argv):
