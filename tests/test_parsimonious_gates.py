@@ -83,7 +83,7 @@ def _regions(theta):
   return [(m, 1.0, 0.0), (1 - 2 * m, 1.0, 1.0), (m, 0.0, 1.0)]
 
 
-@pytest.mark.parametrize('estimator', ['antithetic', 'taylor_cv'])
+@pytest.mark.parametrize('estimator', ['antithetic', 'taylor_cv', 'local'])
 def test_estimator_expectation_is_the_exact_gradient(estimator):
   arch, config, weights, x, y, thetas = _tiny_problem(estimator)
   widths = tuple(int(t.shape[0]) for t in thetas)

@@ -44,6 +44,7 @@ import optax
 from ncg.errors import check
 from ncg.parsimonious import gates as gates_lib
 from ncg.parsimonious import l0 as l0_lib
+from ncg.parsimonious import local as local_lib
 from ncg.parsimonious import models
 from ncg.parsimonious import shrink as shrink_lib
 from ncg.parsimonious.architecture import Architecture
@@ -60,8 +61,10 @@ class Config(NamedTuple):
     prior_variance: σ² of the Gaussian slab prior on the weights.
     num_train: N, the number of training examples.
     method: 'bernoulli' (this project's method) or 'l0' (hard-concrete baseline).
-    estimator: 'antithetic' (DisARM in θ) or 'taylor_cv' (the same with the
-      first-order Taylor expansion of ℓ around z = θ as control variate).
+    estimator: 'antithetic' (DisARM in θ), 'taylor_cv' (the same with the
+      first-order Taylor expansion of ℓ around z = θ as control variate) or
+      'local' (MLPs: 'taylor_cv' for the input pixels, the exact differences
+      ℓ(z_j = 1) − ℓ(z_j = 0) of :mod:`ncg.parsimonious.local` for hidden units).
     theta_optimizer: 'sgd' (projected SGD, the method) or 'adam' (projected
       Adam, a diagonal preconditioner; kept for comparison).
     theta_decay_steps: τ of the Robbins–Monro step, in steps.
@@ -142,7 +145,7 @@ class EpochMetrics(NamedTuple):
 
 
 THETA_OPTIMIZERS = ('sgd', 'adam')
-ESTIMATORS = ('antithetic', 'taylor_cv')
+ESTIMATORS = ('antithetic', 'taylor_cv', 'local')
 
 
 def validate(config: Config, arch: Architecture) -> None:
@@ -155,6 +158,8 @@ def validate(config: Config, arch: Architecture) -> None:
   check(config.method in METHODS, f'unknown method {config.method!r}; choose one of {tuple(METHODS)}')
   check(config.estimator in ESTIMATORS,
         f'unknown estimator {config.estimator!r}; choose one of {ESTIMATORS}')
+  check(config.estimator != 'local' or arch.kind == 'mlp',
+        f"estimator 'local' (exact hidden-unit differences) needs an MLP, not {arch.kind!r}")
   check(config.theta_optimizer in THETA_OPTIMIZERS,
         f'unknown theta_optimizer {config.theta_optimizer!r}; choose one of {THETA_OPTIMIZERS}')
   check(0.5 < config.theta_decay_power <= 1 or config.theta_decay_power == 0,
@@ -284,7 +289,12 @@ def theta_gradient_estimate(arch: Architecture, config: Config, weights: dict,
   linear = lambda gates: sum(jnp.sum(t * g, axis=1) for t, g in zip(taylor, gates))
   grads = gates_lib.theta_gradient(loss - linear(b), loss_tilde - linear(b_tilde),
                                    b, b_tilde, thetas)
-  return [g + jnp.mean(t, axis=0) for g, t in zip(grads, taylor)]
+  grads = [g + jnp.mean(t, axis=0) for g, t in zip(grads, taylor)]
+  if config.estimator == 'local':   # hidden groups: exact differences, both draws averaged
+    pairs = zip(local_lib.hidden_unit_differences(arch, weights, x, y, b),
+                local_lib.hidden_unit_differences(arch, weights, x, y, b_tilde))
+    grads = grads[:1] + [0.5 * (d.mean(0) + dt.mean(0)) for d, dt in pairs]
+  return grads
 
 
 def sampling_probabilities(config: Config, thetas: Sequence[jax.Array]) -> list[jax.Array]:
@@ -307,6 +317,9 @@ def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key):
       grad_t = [jnp.zeros_like(t) for t in thetas]
     else:   # Taylor at the boundary: g_j = mean_n ∂ℓ_n/∂z_nj at z = θ
       grad_t = [jnp.sum(g, axis=0) for g in grad_z]
+    if config.estimator == 'local':   # exact one-sided differences of the hidden units
+      grad_t = grad_t[:1] + [d.mean(0) for d in local_lib.hidden_unit_differences(
+          arch, jax.lax.stop_gradient(weights), x, y, gates)]
     return grad_w, list(grad_t), loss
 
   def stochastic(_):

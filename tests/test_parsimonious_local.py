@@ -1,0 +1,61 @@
+"""Exact hidden-unit differences (ncg.parsimonious.local) against brute force."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ncg.parsimonious import gates, local, models, train
+
+
+@pytest.fixture(autouse=True)
+def _float32():
+  with jax.enable_x64(False):
+    yield
+
+
+def test_hidden_unit_differences_match_two_forward_passes_per_unit():
+  """d_nj = ℓ_n(z_j = 1) − ℓ_n(z_j = 0), the other gates as drawn (two hidden layers,
+  so the first layer's differences run through the whole tail)."""
+  arch = models.mlp(5, (4, 3), num_classes=3)
+  weights = models.init_weights(jax.random.key(0), arch, 5)
+  weights = jax.tree.map(lambda w: 2.0 * w + 0.2, weights)
+  x = jax.random.normal(jax.random.key(1), (6, 5))
+  y = jnp.array([0, 1, 2, 2, 1, 0])
+  keys = jax.random.split(jax.random.key(2), 3)
+  draws = [(jax.random.uniform(k, (6, w)) < 0.6).astype(jnp.float32)
+           for k, w in zip(keys, arch.widths)]
+  got = jax.jit(lambda z: local.hidden_unit_differences(arch, weights, x, y, z))(draws)
+  assert [d.shape for d in got] == [(6, 4), (6, 3)]
+  loss = jax.jit(lambda z: train.per_example_loss(arch, weights, x, y, z))
+  for group in (1, 2):
+    for j in range(arch.widths[group]):
+      def forced(value, group=group, j=j):
+        z = list(draws)
+        z[group] = z[group].at[:, j].set(value)
+        return loss(z)
+      np.testing.assert_allclose(got[group - 1][:, j], forced(1.0) - forced(0.0),
+                                 rtol=1e-5, atol=1e-6)
+  assert float(jnp.abs(got[0]).max()) > 1e-2      # not trivially zero
+
+
+def test_local_estimator_has_less_variance_on_the_hidden_units():
+  """784-64-32 on real digits at θ = ½: the exact differences remove the unit's own
+  coin from the noise of its θ-gradient (measured: 1% of taylor_cv's variance)."""
+  from ncg import data
+  digits = data.load('embedded', binarization='none').train
+  arch = models.mlp(784, (64, 32))
+  config = train.Config(1e-3, 0.1, 0.0, (1.0,) * 3, 1.0, 100)
+  weights = models.init_weights(jax.random.key(1), arch, 784)
+  x, y = jnp.asarray(digits.x[:64]), jnp.asarray(digits.y[:64])
+  thetas = tuple(jnp.full((w,), 0.5) for w in arch.widths)
+
+  def spread(estimator):
+    c = config._replace(estimator=estimator)
+    f = jax.jit(lambda k: jnp.concatenate(train.theta_gradient_estimate(
+        arch, c, weights, thetas, x, y, *gates.antithetic_gates(k, thetas, x.shape[0]))[1:]))
+    samples = jnp.stack([f(jax.random.key(i)) for i in range(50)])
+    return float(jnp.mean(jnp.var(samples, axis=0)))
+  assert spread('local') < 0.1 * spread('taylor_cv')
