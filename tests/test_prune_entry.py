@@ -107,6 +107,10 @@ def test_frontier_and_robustness_report_from_tiny_summaries(tmp_path):
   text = prune_report.section(runs, str(tmp_path))
   assert 'bernoulli λ/N=0.0001 | 3 |' in text and 'l0 λ/N=0.0001 | 1 |' in text
   assert 'comparability only' in text
+  assert ('Chosen on the validation split, overall: bernoulli λ/N=0.0001 (validation 2.10 ± 0.00'
+          in text)                                   # lowest validation error of the family
+  assert 'within 9,560 MACs: bernoulli λ/N=0.0003 (validation 2.60' in text
+  assert '; dense: no setting' in text and 'l0: no setting' in text
   assert os.path.isfile(tmp_path / 'frontier_lenet300.png')
   assert '| hidden 1 | 0.010 |' in text     # 90 + w/100: slope exactly 0.01
   assert 'CV per group' in text
