@@ -153,8 +153,22 @@ def verdict(epochs, seeds):
                   model__widths=f"'({widths})'", analysis__marginal_examples=examples)
 
 
+def exact(epochs, seeds):
+  """Exact hidden-unit differences (estimator 'local'), the flattening hyper-prior
+  (γ = 0), η₀ = 10, λ/N = 10⁻³ at the 1×, 2× and 4× starts, 10 epochs
+  (docs §9a‴): runs/prune/robustness_local/..."""
+  del epochs
+  recipe = dict(train__estimator='local', train__sharpness=0, train__theta_learning_rate=10,
+                train__penalty='1e-3')
+  for widths, examples in (('300,100', 1000), ('600,200', 1000), ('1200,400', 200)):
+    for s in seeds:
+      yield _line(LENET300, 'robustness_local', f'w{widths.replace(",", "-")}', s, 10,
+                  model__widths=f"'({widths})'", analysis__marginal_examples=examples, **recipe)
+
+
 STUDIES = {'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
-           'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict}
+           'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
+           'exact': exact}
 
 
 def main(argv):
