@@ -23,6 +23,7 @@ _SEEDS = flags.DEFINE_list('seeds', ['0', '1'], 'Seeds of every setting.')
 
 LENET300 = '--config=experiments/configs/prune_lenet300.py'
 LENET5 = '--config=experiments/configs/prune_lenet5.py'
+LENET300_EXACT = '--config=experiments/configs/prune_lenet300_exact.py'
 
 
 def _line(config: str, study: str, run: str, seed: str, epochs: int, **overrides) -> str:
@@ -155,15 +156,18 @@ def verdict(epochs, seeds):
 
 def exact(epochs, seeds):
   """Exact hidden-unit differences (estimator 'local'), the flattening hyper-prior
-  (γ = 0), η₀ = 10, λ/N = 10⁻³ at the 1×, 2× and 4× starts, 10 epochs
-  (docs §9a‴): runs/prune/robustness_local/..."""
+  (γ = 0), η₀ = 10, λ/N = 10⁻³ (configs/prune_lenet300_exact.py) at the 1×, 2×
+  and 4× starts, and two initialisations, 10 epochs (docs §9a‴):
+  runs/prune/robustness_local/..."""
   del epochs
-  recipe = dict(train__estimator='local', train__sharpness=0, train__theta_learning_rate=10,
-                train__penalty='1e-3')
   for widths, examples in (('300,100', 1000), ('600,200', 1000), ('1200,400', 200)):
     for s in seeds:
-      yield _line(LENET300, 'robustness_local', f'w{widths.replace(",", "-")}', s, 10,
-                  model__widths=f"'({widths})'", analysis__marginal_examples=examples, **recipe)
+      yield _line(LENET300_EXACT, 'robustness_local', f'w{widths.replace(",", "-")}', s, 10,
+                  model__widths=f"'({widths})'", analysis__marginal_examples=examples)
+  yield _line(LENET300_EXACT, 'robustness_local', 'w300-100_theta0.9', seeds[0], 10,
+              train__theta_init=0.9, analysis__marginal_examples=1000)
+  yield _line(LENET300_EXACT, 'robustness_local', 'w300-100_x2', seeds[0], 10,
+              train__init_scale=2.0, analysis__marginal_examples=1000)
 
 
 STUDIES = {'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
