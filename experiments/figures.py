@@ -16,8 +16,12 @@ import matplotlib
 from matplotlib.figure import Figure
 import numpy as np
 
+from ncg import distributed
+
 
 def _save(fig, path: str, dpi: int = 100) -> str:
+  if not distributed.is_writer():  # several hosts: process 0 draws
+    return path
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=dpi, bbox_inches='tight')
   return path

@@ -189,7 +189,10 @@ def save_model(directory: str, config: ml_collections.ConfigDict,
                state: rbm.RBMState, epoch: int, label_units: int,
                dataset: data_lib.Dataset) -> str:
   """directory/model: the RBM alone (:func:`ncg.checkpoint.save`), with its
-  config, epoch, label layout and the data's shape as metadata."""
+  config, epoch, label layout and the data's shape as metadata. Several
+  hosts: written by process 0 alone (the path is returned on every one)."""
+  if not distributed.is_writer():
+    return os.path.abspath(os.path.join(directory, MODEL_DIR))
   return checkpoint_lib.save(
       os.path.join(directory, MODEL_DIR), state,
       {'kind': 'rbm', 'epoch': int(epoch), 'label_units': int(label_units),
@@ -303,12 +306,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
 
   # Compiled ahead of the loop so that each epoch's wall time is training only.
   data_shards = config.train.get('data_shards', 1)
+  feed = lambda key: train_x  # what the epoch reads: the data set (on device)
   if data_shards > 1:  # minibatches over devices (ncg.distributed)
-    epoch_fn = distributed.data_parallel(
-        tconfig, batch_size, distributed.make_mesh(1, data_shards))
+    mesh = distributed.make_mesh(1, data_shards)
+    epoch_fn = distributed.data_parallel(tconfig, batch_size, mesh)
+    if jax.process_count() > 1:  # several hosts: each loads its rows only
+      check(data_shards == jax.device_count(),
+            f'train.data_shards={data_shards} must be the {jax.device_count()} '
+            f'devices of the {jax.process_count()} processes')
+      host_x = np.asarray(train_x)
+      feed = lambda key: distributed.host_minibatches(key, host_x, batch_size,
+                                                      mesh)
   else:
     epoch_fn = train_lib.make_epoch(tconfig, batch_size)
-  epoch_fn = epoch_fn.lower(state, opt_state, train_x, key_epochs).compile()
+  epoch_fn = epoch_fn.lower(state, opt_state, feed(key_epochs),
+                            key_epochs).compile()
   examples_per_epoch = (len(train_x) // batch_size) * batch_size
   epochs = config.train.epochs
   schedule = preemption.CheckpointSchedule(config.train.checkpoint_every,
@@ -322,8 +334,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
       break
     began = time.perf_counter()
     previous = (state, opt_state)
-    state, opt_state, m = epoch_fn(state, opt_state, train_x,
-                                   jax.random.fold_in(key_epochs, epoch))
+    key_epoch = jax.random.fold_in(key_epochs, epoch)
+    state, opt_state, m = epoch_fn(state, opt_state, feed(key_epoch), key_epoch)
     jax.block_until_ready(state)
     seconds = time.perf_counter() - began
     record = {

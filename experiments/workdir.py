@@ -21,6 +21,14 @@ killed at any moment (SIGKILL included) therefore leaves either the old or
 the new file, never half of one; the one exception, a metrics line cut short
 by a kill during its append, is past the last checkpoint and is dropped on
 resume (:func:`read_metrics`).
+
+Several hosts (``jax.process_count() > 1``): only process 0
+(:func:`ncg.distributed.is_writer`) writes config.json, metrics.jsonl, the
+JSON records and the figures; the other processes read what it wrote (a
+shared file system) and resume from the same checkpoints. Orbax checkpoints
+are saved by every process together (:func:`save_checkpoint`: orbax
+coordinates them, the primary process writes the metadata and commits, and
+each array shard is written once, by the process holding its replica 0).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from experiments import sinks
+from ncg import distributed
 from ncg.errors import EXIT_DIVERGED, EXIT_INPUT, Diverged, InputError, check
 
 CONFIG_FILE = 'config.json'
@@ -242,7 +251,12 @@ def print_help(argv: list[str], flag_values: flags.FlagValues,
 
 
 def _write_atomic(path: str, text: str) -> None:
-  """Writes ``text`` to ``path`` through a temporary file renamed over it."""
+  """Writes ``text`` to ``path`` through a temporary file renamed over it.
+
+  Only on the writing process (:func:`ncg.distributed.is_writer`).
+  """
+  if not distributed.is_writer():
+    return
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path),
@@ -282,11 +296,12 @@ def prepare(workdir: str, config: ml_collections.ConfigDict,
                                      os.listdir(checkpoints)),
         f'{workdir} has checkpoints but no {CONFIG_FILE}, so they cannot be '
         'matched to this config: restore its config.json or use another --workdir')
-  try:
-    os.makedirs(os.path.join(workdir, FIGURE_DIR), exist_ok=True)
-  except OSError as e:
-    raise InputError(f'cannot create --workdir {workdir}: {e.strerror}') from None
-  check(os.access(workdir, os.W_OK), f'--workdir {workdir} is not writable')
+  if distributed.is_writer():  # the other hosts read what process 0 writes
+    try:
+      os.makedirs(os.path.join(workdir, FIGURE_DIR), exist_ok=True)
+    except OSError as e:
+      raise InputError(f'cannot create --workdir {workdir}: {e.strerror}') from None
+    check(os.access(workdir, os.W_OK), f'--workdir {workdir} is not writable')
   wanted = config_to_dict(config)
   if os.path.exists(path):
     existing = _read_config(path)
@@ -394,8 +409,11 @@ def append_metrics(workdir: str, record: dict[str, Any]) -> None:
   """Appends one JSON line to workdir/metrics.jsonl (arrays become lists).
 
   The record also goes to the sinks switched on (experiments/sinks.py:
-  NCG_TENSORBOARD=1 writes TensorBoard event files).
+  NCG_TENSORBOARD=1 writes TensorBoard event files). Only on the writing
+  process (:func:`ncg.distributed.is_writer`).
   """
+  if not distributed.is_writer():
+    return
   record = {k: _to_json(v) for k, v in record.items()}
   with open(os.path.join(workdir, METRICS_FILE), 'a') as f:
     f.write(json.dumps(record) + '\n')
@@ -448,6 +466,8 @@ _DISK_FAILURES = ('RESOURCE_EXHAUSTED', 'No space left', 'Permission denied',
 
 def save_checkpoint(manager: ocp.CheckpointManager, step: int, tree: Any) -> None:
   """Saves a pytree of arrays at ``step`` and waits until it is on disk.
+
+  Every process calls it (orbax synchronizes them and writes each shard once).
 
   A save that fails for want of disk space or permissions is an InputError
   (the earlier checkpoints are intact: orbax commits by renaming a finished

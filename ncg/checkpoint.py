@@ -96,6 +96,23 @@ def _leaves(tree: dict, prefix: str = '') -> dict[str, np.ndarray]:
   return out
 
 
+def _checkpointer(ocp):
+  """Orbax's pytree checkpointer for the calling process alone.
+
+  On several processes only one (the writer) saves a model: orbax must not
+  wait at its barriers for the others, so the calling process is its only
+  active (and primary) process. The leaves are host numpy arrays.
+  """
+  if jax.process_count() == 1:
+    return ocp.PyTreeCheckpointer()
+  me = jax.process_index()
+  options = ocp.options.MultiprocessingOptions(primary_host=me,
+                                               active_processes={me})
+  return ocp.Checkpointer(
+      ocp.PyTreeCheckpointHandler(multiprocessing_options=options),
+      multiprocessing_options=options)
+
+
 def save(path: str, state: Any, metadata: dict | None = None) -> str:
   """Writes ``state`` (a NamedTuple or dict of arrays) and ``metadata`` to ``path``.
 
@@ -107,6 +124,9 @@ def save(path: str, state: Any, metadata: dict | None = None) -> str:
     metadata: JSON-serializable facts about the model (config, label layout,
       epoch...); keys ``shapes``, ``dtypes``, ``state_type``, ``versions``
       and ``format`` are set by this function.
+
+  On several processes, call it from one process (e.g. process 0): it
+  writes alone, without waiting for the others.
 
   Returns:
     The absolute path written.
@@ -125,7 +145,7 @@ def save(path: str, state: Any, metadata: dict | None = None) -> str:
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(path)}.')
   try:
-    ocp.PyTreeCheckpointer().save(os.path.join(tmp, STATE_DIR), plain)
+    _checkpointer(ocp).save(os.path.join(tmp, STATE_DIR), plain)
     with open(os.path.join(tmp, METADATA_FILE), 'w') as f:
       f.write(text)
     old = None

@@ -15,7 +15,10 @@ partitioner (no hand-written collectives):
 Several hosts: :func:`initialize` starts ``jax.distributed`` when the
 environment says there are several processes (a no-op otherwise);
 :func:`global_batch` builds a global array from each host's share of the
-data (``jax.make_array_from_process_local_data``); :func:`is_writer` is
+data (``jax.make_array_from_process_local_data``) and
+:func:`host_minibatches` an epoch's minibatches from each host's rows (what
+the entry points feed the data-parallel epoch on several processes);
+:func:`is_writer` is
 true on process 0 alone, which writes checkpoints and metrics.
 
 Members:
@@ -38,6 +41,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -110,7 +114,8 @@ def shard_members(population_epoch, mesh: jax.sharding.Mesh):
     size = padded_size(members, mesh)
     state, opt_state, key = _chains_over_data(jax.lax.with_sharding_constraint(
         _pad((state, opt_state, key), size), members_spec), mesh)
-    x = jax.lax.with_sharding_constraint(x, replicated)
+    if x.ndim == 2:  # the data set; drawn minibatches keep their layout
+      x = jax.lax.with_sharding_constraint(x, replicated)
     out = _chains_over_data(jax.lax.with_sharding_constraint(
         population_epoch(state, opt_state, x, key), members_spec), mesh)
     return jax.tree.map(lambda a: a[:members], out)
@@ -256,14 +261,50 @@ def is_writer() -> bool:
   return jax.process_index() == 0
 
 
-def global_batch(local_rows, mesh: jax.sharding.Mesh, axis: str = DATA_AXIS):
+def global_batch(local_rows, mesh: jax.sharding.Mesh, axis: str = DATA_AXIS,
+                 spec: P | None = None, global_shape=None):
   """A global (N, ...) array, rows over ``axis``, from this host's rows.
 
   Each process passes the rows it loaded (its contiguous share, in process
-  order); on one process this is just ``device_put`` with the sharding.
+  order: :func:`local_slice`); on one process this is just ``device_put``
+  with the sharding. ``spec`` replaces ``P(axis)`` (e.g. ``P(None, 'data')``
+  for (steps, B, V) minibatches).
   """
   return jax.make_array_from_process_local_data(
-      NamedSharding(mesh, P(axis)), local_rows)
+      NamedSharding(mesh, P(axis) if spec is None else spec), local_rows,
+      global_shape)
+
+
+def local_slice(sharding: NamedSharding, shape, dim: int) -> slice:
+  """The indices along ``dim`` of a global ``shape`` that this process's
+  devices hold under ``sharding`` (one contiguous block)."""
+  parts = [index[dim].indices(shape[dim]) for index in
+           sharding.addressable_devices_indices_map(tuple(shape)).values()]
+  return slice(min(p[0] for p in parts), max(p[1] for p in parts))
+
+
+def host_minibatches(key: jax.Array, x, batch_size: int,
+                     mesh: jax.sharding.Mesh) -> jax.Array:
+  """An epoch's minibatches (steps, B, V) over ``'data'``, each host loading
+  only its rows.
+
+  The order is :func:`ncg.data.epoch_batches`'s (the permutation of
+  ``split(key)[0]``, as :func:`ncg.train.run_epoch` draws it), computed on
+  every host; each host gathers from its copy of ``x`` (N, V) (host memory)
+  the B / hosts rows of every minibatch that its devices hold, and
+  ``jax.make_array_from_process_local_data`` assembles the global array:
+  equal to ``epoch_batches(split(key)[0], x, B)`` on one process.
+  """
+  key_order = jax.random.split(key)[0]
+  n, features = x.shape
+  steps = n // batch_size
+  order = np.asarray(jax.random.permutation(key_order, n))
+  order = order[:steps * batch_size].reshape(steps, batch_size)
+  shape = (steps, batch_size, features)
+  spec = P(None, DATA_AXIS)
+  rows = local_slice(NamedSharding(mesh, spec), shape, 1)
+  local = np.asarray(x)[order[:, rows]]
+  return global_batch(local, mesh, spec=spec, global_shape=shape)
 
 
 def save_sharded(path: str, tree) -> None:

@@ -578,10 +578,14 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
   rewiring is then a real branch, not computed and discarded every step).
   ``batch_sharding`` (a sharding of the (steps, B, V) minibatches, e.g.
   ``P(None, 'data')``, see :mod:`ncg.distributed`) splits every minibatch
-  over devices; XLA then reduces the statistics across them.
+  over devices; XLA then reduces the statistics across them. ``x`` may
+  also be the epoch's minibatches (N // B, B, V) already drawn from
+  ``split(key)[0]`` (:func:`ncg.distributed.host_minibatches`: several
+  hosts, each loading its rows); the result is then the same.
   """
   key_order, key_steps = jax.random.split(key)
-  batches = data_lib.epoch_batches(key_order, x, batch_size)
+  batches = (x if x.ndim == 3 else  # already drawn: see the docstring
+             data_lib.epoch_batches(key_order, x, batch_size))
   if batch_sharding is not None:
     batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
   num_steps = batches.shape[0]

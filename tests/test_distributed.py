@@ -6,7 +6,9 @@ all-reduced by XLA); AIS runs over 'data'; the sharded population saved and
 restored by orbax.
 
 The multi-host start-up runs as two local processes (JAX allows
-jax.distributed on CPU with gloo collectives), at the same time. Subprocesses:
+jax.distributed on CPU with gloo collectives), at the same time: a global
+array, per-host minibatches equal to one process's, and a shared workdir
+that process 0 alone writes (both resume from it). Subprocesses:
 the device count is fixed when JAX starts, and the rest of the suite runs on
 one device with float64 on.
 """
@@ -111,7 +113,47 @@ assert x.shape == (4, 3)
 total = jax.jit(jnp.sum, out_shardings=NamedSharding(mesh, P()))(x)
 assert float(total) == 18.0, float(total)
 assert distributed.is_writer() == (jax.process_index() == 0)
-print('ok', jax.process_index())
+me = jax.process_index()
+
+# Per-host loading: each process gathers its half of every minibatch; the
+# global minibatches are one process's epoch_batches.
+from ncg import data
+xs = np.asarray(jax.random.bernoulli(jax.random.key(0), 0.3, (21, 5)),
+                np.float32)
+key = jax.random.key(7)
+got = distributed.host_minibatches(key, xs, 4, mesh)
+want = np.asarray(data.epoch_batches(jax.random.split(key)[0],
+                                     jnp.asarray(xs), 4))
+assert got.shape == want.shape == (5, 4, 5), (got.shape, want.shape)
+(shard,) = got.addressable_shards
+assert shard.data.shape == (5, 2, 5)
+np.testing.assert_array_equal(np.asarray(shard.data), want[shard.index])
+
+# A shared workdir: process 0 alone writes config.json, metrics, JSON,
+# figures and the model; both save the orbax checkpoint (orbax writes the
+# replicated array once) and both resume from process 0's files.
+import os
+import ml_collections
+from jax.experimental import multihost_utils
+from experiments import figures, workdir as wd
+from ncg import checkpoint
+workdir = os.environ['SHARED_WORKDIR']
+wd.prepare(workdir, ml_collections.ConfigDict({'train': {'seed': 0}}))
+wd.append_metrics(workdir, {'epoch': 1, 'process': me})
+wd.write_json(workdir, 'summary.json', {'process': me})
+figures.line_plot(wd.figure_path(workdir, f'p{me}.png'), [0, 1], {'a': [0, 1]})
+tree = {'w': jax.device_put(np.arange(4, dtype=np.float32),
+                            NamedSharding(mesh, P()))}
+wd.save_checkpoint(wd.checkpoint_manager(workdir), 1, tree)
+if distributed.is_writer():  # alone: orbax must not wait for process 1
+  checkpoint.save(os.path.join(workdir, 'model'), {'w': np.arange(3.0)})
+multihost_utils.sync_global_devices('written')
+assert wd.read_metrics(workdir) == [{'epoch': 1, 'process': 0}]
+assert wd.prepare(workdir, ml_collections.ConfigDict({'train': {'seed': 0}}))
+step, back = wd.restore_checkpoint(wd.checkpoint_manager(workdir), tree)
+assert step == 1
+np.testing.assert_array_equal(np.asarray(back['w']), np.arange(4))
+print('ok', me)
 '''
 
 
@@ -121,9 +163,10 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def test_sharded_over_eight_devices_and_two_processes():
+def test_sharded_over_eight_devices_and_two_processes(tmp_path):
   """Both launches run at once (one wall time): the 8-device script and the
-  two-process start-up."""
+  two processes (start-up, per-host minibatches, one writer of a shared
+  workdir)."""
   base = dict(os.environ, JAX_PLATFORMS='cpu')
   base.pop('XLA_FLAGS', None)
   launch = lambda script, env: subprocess.Popen(
@@ -134,9 +177,16 @@ def test_sharded_over_eight_devices_and_two_processes():
   port = _free_port()
   hosts = [launch(MULTI_HOST, dict(
       base, JAX_COORDINATOR_ADDRESS=f'localhost:{port}',
-      JAX_NUM_PROCESSES='2', JAX_PROCESS_ID=str(i))) for i in range(2)]
+      JAX_NUM_PROCESSES='2', JAX_PROCESS_ID=str(i),
+      SHARED_WORKDIR=str(tmp_path / 'run'))) for i in range(2)]
   results = [(p, *p.communicate(timeout=300)) for p in [eight] + hosts]
   for p, out, err in results:
     assert p.returncode == 0 and 'ok' in out, err[-3000:]
+  run = tmp_path / 'run'
+  assert (run / 'summary.json').read_text().split() == [
+      '{', '"process":', '0', '}']
+  assert sorted(os.listdir(run / 'figures')) == ['p0.png']
+  assert (run / 'model' / 'metadata.json').is_file()
+  assert os.listdir(run / 'checkpoints') == ['1']
   # A single process never starts the runtime.
   assert not distributed.initialize({})
