@@ -45,9 +45,11 @@ class RunSetup(NamedTuple):
   Attributes:
     dataset: the loaded data set (grey levels).
     start: the full-width gated architecture.
-    trainer_config: the trainer's static settings.
+    trainer_config: the trainer's static settings (``train.method_config``:
+      the method's pinned fields set).
     schedule: epochs, batches, shrinking and the (optional) decision epoch.
-    theta_init: initial θ (or L0 keep probability); 1 for the dense network.
+    theta_init: initial θ (or L0 keep probability; the dense method starts
+      every gate at 1 whatever it is).
   """
   dataset: data_lib.Dataset
   start: Architecture
@@ -95,6 +97,16 @@ def penalty_scale(config: ml_collections.ConfigDict, arch: Architecture) -> tupl
   return mac_prices(arch) if t.price == 'macs' else (1.0,) * len(arch.widths)
 
 
+def method_name(config: ml_collections.ConfigDict) -> str:
+  """``train.method``, with the older spelling ``train.gated=False`` of 'dense' resolved."""
+  t = config.train
+  if t.get('gated', True):
+    return t.method
+  check(t.method in ('bernoulli', 'dense'),
+        'train.gated=False is the dense network of the bernoulli method')
+  return 'dense'
+
+
 def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
   """Loads and checks everything a run of ``config`` needs (InputError if not)."""
   config_checks.check_config(config, config_checks.PRUNE_RULES)
@@ -115,33 +127,29 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
   check(0 <= t.shrink_fraction <= 1,
         f'train.shrink_fraction must be in [0, 1], got {t.shrink_fraction}')
   check(0 < t.theta_init <= 1, f'train.theta_init must be in (0, 1], got {t.theta_init}')
-  steps = num_train // t.batch_size
-  tau = t.theta_decay_epochs * steps if t.theta_decay_epochs != -1 else steps
-  check(tau > 0, f'train.theta_decay_epochs must be > 0 (or -1), got {t.theta_decay_epochs}')
-  gated = bool(t.gated)
-  tconfig = train_lib.Config(
+  check(t.theta_decay_epochs > 0,
+        f'train.theta_decay_epochs must be > 0, got {t.theta_decay_epochs}')
+  steps = num_train // t.batch_size   # the schedule's epochs in steps
+  tconfig = train_lib.method_config(train_lib.Config(
       learning_rate=float(t.learning_rate), theta_learning_rate=float(t.theta_learning_rate),
-      penalty=float(t.penalty) if gated else 0.0, penalty_scale=penalty_scale(config, arch),
+      penalty=float(t.penalty), penalty_scale=penalty_scale(config, arch),
       prior_variance=float(t.prior_variance), num_train=num_train,
-      method=t.method, estimator=t.estimator, theta_optimizer=t.theta_optimizer,
-      theta_decay_steps=float(tau), theta_decay_power=float(t.theta_decay_power),
-      grace_steps=int(t.grace_epochs * steps) if gated else int(t.epochs * steps + 1),
-      decide_step=int(t.decide_epoch * steps),
+      method=method_name(config), estimator=t.estimator, theta_optimizer=t.theta_optimizer,
+      theta_decay_steps=float(t.theta_decay_epochs * steps),
+      theta_decay_power=float(t.theta_decay_power),
+      grace_steps=int(t.grace_epochs * steps), decide_step=int(t.decide_epoch * steps),
       decay_steps=(t.epochs * steps if t.cosine_decay else 0),
       coupled_prior=bool(t.coupled_prior), theta_averaging=float(t.theta_averaging),
-      explore=float(t.explore) if gated else 0.0,
-      sharpness=float(t.get('sharpness', 0.0)) if gated else 0.0,
-      sharpness_final=float(t.get('sharpness_final', 1.0)) if gated else 1.0,
-      sharpness_end_step=int(t.epochs * steps))
+      explore=float(t.explore), sharpness=float(t.get('sharpness', 0.0)),
+      sharpness_final=float(t.get('sharpness_final', 1.0)),
+      sharpness_end_step=int(t.epochs * steps)))
   train_lib.validate(tconfig, arch)
   check(t.init_scheme in models.INIT_GAINS,
         f'unknown train.init_scheme {t.init_scheme!r}; choose one of {tuple(models.INIT_GAINS)}')
   check(t.init_scale > 0, f'train.init_scale must be > 0, got {t.init_scale}')
   schedule = train_lib.Schedule(int(t.epochs), int(t.batch_size), int(t.chunk_steps),
                                 float(t.shrink_fraction), int(t.decide_epoch))
-  if not gated:   # the dense network: every θ fixed at 1 (one deterministic pass per step)
-    check(t.method == 'bernoulli', 'train.gated=False is the dense network of the bernoulli method')
-  return RunSetup(dataset, arch, tconfig, schedule, float(t.theta_init) if gated else 1.0)
+  return RunSetup(dataset, arch, tconfig, schedule, float(t.theta_init))
 
 
 def _checkpoint_tree(arch: Architecture, state: train_lib.TrainState, epoch: int) -> dict:
@@ -313,22 +321,21 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
   # has only the epochs since); the final network comes from the state alone
   epochs = [r for r in records if r['epoch'] >= 1]
   probabilities = train_lib.gate_probabilities(tconfig, state.params['theta'])
+  method = train_lib.METHODS[tconfig.method]
   delta = None
-  if (config.analysis.marginal_examples and len(dataset.valid.x) and config.train.gated
-      and tconfig.method == 'bernoulli'):
+  if config.analysis.marginal_examples and len(dataset.valid.x) and method.decisions:
     n = config.analysis.marginal_examples
     delta = analysis.decision_agreement(arch, tconfig, state.params,
                                         jnp.asarray(dataset.valid.x[:n]),
                                         jnp.asarray(dataset.valid.y[:n]))
   final_arch, final_state = train_lib.finalize(arch, tconfig, state)
-  passes = [1 if (r['undecided_units'] == 0 or not config.train.gated
-                  or tconfig.method == 'l0') else 3 for r in epochs]   # L0: one pass
+  passes = [1 if r['undecided_units'] == 0 else method.passes for r in epochs]
   computed = [r['computed']['macs'] for r in epochs]
   test_errors = [r['test_error'] for r in epochs]
   summary = {
       'kind': 'parsimonious',
       'net': models.kind(arch).summary_name(start),
-      'method': tconfig.method if config.train.gated else 'dense',
+      'method': tconfig.method,
       'start_widths': list(start.widths),
       'final_widths': list(final_arch.widths),
       **error_record(dataset, tconfig, final_arch, final_state.params),
@@ -343,7 +350,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'gates_in_arrays': int(sum(arch.widths)),
       'decide_epoch': schedule.decide_epoch,
       'grace_epochs': int(config.train.grace_epochs),
-      'gated': bool(config.train.gated),
+      'gated': method.gated,
       'penalty': float(config.train.penalty),
       'penalty_scale': list(tconfig.penalty_scale),
       'prior_variance': tconfig.prior_variance,

@@ -1,22 +1,17 @@
-"""experiments/prune.py end to end: a tiny run, resume from a checkpoint alone, clean
-errors, the dense and L0 baselines, and the report built from tiny summaries."""
+"""experiments/prune.py end to end: a tiny run, resume from a checkpoint alone, the
+dense and L0 baselines (the dense one with nothing held out, then rerun: nothing to do),
+and the report built from tiny summaries. Bad input: tests/test_reliability_inputs.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-
-import pytest
 
 from experiments import prune
 from experiments import prune_report
+from experiments import prune_run
 from experiments import workdir as workdir_lib
 from experiments.configs import prune_tiny
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_tiny_run_resumes_from_the_checkpoint_alone(tmp_path):
@@ -47,33 +42,33 @@ def test_tiny_run_resumes_from_the_checkpoint_alone(tmp_path):
   assert decisions['examples'] == 200 and decisions['decided_gates'] > 0
 
 
-@pytest.mark.parametrize('override, message', [
-    ('--config.train.learning_rate=-1', 'learning_rate'),
-    ('--config.data.name=nope', 'unknown data set'),
-    ('--config.train.method=l1', 'unknown method'),
-    ('--config.train.theta_decay_power=0.4', 'theta_decay_power'),
-])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, override, message):
-  result = subprocess.run(
-      [sys.executable, '-m', 'experiments.prune',
-       '--config=experiments/configs/prune_tiny.py', override,
-       f'--workdir={tmp_path / "w"}'],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert result.returncode == 2, result.stderr[-2000:]
-  last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith('error: ') and message in last
-  assert not os.path.exists(tmp_path / 'w')          # nothing written for bad input
-
-
-def test_dense_and_l0_baselines(tmp_path):
+def test_dense_and_l0_baselines(tmp_path, capsys):
+  # 'dense' is a row of the methods table; train.gated=False its older spelling
+  config = prune_tiny.get_config()
+  config.train.method = 'dense'
+  setup = prune_run.resolve_run(config)
   config = prune_tiny.get_config()
   config.train.gated = False
+  assert prune_run.resolve_run(config).trainer_config == setup.trainer_config
+  assert (setup.trainer_config.method, setup.trainer_config.penalty,
+          setup.trainer_config.explore, setup.trainer_config.sharpness) == ('dense', 0, 0, 0)
   config.train.epochs = 2
+  config.data.validation_size = 0          # nothing held out: no validation error
   dense = prune.train_and_evaluate(config, str(tmp_path / 'dense'))
   assert dense['final_widths'] == dense['start_widths'] == [784, 32, 16]
   assert dense['method'] == 'dense' and dense['undecided_units'] == 0
+  assert not dense['gated'] and dense['train_mac_epochs'] == dense['dense_mac_epochs']
+  assert 'validation_error' not in dense and 'decisions' not in dense
+  assert dense['num_train'] == 4000                 # 3,500 + the 500 held out
+  assert dense['net'] == 'mlp' and 'final_gather' not in dense
+  with open(tmp_path / 'dense' / prune.SUMMARY_FILE) as f:
+    assert len(f.read().splitlines()) < 150
   records = workdir_lib.read_metrics(str(tmp_path / 'dense'))
   assert all(r['alive']['widths'] == [784, 32, 16] for r in records)
+  assert all(h[:-1] == [0] * 10 for r in records for h in r['theta_histogram'])  # θ = 1
+  capsys.readouterr()
+  assert prune.train_and_evaluate(config, str(tmp_path / 'dense')) == dense
+  assert 'already complete' in capsys.readouterr().out
   config = prune_tiny.get_config()
   config.train.method = 'l0'
   config.train.epochs = 2

@@ -3,7 +3,8 @@
     python -m experiments.prune --config=experiments/configs/prune_lenet300.py \
         --workdir=runs/prune/lenet300_s0
 Wider starts: ``--config.model.widths='(1200,400)'``; the dense baseline
-(every gate fixed at 1, one deterministic pass per step): ``--config.train.gated=False``;
+(every gate fixed at 1, one deterministic pass per step): ``--config.train.method=dense``
+(or the older ``--config.train.gated=False``);
 the L0 hard-concrete baseline: ``--config.train.method=l0``. The last 10,000
 training digits are held out for choosing settings (validation error).
 """
@@ -28,11 +29,11 @@ def get_config():
   config.train.cosine_decay = True        # of the weights' learning rate, over the run
   config.train.init_scheme = 'lecun'      # 'lecun' or 'he' (kernels; biases 0)
   config.train.init_scale = 1.0           # multiplies the initial kernels
-  config.train.gated = True               # False: the dense network (θ fixed at 1)
-  config.train.method = 'bernoulli'       # or 'l0' (hard-concrete baseline)
+  config.train.method = 'bernoulli'       # or 'l0' (hard-concrete baseline), 'dense' (θ fixed at 1)
+  config.train.gated = True               # False: the older spelling of method='dense'
   config.train.theta_optimizer = 'sgd'    # projected 'sgd' (the method) or 'adam'
   config.train.theta_learning_rate = 3.0  # η₀ of η_t = η₀ / (1 + (t − G)/τ)^κ
-  config.train.theta_decay_epochs = 5.0   # τ in epochs (-1: one epoch)
+  config.train.theta_decay_epochs = 5.0   # τ in epochs (> 0)
   config.train.theta_decay_power = 1.0    # κ in (0.5, 1]
   config.train.theta_averaging = 0.99     # β: θ follows an exponential average of its gradient
   config.train.explore = 0.02             # ε: gates sampled from min(θ, 1 − ε)

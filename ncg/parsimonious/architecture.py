@@ -63,6 +63,10 @@ class NetKind(NamedTuple):
     num_params: Architecture → weights and biases (gates excluded).
     start: (widths from the config, number of features, image shape or None,
       number of classes) → the full-width Architecture (InputError if invalid).
+    hidden_differences: (Architecture, weights, x (B, D), y (B,), gates) → per
+      hidden group (B, w_g) exact differences ℓ(z_j = 1) − ℓ(z_j = 0) (the
+      ``'local'`` estimator, :mod:`~ncg.parsimonious.local`), or None where
+      the kind has none (then that estimator is refused).
   """
   name: str
   summary_name: Callable[[Architecture], str]
@@ -76,6 +80,7 @@ class NetKind(NamedTuple):
   macs: Callable[[Architecture], int]
   num_params: Callable[[Architecture], int]
   start: Callable[..., Architecture]
+  hidden_differences: Callable[..., list] | None = None
 
 
 def no_coupling(arch: Architecture, keep: list[np.ndarray]) -> list[np.ndarray]:

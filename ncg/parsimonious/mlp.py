@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ncg.errors import check
+from ncg.parsimonious import local
 from ncg.parsimonious.architecture import Architecture, NetKind, no_coupling
 
 
@@ -92,4 +93,5 @@ def summary_name(arch: Architecture) -> str:
 KIND = NetKind(name='mlp', summary_name=summary_name, module=GatedMLP,
                group_names=group_names, gathered_group=0, unit_axes=unit_axes,
                couple=no_coupling, shrunk_gather=shrunk_gather, macs=macs,
-               num_params=num_params, start=start)
+               num_params=num_params, start=start,
+               hidden_differences=local.hidden_unit_differences)

@@ -28,7 +28,9 @@ sampled, outputs 0 and is removed (:mod:`ncg.parsimonious.shrink`), so when it
 is removed does not change the result. The weights use Adam (cosine decay
 over the run). The L0 baseline (:mod:`ncg.parsimonious.l0`) shares all of
 this except the gates: log α gets Adam with the weights' schedule, as in
-Louizos et al. Methods are rows of :data:`METHODS`.
+Louizos et al. The dense baseline is the Bernoulli network with every θ fixed
+at 1. Methods are rows of :data:`METHODS`; network kinds rows of
+:data:`ncg.parsimonious.models.KINDS`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ import optax
 from ncg.errors import check
 from ncg.parsimonious import gates as gates_lib
 from ncg.parsimonious import l0 as l0_lib
-from ncg.parsimonious import local as local_lib
 from ncg.parsimonious import models
 from ncg.parsimonious import shrink as shrink_lib
 from ncg.parsimonious.architecture import Architecture
@@ -60,11 +61,13 @@ class Config(NamedTuple):
     penalty_scale: per gate group multiplier s_g of the price.
     prior_variance: σ² of the Gaussian slab prior on the weights.
     num_train: N, the number of training examples.
-    method: 'bernoulli' (this project's method) or 'l0' (hard-concrete baseline).
+    method: a row of :data:`METHODS`: 'bernoulli' (this project's method),
+      'l0' (hard-concrete baseline) or 'dense' (every gate fixed at 1).
     estimator: 'antithetic' (DisARM in θ), 'taylor_cv' (the same with the
       first-order Taylor expansion of ℓ around z = θ as control variate) or
-      'local' (MLPs: 'taylor_cv' for the input pixels, the exact differences
-      ℓ(z_j = 1) − ℓ(z_j = 0) of :mod:`ncg.parsimonious.local` for hidden units).
+      'local' ('taylor_cv' for the input pixels, the exact differences
+      ℓ(z_j = 1) − ℓ(z_j = 0) for hidden units: ``NetKind.hidden_differences``,
+      MLPs only).
     theta_optimizer: 'sgd' (projected SGD, the method) or 'adam' (projected
       Adam, a diagonal preconditioner; kept for comparison).
     theta_decay_steps: τ of the Robbins–Monro step, in steps.
@@ -158,7 +161,7 @@ def validate(config: Config, arch: Architecture) -> None:
   check(config.method in METHODS, f'unknown method {config.method!r}; choose one of {tuple(METHODS)}')
   check(config.estimator in ESTIMATORS,
         f'unknown estimator {config.estimator!r}; choose one of {ESTIMATORS}')
-  check(config.estimator != 'local' or arch.kind == 'mlp',
+  check(config.estimator != 'local' or models.kind(arch).hidden_differences is not None,
         f"estimator 'local' (exact hidden-unit differences) needs an MLP, not {arch.kind!r}")
   check(config.theta_optimizer in THETA_OPTIMIZERS,
         f'unknown theta_optimizer {config.theta_optimizer!r}; choose one of {THETA_OPTIMIZERS}')
@@ -291,8 +294,8 @@ def theta_gradient_estimate(arch: Architecture, config: Config, weights: dict,
                                    b, b_tilde, thetas)
   grads = [g + jnp.mean(t, axis=0) for g, t in zip(grads, taylor)]
   if config.estimator == 'local':   # hidden groups: exact differences, both draws averaged
-    pairs = zip(local_lib.hidden_unit_differences(arch, weights, x, y, b),
-                local_lib.hidden_unit_differences(arch, weights, x, y, b_tilde))
+    differences = models.kind(arch).hidden_differences
+    pairs = zip(differences(arch, weights, x, y, b), differences(arch, weights, x, y, b_tilde))
     grads = grads[:1] + [0.5 * (d.mean(0) + dt.mean(0)) for d, dt in pairs]
   return grads
 
@@ -318,7 +321,7 @@ def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key):
     else:   # Taylor at the boundary: g_j = mean_n ∂ℓ_n/∂z_nj at z = θ
       grad_t = [jnp.sum(g, axis=0) for g in grad_z]
     if config.estimator == 'local':   # exact one-sided differences of the hidden units
-      grad_t = grad_t[:1] + [d.mean(0) for d in local_lib.hidden_unit_differences(
+      grad_t = grad_t[:1] + [d.mean(0) for d in models.kind(arch).hidden_differences(
           arch, jax.lax.stop_gradient(weights), x, y, gates)]
     return grad_w, list(grad_t), loss
 
@@ -371,13 +374,23 @@ class Method(NamedTuple):
   """How one kind of gate is parameterised, trained and made deterministic.
 
   Attributes:
-    init_gate: (theta_init, width) → (width,) initial gate parameters.
+    init_gate: (theta_init, width) → (width,) initial gate parameters
+      (InputError for a theta_init the method cannot start from).
     gradients: (arch, config, params, x, y, key, step) → (grads like params, StepMetrics).
     theta_optimizer: (config, weight learning rate schedule) → optax transform.
     project: (old, new gate parameters) → feasible new gate parameters.
     final_gate: gate parameters → deterministic gate values in [0, 1] (0 = removed).
     alive: gate parameters → whether the unit can still be on (False: removable now).
     one: the gate parameter of a unit that is always on.
+    probability: gate parameters → (w_g,) values in [0, 1] whose 0 and 1 say
+      the gate is decided (θ; L0: the test gate, P(z ≠ 0) is never 0 or 1).
+    gated: False for the dense network (no gate ever moves).
+    passes: forward passes per step counted in the training cost while some
+      gate is undecided (1 once every gate is decided).
+    decisions: whether the Δ_j check of :mod:`ncg.parsimonious.analysis`
+      applies (Bernoulli gates at vertices).
+    fixed: (Config field, value) pairs the method pins (:func:`method_config`):
+      settings it does not use, so that summaries say what ran.
   """
   init_gate: Callable[[float, int], jax.Array]
   gradients: Callable
@@ -386,6 +399,11 @@ class Method(NamedTuple):
   final_gate: Callable[[jax.Array], jax.Array]
   alive: Callable[[jax.Array], np.ndarray]
   one: float
+  probability: Callable[[jax.Array], np.ndarray]
+  gated: bool = True
+  passes: int = 1
+  decisions: bool = False
+  fixed: tuple[tuple[str, Any], ...] = ()
 
 
 def _bernoulli_optimizer(config, weight_schedule):
@@ -397,6 +415,11 @@ def _bernoulli_optimizer(config, weight_schedule):
   return optax.chain(optax.ema(config.theta_averaging, debias=True), base)
 
 
+def _l0_init_gate(theta: float, width: int) -> jax.Array:
+  check(theta < 1, 'the L0 baseline needs theta_init < 1 (log α finite)')
+  return jnp.full((width,), l0_lib.log_alpha_for(theta), jnp.float32)
+
+
 def _scaled(schedule, factor):
   return (lambda count: factor * schedule(count)) if callable(schedule) else factor * schedule
 
@@ -405,6 +428,7 @@ def _scaled(schedule, factor):
 # 200 epochs at 10⁻³, our runs are 20-60 epochs.
 L0_RATE_FACTOR = 10.0
 MODE_THRESHOLD = 0.5   # θ ≥ ½: kept by the final (mode) network, θ folded in
+NEVER = 2 ** 30        # grace_steps of the dense method: θ's step size stays 0
 
 METHODS: dict[str, Method] = {
     'bernoulli': Method(
@@ -414,18 +438,47 @@ METHODS: dict[str, Method] = {
         project=_bernoulli_project,
         final_gate=lambda t: jnp.where(t >= MODE_THRESHOLD, t, 0.0),
         alive=lambda t: np.asarray(t) > 0,
-        one=1.0),
+        one=1.0,
+        probability=np.asarray,
+        passes=3,          # two antithetic, one mean-field (the Taylor control variate)
+        decisions=True),
     'l0': Method(
-        init_gate=lambda theta, width: jnp.full((width,), l0_lib.log_alpha_for(theta),
-                                                jnp.float32),
+        init_gate=_l0_init_gate,
         gradients=_l0_gradients,
         theta_optimizer=lambda config, weight_schedule: optax.adam(
             _scaled(weight_schedule, L0_RATE_FACTOR)),
         project=lambda old, new: tuple(new),
         final_gate=l0_lib.test_gate,
         alive=lambda a: np.ones(np.shape(a), bool),   # no removal while training
-        one=20.0),                                    # test gate min(1, 1.2σ(20) − 0.1) = 1
+        one=20.0,                                     # test gate min(1, 1.2σ(20) − 0.1) = 1
+        probability=lambda a: np.asarray(l0_lib.test_gate(a))),
+    # The unpruned baseline: the Bernoulli network with every θ at 1 and a
+    # grace period that never ends (one deterministic pass per step: θ at a
+    # vertex, no exploration; θ never moves; no price, no sharpening).
+    'dense': Method(
+        init_gate=lambda theta, width: jnp.ones((width,), jnp.float32),
+        gradients=_bernoulli_gradients,
+        theta_optimizer=_bernoulli_optimizer,
+        project=_bernoulli_project,
+        final_gate=lambda t: jnp.where(t >= MODE_THRESHOLD, t, 0.0),
+        alive=lambda t: np.asarray(t) > 0,
+        one=1.0,
+        probability=np.asarray,
+        gated=False,
+        fixed=(('penalty', 0.0), ('explore', 0.0), ('sharpness', 0.0),
+               ('sharpness_final', 1.0), ('grace_steps', NEVER))),
 }
+
+
+def method_config(config: Config) -> Config:
+  """``config`` as its method runs it: the fields the method pins (``Method.fixed``) set.
+
+  InputError for an unknown method. :func:`make_trainer` applies it; a caller
+  that reports settings applies it too.
+  """
+  check(config.method in METHODS,
+        f'unknown method {config.method!r}; choose one of {tuple(METHODS)}')
+  return config._replace(**dict(METHODS[config.method].fixed))
 
 
 class Trainer(NamedTuple):
@@ -440,7 +493,11 @@ class Trainer(NamedTuple):
 
 @functools.lru_cache(maxsize=16)
 def make_trainer(config: Config) -> Trainer:
-  """The trainer of a config: Adam on the weights, the method's optimizer on the gates."""
+  """The trainer of a config: Adam on the weights, the method's optimizer on the gates.
+
+  ``Trainer.config`` is :func:`method_config` of ``config``.
+  """
+  config = method_config(config)
   method = METHODS[config.method]
   weight_schedule = (optax.cosine_decay_schedule(config.learning_rate, config.decay_steps, 0.01)
                      if config.decay_steps > 0 else config.learning_rate)
@@ -452,8 +509,6 @@ def make_trainer(config: Config) -> Trainer:
   def init(key: jax.Array, arch: Architecture, num_inputs: int, theta_init: float,
            init_scheme: str = 'lecun', init_scale: float = 1.0) -> TrainState:
     check(0 < theta_init <= 1, f'theta_init must be in (0, 1], got {theta_init}')
-    if config.method == 'l0':
-      check(theta_init < 1, 'the L0 baseline needs theta_init < 1 (log α finite)')
     weights = models.init_weights(key, arch, num_inputs, init_scheme, init_scale)
     thetas = tuple(method.init_gate(theta_init, w) for w in arch.widths)
     params = {'weights': weights, 'theta': thetas}
@@ -661,11 +716,9 @@ def finalize(arch: Architecture, config: Config,
 
 
 def gate_probabilities(config: Config, thetas: Sequence[jax.Array]) -> list[np.ndarray]:
-  """Per group the values that say whether a gate is decided: θ (Bernoulli) or
-  the test-time gate (L0; its P(z ≠ 0) is never exactly 0 or 1)."""
-  if config.method == 'l0':
-    return [np.asarray(l0_lib.test_gate(a)) for a in thetas]
-  return [np.asarray(t) for t in thetas]
+  """Per group the values that say whether a gate is decided (``Method.probability``):
+  θ (Bernoulli, dense) or the test-time gate (L0; its P(z ≠ 0) is never exactly 0 or 1)."""
+  return [METHODS[config.method].probability(t) for t in thetas]
 
 
 def undecided(thetas: Sequence[Any]) -> int:
