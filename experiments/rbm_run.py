@@ -310,6 +310,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   if data_shards > 1:  # minibatches over devices (ncg.distributed)
     mesh = distributed.make_mesh(1, data_shards)
     epoch_fn = distributed.data_parallel(tconfig, batch_size, mesh)
+    # A restored state sits on one device: replicate it on the mesh (a
+    # resume may change train.data_shards, workdir.RESUMABLE_CHANGES).
+    state, opt_state = jax.device_put(
+        (state, opt_state), distributed.replicated(mesh))
     if jax.process_count() > 1:  # several hosts: each loads its rows only
       check(data_shards == jax.device_count(),
             f'train.data_shards={data_shards} must be the {jax.device_count()} '

@@ -78,6 +78,11 @@ def _axis_size(mesh: jax.sharding.Mesh, axis: str) -> int:
   return dict(mesh.shape).get(axis, 1)
 
 
+def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
+  """Every device of ``mesh`` holds the whole array."""
+  return NamedSharding(mesh, P())
+
+
 def padded_size(members: int, mesh: jax.sharding.Mesh) -> int:
   """The population size rounded up to a multiple of the member axis."""
   n = _axis_size(mesh, MEMBER_AXIS)
