@@ -8,7 +8,7 @@ then read the outputs. Tiny configs keep the whole file within ~20 s:
 its headline, the rerun of a finished run (nothing redone), a run extended
 with a larger ``train.epochs`` (and refused when it shrinks), ``evaluate`` on
 the run and on a sweep (all members, then one) with the results folded into
-the summaries, and ``prune`` with ``data.validation_size=0``.
+the summaries. A prune run and its rerun: tests/test_prune_entry.py.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ FAST_EVAL = ['--ais_runs=4', '--ais_temperatures=10', '--noprobe',
 # The tiny config as tests/test_train_entry.py runs it (the same programs: in a
 # whole test session they come from the persistent compilation cache).
 SMALL_RUN = [f'--config={TINY}', '--config.train.epochs=1']
-PRUNE_RUN = [f'--config={PRUNE}', '--config.train.epochs=1',
-             '--config.train.grace_epochs=0', '--config.data.validation_size=0']
 RUN = [*SMALL_RUN, '--config.eval.final=True', '--config.eval.ais_runs=4',
        '--config.eval.ais_temperatures=10']
 
@@ -45,7 +43,7 @@ DRIVER = os.path.join(ROOT, 'tests', 'entry_driver.py')
 def session(tmp_path_factory):
   """Runs the commands in order; returns {name: (exit code, output)} and dirs."""
   base = tmp_path_factory.mktemp('first_hour')
-  run, sweep, prune = str(base / 'run'), str(base / 'sweep'), str(base / 'prune')
+  run, sweep = str(base / 'run'), str(base / 'sweep')
   steps = [
       ('train --help', 'experiments.train', ['--help']),
       ('evaluate --help', 'experiments.evaluate', ['--help']),
@@ -67,8 +65,6 @@ def session(tmp_path_factory):
        [f'--workdir={sweep}', '--member=1', *FAST_EVAL]),
       ('evaluate no member', 'experiments.evaluate',
        [f'--workdir={sweep}', '--member=4', *FAST_EVAL]),
-      ('prune', 'experiments.prune', [*PRUNE_RUN, f'--workdir={prune}']),
-      ('prune again', 'experiments.prune', [*PRUNE_RUN, f'--workdir={prune}']),
   ]
   jobs = [(module, argv, str(base / f'{i}.log'))
           for i, (_, module, argv) in enumerate(steps)]
@@ -82,7 +78,7 @@ def session(tmp_path_factory):
     with open(log) as f:
       out[name] = (code, f.read(), seconds)
   print(' '.join(f'{name}: {seconds:.1f} s;' for name, (_, _, seconds) in out.items()))
-  return {'out': out, 'run': run, 'sweep': sweep, 'prune': prune}
+  return {'out': out, 'run': run, 'sweep': sweep}
 
 
 def _ok(session, name):
@@ -197,14 +193,3 @@ def test_evaluate_a_sweep_all_members_then_one(session):
   code, text, _ = session['out']['evaluate no member']
   assert code == 2 and '--member must be in [0, 4)' in text
 
-
-def test_prune_holds_nothing_out_with_validation_size_0(session):
-  _ok(session, 'prune')
-  summary = _read(session['prune'], 'summary.json')
-  assert 'validation_error' not in summary
-  assert summary['num_train'] == 4000                 # 3,500 + the 500 held out
-  assert summary['net'] == 'mlp' and 'final_gather' not in summary
-  with open(os.path.join(session['prune'], 'summary.json')) as f:
-    assert len(f.read().splitlines()) < 150
-  text = _ok(session, 'prune again')
-  assert 'already complete' in text

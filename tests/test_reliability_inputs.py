@@ -309,6 +309,14 @@ CASES = [
     ('prune: exploration above 1', NO_SETUP, _prune('--config.train.explore=2'),
      'train.explore must be'),
     ('prune: extra argument', NO_SETUP, _prune('again'), 'unexpected arguments'),
+    ('prune: negative learning rate', NO_SETUP, _prune('--config.train.learning_rate=-1'),
+     'learning_rate'),
+    ('prune: unknown data set', NO_SETUP, _prune('--config.data.name=nope'), 'unknown data set'),
+    ('prune: unknown method', NO_SETUP, _prune('--config.train.method=l1'), 'unknown method'),
+    ('prune: decay power 0.4', NO_SETUP, _prune('--config.train.theta_decay_power=0.4'),
+     'theta_decay_power'),
+    ('prune: gated=False with L0', NO_SETUP,
+     _prune('--config.train.gated=False', '--config.train.method=l0'), 'train.gated=False'),
 ]
 
 
