@@ -18,8 +18,10 @@ reconstruction); it is timed with its default BLAS threads and with one, and
 the ratios use the faster (on a busy 2-core machine the default collapses).
 Also in the run: CD-k at H = 2,000 (``--hidden``), a vmapped population of
 16 at B = 50 (``--population``), the parsimonious LeNet-300-100 step
-(``--lenet``), AIS (``--ais``) and, with ``--rng``, the random-number
-generators (:mod:`experiments.benchmark_rng`). The last line with ``--json``
+(``--lenet``), AIS (``--ais``), with ``--rng`` the random-number
+generators (:mod:`experiments.benchmark_rng`) and with ``--peers``
+learnergy's RBM (CD-1 in PyTorch on the CPU, same data, V, H and B,
+interleaved with the small-k cases; ratios ``ratio_to_learnergy``). The last line with ``--json``
 is one JSON object for tracking runs:
 
     {"peak_matmul_gflops": ..., "cases": [{"name": "ncg_cd10_b50",
@@ -62,6 +64,9 @@ _POPULATION = flags.DEFINE_integer(
     'H = 500); 0 skips it.')
 _LENET = flags.DEFINE_bool('lenet', True, 'Also time the parsimonious '
                            'LeNet-300-100 step (needs the "prune" extra).')
+_PEERS = flags.DEFINE_bool(
+    'peers', False, "Also time learnergy's RBM (CD-1, PyTorch CPU) beside the "
+    'small-k cases (extra "peers-torch": pip install learnergy).')
 _RNG = flags.DEFINE_bool('rng', False, 'Also time the random-number generators '
                          '(experiments.benchmark_rng: threefry, rbg, '
                          'unsafe_rbg, hash).')
@@ -97,8 +102,27 @@ def matmuls_per_step(k: int, persistent: bool, reconstruction: bool = True) -> i
   return 2 * k + (3 + reconstruction + 1 if persistent else 3)
 
 
+# learnergy's CD-1 step (learnergy.models.bernoulli.RBM.fit): 3 matmuls of
+# sampling, the free energies of data and negatives (2) and their gradients
+# by autograd (2), and its per-batch pseudo-likelihood (2): about 9.
+LEARNERGY_MATMULS = 9
+
+
+def learnergy_fit(x, batch_size: int, num_hidden: int):
+  """A function training learnergy's Bernoulli RBM (CD-1, PyTorch on the CPU)
+  for one epoch of ``x`` (N, V) at batch size B; its learning rate as ours."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from learnergy.models.bernoulli import RBM  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(0)
+  model = RBM(n_visible=x.shape[1], n_hidden=num_hidden, steps=1,
+              learning_rate=0.05, use_gpu=False)
+  dataset = torch.utils.data.TensorDataset(torch.from_numpy(x),
+                                           torch.zeros(len(x)))
+  return lambda: model.fit(dataset, batch_size=batch_size, epochs=1)
+
+
 def small_k_cases(data: jax.Array, batch_size: int, peak_gflops: float,
-                  rounds: int) -> list[dict]:
+                  rounds: int, learnergy: bool = False) -> list[dict]:
   """CD-1, PCD-1 (with and without the reconstruction diagnostic; the NCG
   trainer) and scikit-learn PCD-1 on ``data`` (N, 784).
 
@@ -106,6 +130,8 @@ def small_k_cases(data: jax.Array, batch_size: int, peak_gflops: float,
   scikit-learn, repeat); returns each case's median with its range, and
   ``ratio_to_sklearn`` for the ncg cases: against the faster of
   scikit-learn's default BLAS threads and one BLAS thread (both timed).
+  ``learnergy``: learnergy's RBM (CD-1, PyTorch CPU; :func:`learnergy_fit`)
+  too, and ``ratio_to_learnergy`` for the ncg cases.
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
   from sklearn.neural_network import BernoulliRBM  # pylint: disable=g-import-not-at-top
@@ -138,6 +164,19 @@ def small_k_cases(data: jax.Array, batch_size: int, peak_gflops: float,
     with threadpoolctl.threadpool_limits(1):
       return model.fit(x)
   runs[f'sklearn_pcd1_b{batch_size}_1thread'] = (6, one_thread_fit)
+  if learnergy:
+    import torch  # pylint: disable=g-import-not-at-top
+    fit = learnergy_fit(x, batch_size, num_hidden)
+    runs[f'learnergy_cd1_b{batch_size}'] = (LEARNERGY_MATMULS, fit)
+
+    def one_torch_thread(threads=torch.get_num_threads()):
+      torch.set_num_threads(1)  # as scikit-learn: spinning threads may collapse
+      try:
+        return fit()
+      finally:
+        torch.set_num_threads(threads)
+    runs[f'learnergy_cd1_b{batch_size}_1thread'] = (LEARNERGY_MATMULS,
+                                                     one_torch_thread)
   for _, fn in runs.values():
     jax.block_until_ready(fn())           # compile / warm up
   seconds = {name: [] for name in runs}
@@ -157,9 +196,14 @@ def small_k_cases(data: jax.Array, batch_size: int, peak_gflops: float,
                   'gflops': gflops, 'fraction_of_peak': gflops / peak_gflops})
   sklearn_rate = max(c['examples_per_s'] for c in cases
                      if c['name'].startswith('sklearn'))
+  peers = {name: [c['examples_per_s'] for c in cases
+                  if c['name'].startswith(name)]
+           for name in ('sklearn', 'learnergy')}
   for case in cases:
-    if not case['name'].startswith('sklearn'):
-      case['ratio_to_sklearn'] = case['examples_per_s'] / sklearn_rate
+    if case['name'].startswith('ncg'):
+      for name, rates in peers.items():
+        if rates:
+          case[f'ratio_to_{name}'] = case['examples_per_s'] / max(rates)
   return cases
 
 
@@ -287,12 +331,23 @@ def main(argv):
     else:
       from ncg import data as data_lib  # pylint: disable=g-import-not-at-top
       digits = data_lib.load('embedded', binarization='threshold').train.x
+      learnergy = _PEERS.value
+      if learnergy:
+        try:
+          import learnergy as _  # pylint: disable=g-import-not-at-top
+        except ImportError:
+          print('learnergy skipped: not installed (extra "peers-torch")')
+          learnergy = False
       for batch_size in map(int, _BATCHES.value):
-        for case in small_k_cases(digits, batch_size, peak, _ROUNDS.value):
+        for case in small_k_cases(digits, batch_size, peak, _ROUNDS.value,
+                                  learnergy):
           cases.append(case)
           low, high = case['examples_per_s_range']
-          ratio = (f', {case["ratio_to_sklearn"]:.2f}× scikit-learn'
-                   if 'ratio_to_sklearn' in case else '')
+          ratio = ''.join(
+              f', {case[f"ratio_to_{name}"]:.2f}× {label}'
+              for name, label in (('sklearn', 'scikit-learn'),
+                                  ('learnergy', 'learnergy'))
+              if f'ratio_to_{name}' in case)
           print(f'{case["name"]:>20}: {case["examples_per_s"]:9.0f} examples/s '
                 f'({low:.0f}–{high:.0f}), {case["gflops"]:6.1f} GFLOP/s = '
                 f'{case["fraction_of_peak"]:.0%} of peak{ratio}')
