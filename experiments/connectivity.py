@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 import numpy as np
 
 from ncg import analytics
+from ncg import distributed
 from ncg import rbm
 
 MASK_GRID = 16  # hidden units shown in the mask panel
@@ -125,6 +126,8 @@ def connectivity_figure(path: str, state: rbm.RBMState, flips,
   if title:
     fig.suptitle(title)
   fig.tight_layout()
+  if not distributed.is_writer():  # several hosts: process 0 draws
+    return path
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=90)
   return path

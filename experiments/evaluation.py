@@ -42,6 +42,7 @@ import numpy as np
 from experiments import workdir as workdir_lib
 from ncg import classification
 from ncg import data as data_lib
+from ncg import distributed
 from ncg import estimators
 from ncg import precision
 from ncg import rbm
@@ -314,8 +315,11 @@ def write_new_json(workdir: str, name: str, record: dict[str, Any]) -> str:
 
   The JSON is written to a temporary file and hard-linked into place, which
   fails rather than replaces if the name was taken meanwhile (then the next
-  free name is tried). Returns the path written.
+  free name is tried). Returns the path written. Several hosts: process 0
+  alone writes (the others get the path asked for).
   """
+  if not distributed.is_writer():
+    return os.path.join(workdir, name)
   fd, tmp = tempfile.mkstemp(dir=workdir, prefix='.eval-', suffix='.tmp')
   try:
     with os.fdopen(fd, 'w') as f:
