@@ -36,7 +36,6 @@ from ncg.parsimonious.architecture import Architecture
 
 SUMMARY_FILE = 'summary.json'
 MODEL_DIR = 'model'   # the final network alone (ncg.checkpoint), with its architecture
-PRICES = ('unit', 'macs')
 
 
 class RunSetup(NamedTuple):
@@ -88,13 +87,17 @@ def mac_prices(arch: Architecture) -> tuple[float, ...]:
   return tuple(s / share[-1] for s in share)
 
 
+# train.price → the per-group multipliers s_g of λ/N for an architecture.
+PRICES = {'unit': lambda arch: (1.0,) * len(arch.widths), 'macs': mac_prices}
+
+
 def penalty_scale(config: ml_collections.ConfigDict, arch: Architecture) -> tuple[float, ...]:
-  """``train.penalty_scale`` if set, else 1 per group ('unit') or the MAC shares ('macs')."""
+  """``train.penalty_scale`` if set, else the row of :data:`PRICES` named by ``train.price``."""
   t = config.train
   if len(t.penalty_scale):
     return tuple(float(s) for s in t.penalty_scale)
-  check(t.price in PRICES, f'unknown train.price {t.price!r}; choose one of {PRICES}')
-  return mac_prices(arch) if t.price == 'macs' else (1.0,) * len(arch.widths)
+  check(t.price in PRICES, f'unknown train.price {t.price!r}; choose one of {tuple(PRICES)}')
+  return PRICES[t.price](arch)
 
 
 def method_name(config: ml_collections.ConfigDict) -> str:
