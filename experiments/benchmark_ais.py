@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from ncg import estimators
 from ncg import rbm
+from ncg import sampling
 
 NAME = 'ais_784x500_r100'
 NUM_VISIBLE, NUM_HIDDEN, NUM_RUNS = 784, 500, 100
@@ -63,15 +64,15 @@ def ais_case(peak_gflops: float, num_temperatures: int | None = None,
     peak_gflops: the machine's peak float32 matmul GFLOP/s.
     num_temperatures: None for the full 14,501 (the benchmark); fewer for a
       quick check (the name then says so).
-    rng: the AIS random-number source ('hash' or 'threefry').
+    rng: the AIS generator (a name of ncg.sampling.IMPLS).
   """
   state = benchmark_state(jax.random.key(0))
   betas = estimators.ais_betas(num_temperatures)
   k = len(betas)
-  args = (jax.random.key(1), state, jnp.asarray(betas, jnp.float32),
+  args = (sampling.keyed(jax.random.key(1), rng), state, jnp.asarray(betas, jnp.float32),
           jnp.zeros((NUM_VISIBLE,), jnp.float32))
   compiled = estimators._ais.lower(  # pylint: disable=protected-access
-      *args, num_runs=NUM_RUNS, label_units=0, rng=rng).compile()
+      *args, num_runs=NUM_RUNS, label_units=0).compile()
   began = time.perf_counter()
   log_weights, log_z_base = compiled(*args)
   jax.block_until_ready(log_weights)

@@ -6,11 +6,12 @@ Times, in one run with the rounds interleaved (every case once per round;
 medians and ranges reported), four sources of the chains' uniforms:
 
 * ``threefry``: JAX's default (``jax.random.key(seed)``), ``rng='threefry'``;
-* ``rbg`` and ``unsafe_rbg``: JAX's own alternatives
-  (``jax.random.key(seed, impl=...)``), also through ``rng='threefry'`` —
-  the trainer draws with ``jax.random.uniform`` on whatever key it is given;
-* ``hash``: the project's counter-based hash (:func:`ncg.sampling.hash_uniforms`,
-  ``rng='hash'``; its two key words per call come from threefry).
+* ``rbg`` and ``unsafe_rbg``: JAX's own alternatives, ``rng='rbg'`` /
+  ``'unsafe_rbg'`` (the trainer re-types its keys to the named PRNG
+  implementation, :func:`ncg.sampling.keyed`);
+* ``hash``: the project's counter-based hash (:data:`ncg.sampling.HASH`, a
+  JAX PRNG implementation; ``rng='hash'``; its two key words per call come
+  from threefry).
 
 Two measures per generator: (1) ns per Bernoulli draw of a (B, V) = (500, 784)
 layer, 20 draws scanned inside one jitted call (draw, compare, reduce: what a
@@ -36,32 +37,27 @@ from ncg import rbm
 from ncg import sampling
 from ncg import train
 
-# name → (the key's PRNG implementation, the sampling module's rng switch)
-GENERATORS = {
-    'threefry': ('threefry2x32', 'threefry'),
-    'rbg': ('rbg', 'threefry'),
-    'unsafe_rbg': ('unsafe_rbg', 'threefry'),
-    'hash': ('threefry2x32', 'hash'),
-}
+# the generators by their TrainConfig.rng names
+GENERATORS = ('threefry', 'rbg', 'unsafe_rbg', 'hash')
 DRAW_SHAPE, DRAWS = (500, 784), 20
 
 
-def draw_case(impl: str, rng: str) -> Callable[[], Any]:
+def draw_case(rng: str) -> Callable[[], Any]:
   """A jitted call of DRAWS Bernoulli(0.13) layers of DRAW_SHAPE (a sum)."""
   probs = jnp.full(DRAW_SHAPE, 0.13, jnp.float32)
 
   @jax.jit
   def draws(key):
     def body(total, k):
-      return total + jnp.sum(sampling.bernoulli(k, probs, rng)), None
+      return total + jnp.sum(sampling.bernoulli(k, probs)), None
     total, _ = jax.lax.scan(body, jnp.zeros((), jnp.float32),
                             jax.random.split(key, DRAWS))
     return total
-  key = jax.random.key(0, impl=impl)
+  key = sampling.keyed(jax.random.key(0), rng)
   return lambda: draws(key)
 
 
-def cd_epoch_case(impl: str, rng: str, batch_size: int, k: int = 10
+def cd_epoch_case(rng: str, batch_size: int, k: int = 10
                   ) -> Callable[[], Any]:
   """A jitted CD-k epoch (2,000 random binary examples) of a 784×500 NCG-RBM."""
   num = 2000 // batch_size * batch_size
@@ -70,9 +66,9 @@ def cd_epoch_case(impl: str, rng: str, batch_size: int, k: int = 10
   config = train.TrainConfig(k=k, rng=rng)
   state = rbm.init(jax.random.key(1), 784, 500, density=0.5)
   opt_state = train.make_trainer(config).init(
-      state, jax.random.key(2, impl=impl), batch_size)
+      state, jax.random.key(2), batch_size)
   epoch = train.make_epoch(config, batch_size)
-  key = jax.random.key(3, impl=impl)
+  key = jax.random.key(3)
   return lambda: epoch(state, opt_state, x, key)
 
 
@@ -94,11 +90,11 @@ def rng_cases(rounds: int = 7, batch_sizes=(50, 500)) -> list[dict[str, Any]]:
   """Every generator's draw cost and CD-10 throughput (medians, ranges)."""
   cases, units = {}, {}
   elements = DRAWS * DRAW_SHAPE[0] * DRAW_SHAPE[1]
-  for name, (impl, rng) in GENERATORS.items():
-    cases[f'draw_{name}'] = draw_case(impl, rng)
+  for name in GENERATORS:
+    cases[f'draw_{name}'] = draw_case(name)
     units[f'draw_{name}'] = ('ns_per_draw', lambda s: s / elements * 1e9)
     for b in batch_sizes:
-      cases[f'cd10_b{b}_{name}'] = cd_epoch_case(impl, rng, b)
+      cases[f'cd10_b{b}_{name}'] = cd_epoch_case(name, b)
       units[f'cd10_b{b}_{name}'] = ('examples_per_s',
                                     lambda s, b=b: 2000 // b * b / s)
   seconds = interleaved(cases, rounds)

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 
 from ncg import rbm
+from ncg import sampling
 from ncg import train
 
 DEFAULT_CASES = ('cd1_b50', 'pcd1_b50', 'cd10_b50', 'cd1_b500', 'pcd1_b500',
@@ -217,9 +218,9 @@ def profile_ais(num_temperatures: int = 1001, num_runs: int = 100) -> dict:
   from ncg import estimators  # pylint: disable=g-import-not-at-top
   state = benchmark_ais.benchmark_state(jax.random.key(0))
   betas = jnp.asarray(estimators.ais_betas(num_temperatures), jnp.float32)
-  args = (jax.random.key(1), state, betas, jnp.zeros((784,), jnp.float32))
+  args = (sampling.keyed(jax.random.key(1), 'hash'), state, betas, jnp.zeros((784,), jnp.float32))
   compiled = estimators._ais.lower(  # pylint: disable=protected-access
-      *args, num_runs=num_runs, label_units=0, rng='hash').compile()
+      *args, num_runs=num_runs, label_units=0).compile()
   k = betas.shape[0]
   wall, ops, kinds = op_profile(compiled, args, 2, k)
   return summarise(f'ais_r{num_runs}', wall, ops, kinds,

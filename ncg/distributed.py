@@ -186,7 +186,7 @@ def ais_runs(mesh: jax.sharding.Mesh):
   from ncg import estimators  # pylint: disable=g-import-not-at-top
   return jax.jit(
       estimators._ais,  # pylint: disable=protected-access
-      static_argnames=('num_runs', 'label_units', 'rng'),
+      static_argnames=('num_runs', 'label_units'),
       out_shardings=(NamedSharding(mesh, P(DATA_AXIS)),
                      NamedSharding(mesh, P())))
 
@@ -202,16 +202,16 @@ def sharded_ais(mesh: jax.sharding.Mesh, key, state, *, num_runs: int,
   Same random numbers as one device, so the same estimate up to float32
   rounding. ``num_runs`` must be a multiple of the ``'data'`` size.
   """
-  from ncg import estimators  # pylint: disable=g-import-not-at-top
+  from ncg import estimators, sampling  # pylint: disable=g-import-not-at-top
   data = _axis_size(mesh, DATA_AXIS)
   check(num_runs % data == 0,
         f'{num_runs} AIS runs are not a multiple of the {data} data shards')
   betas = estimators._check_betas(  # pylint: disable=protected-access
       estimators.ais_betas(betas) if isinstance(betas, int) else betas)
   log_weights, log_z_base = ais_runs(mesh)(
-      key, state, jnp.asarray(betas, state.W.dtype),
+      sampling.keyed(key, rng), state, jnp.asarray(betas, state.W.dtype),
       jnp.asarray(base_visible_bias), num_runs=num_runs,
-      label_units=label_units, rng=rng)
+      label_units=label_units)
   return estimators._summarise(  # pylint: disable=protected-access
       log_weights, log_z_base)
 

@@ -305,7 +305,7 @@ def _check_betas(betas) -> np.ndarray:
   return betas
 
 
-AIS_RNGS = ('hash', 'threefry')
+AIS_RNGS = sampling.RNGS
 
 
 def _sample_visible(u_bits, u_label, logits, label_units):
@@ -346,9 +346,11 @@ def _kahan_add(hi, lo, inc):
   return total, lo + ((big - total) + small)
 
 
-@functools.partial(jax.jit, static_argnames=('num_runs', 'label_units', 'rng'))
+@functools.partial(jax.jit, static_argnames=('num_runs', 'label_units'))
 @precision.highest
-def _ais(key, state, betas, base_visible_bias, num_runs, label_units, rng):
+def _ais(key, state, betas, base_visible_bias, num_runs, label_units):
+  # ``key``'s PRNG implementation (threefry or ncg.sampling.HASH) is part of
+  # its type, so each generator compiles its own program.
   dtype = state.W.dtype
   state = jax.tree.map(lambda a: a.astype(dtype), state)
   w = rbm.effective_weights(state)
@@ -360,9 +362,11 @@ def _ais(key, state, betas, base_visible_bias, num_runs, label_units, rng):
   acc_dtype = wide_float()
   compensate = acc_dtype == dtype
 
+  hashed = sampling.is_hash(key)
+
   def draw(key):
     shape = (num_runs, num_hidden + num_visible + 1)
-    if rng == 'hash':
+    if hashed:   # key: the temperature's two hash key words
       u = sampling.hash_uniforms(key, shape, dtype)
     else:
       u = jax.random.uniform(key, shape, dtype)
@@ -386,7 +390,8 @@ def _ais(key, state, betas, base_visible_bias, num_runs, label_units, rng):
 
   key, key0 = jax.random.split(key)
   steps = betas.shape[0] - 1
-  if rng == 'hash':
+  if hashed:   # every temperature's key words in one threefry call
+    key, key0 = sampling.keyed(key, 'threefry'), sampling.keyed(key0, 'threefry')
     step_keys = jax.random.bits(key, (steps - 1, 2), jnp.uint32)
     key0 = jax.random.bits(key0, (2,), jnp.uint32)
   else:
@@ -452,10 +457,11 @@ def ais_log_partition(key: jax.Array,
       base-rate base is within 0.1 nat of the exact value.
     label_units: L, the last L visible units are a one-hot (softmax) group:
       the annealing then runs over the one-hot label domain.
-    rng: where the per-step uniforms come from: 'hash' (default, fast) draws
-      one threefry key per temperature and expands it with
-      :func:`ncg.sampling.hash_uniforms`; 'threefry' calls ``jax.random.uniform`` per
-      temperature (the reference, several times slower on CPU).
+    rng: the generator of the per-step uniforms (:data:`ncg.sampling.IMPLS`;
+      ``key`` is re-typed to it): 'hash' (default, fast) draws two threefry
+      key words per temperature and expands them with
+      :func:`ncg.sampling.hash_uniforms`; 'threefry' calls ``jax.random.uniform``
+      per temperature (the reference, several times slower on CPU).
 
   Returns:
     An :class:`AISResult`. The estimate is unbiased for Z (not log Z) and
@@ -485,9 +491,9 @@ def ais_log_partition(key: jax.Array,
   check(base_visible_bias.shape == (state.num_visible,),
         f'base_visible_bias has shape {base_visible_bias.shape}; expected '
         f'({state.num_visible},)')
-  log_weights, log_z_base = _ais(key, state, jnp.asarray(betas, dtype),
-                                 base_visible_bias, int(num_runs),
-                                 int(label_units), rng)
+  log_weights, log_z_base = _ais(sampling.keyed(key, rng), state,
+                                 jnp.asarray(betas, dtype), base_visible_bias,
+                                 int(num_runs), int(label_units))
   return _summarise(log_weights, log_z_base)
 
 

@@ -122,8 +122,11 @@ class TrainConfig:
     label_units: L one-hot label units at the end of the visible layer
       (joint classification RBM): sampled as a softmax group, always
       connected, never touched by connectivity learning.
-    rng: uniforms of the Gibbs chains: 'hash' (fast on CPU, see
-      :mod:`ncg.sampling`) or 'threefry' (JAX's generator).
+    rng: the generator of the Gibbs chains' draws, one of
+      :data:`ncg.sampling.IMPLS`: 'hash' (fast on CPU, see :mod:`ncg.sampling`)
+      or 'threefry' (JAX's). A step re-types its key to that PRNG
+      implementation (:func:`ncg.sampling.keyed`); keys passed in may be
+      either.
     visible: the visible unit type (:mod:`ncg.units`): 'bernoulli' (binary
       data) or 'gaussian' (unit-variance Gaussian units for real-valued,
       standardised data; no label units). G, Δb, Δc and the network
@@ -359,22 +362,21 @@ def phases(config: TrainConfig, model: RBMState, batch: jax.Array,
   PCD continues ``chains`` (B, V) for k sweeps (2k + 1 matmuls, or 2k + 2
   with the reconstruction).
   """
-  key_h, key_v, key_chain = jax.random.split(key, 3)
+  # the config's generator, as the keys' PRNG implementation (same splits)
+  key_h, key_v, key_chain = jax.random.split(sampling.keyed(key, config.rng), 3)
   ph_data = rbm.hidden_probs(model, batch)
   v_first = recon = None
   if not config.persistent or config.reconstruction:
-    h_data = sampling.bernoulli(key_h, ph_data, config.rng)
+    h_data = sampling.bernoulli(key_h, ph_data)
     v_first, recon = sampling.VISIBLE_SAMPLERS[config.visible](
-        key_v, rbm.visible_logits(model, h_data), config.label_units,
-        config.rng)
+        key_v, rbm.visible_logits(model, h_data), config.label_units)
   if config.persistent:
     start, sweeps = chains, config.k
   else:
     start, sweeps = v_first, config.k - 1
   if sweeps:
     negatives = sampling.sample_chains(key_chain, model, start, sweeps,
-                                       config.label_units, config.rng,
-                                       config.visible)
+                                       config.label_units, config.visible)
   else:
     negatives = start
   return Phases(ph_data, negatives, rbm.hidden_probs(model, negatives), recon)

@@ -98,9 +98,9 @@ def gaussian_exact_log_partition(state: RBMState) -> jax.Array:
   return estimators._chunked_logsumexp(terms, num_hidden, num_visible)  # pylint: disable=protected-access
 
 
-@functools.partial(jax.jit, static_argnames=('num_runs', 'rng'))
+@functools.partial(jax.jit, static_argnames=('num_runs',))
 @precision.highest
-def _gaussian_ais(key, state, betas, num_runs, rng):
+def _gaussian_ais(key, state, betas, num_runs):
   dtype = state.W.dtype
   w = rbm.effective_weights(state)
   num_visible, num_hidden = w.shape
@@ -114,7 +114,7 @@ def _gaussian_ais(key, state, betas, num_runs, rng):
     return hi + inc.astype(acc_dtype), lo
 
   key0, key_steps = jax.random.split(key)
-  v = state.b + sampling.normal(key0, (num_runs, num_visible), dtype, rng)
+  v = state.b + sampling.normal(key0, (num_runs, num_visible), dtype)
   steps = betas.shape[0] - 1
 
   def body(carry, inputs):
@@ -124,10 +124,10 @@ def _gaussian_ais(key, state, betas, num_runs, rng):
     inc, s = increment(x, jnp.zeros((), dtype), beta, beta - beta_prev)
     hi, lo = accumulate(hi, lo, inc)
     key_h, key_v = jax.random.split(step_key)
-    u = sampling.uniform(key_h, x.shape, dtype, rng)
+    u = sampling.uniform(key_h, x.shape, dtype)
     h = ((u < s) != (x < 0)).astype(dtype)       # h ~ σ(β x); s = σ(β|x|)
     v = (state.b + beta * (h @ w.T)
-         + sampling.normal(key_v, v.shape, dtype, rng))
+         + sampling.normal(key_v, v.shape, dtype))
     return (v, hi, lo), None
 
   zeros = jnp.zeros((num_runs,), acc_dtype)
@@ -158,7 +158,7 @@ def gaussian_ais_log_partition(key: jax.Array, state: RBMState, *,
     betas = estimators.ais_betas(betas)
   betas = estimators._check_betas(betas)  # pylint: disable=protected-access
   log_weights, log_z_base = _gaussian_ais(
-      key, state, jnp.asarray(betas, state.W.dtype), num_runs, rng)
+      sampling.keyed(key, rng), state, jnp.asarray(betas, state.W.dtype), num_runs)
   return estimators._summarise(log_weights, log_z_base)  # pylint: disable=protected-access
 
 
@@ -173,7 +173,8 @@ class VisibleUnits(NamedTuple):
     name: the key in :data:`VISIBLE`.
     binary: the data must be exactly 0/1.
     mean: E[v | h] from the pre-activation b + (W ⊙ A)h, (..., V) → (..., V).
-    sample: ``(key, pre-activation, label_units, rng) → (v, E[v | h])``.
+    sample: ``(key, pre-activation, label_units) → (v, E[v | h])`` (the key's
+      generator draws: :mod:`ncg.sampling`).
     free_energy: ``(state, v) → F(v)``.
     hidden_free_energy: ``(state, h) → F(h)`` (the visible layer summed or
       integrated out).

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = r'''
 import os, sys, tempfile
 import jax, jax.numpy as jnp, numpy as np
-from ncg import distributed, estimators, rbm, train
+from ncg import distributed, estimators, rbm, sampling, train
 assert jax.device_count() == 8, jax.devices()
 
 
@@ -77,8 +77,8 @@ betas = estimators.ais_betas(40)
 b_a = rbm.base_rate_visible_bias(x)
 model = first(whole[0])
 runs = distributed.ais_runs(mesh_data).lower(
-    jax.random.key(4), model, jnp.asarray(betas, jnp.float32), b_a,
-    num_runs=16, label_units=0, rng='hash').compile().as_text()
+    sampling.keyed(jax.random.key(4), 'hash'), model, jnp.asarray(betas, jnp.float32), b_a,
+    num_runs=16, label_units=0).compile().as_text()
 assert 'f32[2,12]' in runs, 'AIS chains not split (16 / 8 = 2 per device)'
 single = estimators.ais_log_partition(jax.random.key(4), model, num_runs=16,
                                       betas=betas, base_visible_bias=b_a)

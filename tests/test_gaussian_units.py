@@ -96,7 +96,7 @@ def test_gaussian_sampler_moments():
   n = 200_000
   mean = jnp.array([-1.5, 0.0, 2.0], jnp.float32)
   v, returned_mean = sampling.sample_gaussian_from_logits(
-      jax.random.key(3), jnp.broadcast_to(mean, (n, 3)), 0, 'hash')
+      sampling.keyed(jax.random.key(3), 'hash'), jnp.broadcast_to(mean, (n, 3)), 0)
   z = np.asarray(v, np.float64) - np.asarray(mean)
   np.testing.assert_array_equal(returned_mean[0], mean)
   assert np.all(np.abs(z.mean(0)) < 5 / np.sqrt(n))
@@ -119,7 +119,7 @@ def test_gibbs_chains_reach_the_exact_mean():
   variance = 1.0 + p_h @ (means - exact) ** 2
   chains = 4000
   start = jnp.zeros((chains, 3), jnp.float64)
-  v = sampling.sample_chains(jax.random.key(4), state, start, 30, 0, 'hash',
+  v = sampling.sample_chains(sampling.keyed(jax.random.key(4), 'hash'), state, start, 30, 0,
                              'gaussian')
   error = np.abs(np.asarray(v).mean(0) - exact)
   assert np.all(error < 5 * np.sqrt(variance / chains)), (error, exact)

@@ -22,9 +22,10 @@ def test_long_gibbs_chains_match_exact_distribution(rng):
   exact = P.sum(1)  # p(v) in the order of all_binary(5)
 
   def run(key, v0):  # one chain: 100 burn-in sweeps, then 400 kept sweeps
-    v = sampling.gibbs_chain(key, state, v0, 100, rng=rng)
+    key = sampling.keyed(key, rng)   # the generator is the key's type
+    v = sampling.gibbs_chain(key, state, v0, 100)
     def body(v, key):
-      v = sampling.gibbs_sweep(key, state, v, rng=rng)
+      v = sampling.gibbs_sweep(key, state, v)
       return v, v
     _, trace = jax.lax.scan(body, v, jax.random.split(key, 400))
     return trace

@@ -58,7 +58,7 @@ def replay_negatives(state, batch, key, k, rng, chains=None):
   The uniforms are drawn in the state's dtype, as the step draws them.
   """
   def bern(key, probs):
-    u = np.asarray(sampling.uniform(key, probs.shape, state.W.dtype, rng))
+    u = np.asarray(sampling.uniform(sampling.keyed(key, rng), probs.shape, state.W.dtype))
     return (u < probs).astype(np.float64)
   m = numpy_model(state)
   v = np.asarray(batch, np.float64)

@@ -211,8 +211,8 @@ def test_pcd_chains_of_gaussian_visible_units_sweep_as_gaussians():
     v = np.asarray(opt.chains[i])
     for sweep_key in jax.random.split(chain_key, k):
       kh, kv = jax.random.split(sweep_key)
-      u = np.asarray(sampling.uniform(kh, (H,), jnp.float64, 'hash'))
+      u = np.asarray(sampling.uniform(sampling.keyed(kh, 'hash'), (H,), jnp.float64))
       h = (u < 1 / (1 + np.exp(-(v @ m['Weff'] + m['c'])))).astype(float)
       v = m['Weff'] @ h + m['b'] + np.asarray(
-          sampling.normal(kv, (V,), jnp.float64, 'hash'))
+          sampling.normal(sampling.keyed(kv, 'hash'), (V,), jnp.float64))
     np.testing.assert_allclose(new_opt.chains[i], v, rtol=1e-12, atol=1e-12)

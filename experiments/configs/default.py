@@ -45,7 +45,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.reconstruction = True  # PCD: also reconstruct the data for the metric (1 matmul)
   config.train.matmul_precision = 'default'  # default (backend's) | float32 | bfloat16 (f32 accumulation)
   config.train.data_shards = 1       # >1: each minibatch over this many devices (B a multiple)
-  config.train.rng = 'hash'          # Gibbs uniforms: hash (fast on CPU) | threefry
+  config.train.rng = 'hash'          # Gibbs draws' generator: hash (fast on CPU) | threefry | rbg | unsafe_rbg
   config.train.learning_rate = 0.1
   config.train.strength_learning_rate = config_dict.placeholder(float)  # unset = 5 × learning_rate
   config.train.optimizer = 'sgd'     # sgd | momentum | adam
