@@ -72,6 +72,7 @@ def collect(results: str = 'results/parsimonious') -> None:
   import glob  # pylint: disable=g-import-not-at-top
   import json  # pylint: disable=g-import-not-at-top
   import os  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
   for path in sorted(glob.glob('runs/prune/*/*/summary.json')):
     study, run = path.split(os.sep)[2:4]
     with open(path) as f:
@@ -83,6 +84,10 @@ def collect(results: str = 'results/parsimonious') -> None:
     targets = [os.path.join(results, study, run)]
     if study == 'frontier' and run.startswith('bernoulli_l1e-4'):
       targets.append(os.path.join(results, 'robustness', f'w300-100_{run.split("_")[-1]}'))
+    if study == 'robustness_local' and re.fullmatch(r'w300-100_s\d+', run):
+      # the exact recipe's default start is its frontier's λ/N = 10⁻³ point
+      targets.append(os.path.join(results, 'frontier_local',
+                                  f'bernoulli_l1e-3_{run.split("_")[-1]}'))
     for target in targets:
       os.makedirs(target, exist_ok=True)
       with open(os.path.join(target, 'summary.json'), 'w') as f:
@@ -175,7 +180,7 @@ def exact_verdict(epochs, seeds):
   Δ_j on 1,000 held-out digits, 200 at the 4× start), in priority order: its λ
   frontier (λ/N = 3·10⁻⁴ and 3·10⁻³, seeds 0–2: frontier_local; the 10⁻³ point is
   robustness_local's 1× start), starts at 5 seeds, the deeper MLP, 30 epochs at
-  10⁻³ (long_local), and the initialisations at 5 seeds. Runs already in
+  10⁻³ (frontier_long), and the initialisations at 5 seeds. Runs already in
   ``exact`` are not repeated."""
   del epochs, seeds
   for penalty in ('3e-4', '3e-3'):
@@ -190,7 +195,7 @@ def exact_verdict(epochs, seeds):
     yield _line(LENET300_EXACT, 'robustness_local', 'w300-100-100', s, 10,
                 model__widths="'(300,100,100)'", analysis__marginal_examples=1000)
   for s in '01':
-    yield _line(LENET300_EXACT, 'long_local', 'bernoulli_l1e-3', s, 30,
+    yield _line(LENET300_EXACT, 'frontier_long', 'bernoulli_l1e-3', s, 30,
                 analysis__marginal_examples=1000)
   for name, overrides, new_seeds in (('_theta0.9', dict(train__theta_init=0.9), '234'),
                                      ('_x2', dict(train__init_scale=2.0), '234'),
@@ -201,9 +206,29 @@ def exact_verdict(epochs, seeds):
                   **overrides, analysis__marginal_examples=1000)
 
 
+def exact_long(epochs, seeds):
+  """A 30-epoch protocol (grace 2) for the exact-difference recipe's frontier, with
+  L0 and the dense network trained the same 30 epochs: λ/N = 10⁻³, 2·10⁻³, 3·10⁻³
+  (seeds 0–2; 10⁻³ seeds 0, 1 are in ``exact_verdict``), L0 at 3·10⁻³ and 10⁻²,
+  dense; runs/prune/frontier_long/..."""
+  del epochs, seeds
+  analysis = dict(analysis__marginal_examples=1000)
+  yield _line(LENET300_EXACT, 'frontier_long', 'bernoulli_l1e-3', '2', 30, **analysis)
+  for penalty in ('3e-3', '2e-3'):
+    for s in '012':
+      yield _line(LENET300_EXACT, 'frontier_long', f'bernoulli_l{penalty}', s, 30,
+                  train__penalty=penalty, **analysis)
+  for s in '012':
+    yield _line(LENET300, 'frontier_long', 'dense', s, 30, train__method='dense')
+    for penalty in ('3e-3', '1e-2'):
+      yield _line(LENET300, 'frontier_long', f'l0_l{penalty}', s, 30, train__penalty=penalty,
+                  train__method='l0')
+
+
 STUDIES = {'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
-           'exact': exact, 'exact_verdict': exact_verdict}
+           'exact': exact, 'exact_verdict': exact_verdict,
+           'exact_long': exact_long}
 
 
 def main(argv):
