@@ -191,7 +191,7 @@ def exact_verdict(epochs, seeds):
     for s in '34':
       yield _line(LENET300_EXACT, 'robustness_local', f'w{widths.replace(",", "-")}', s, 10,
                   model__widths=f"'({widths})'", analysis__marginal_examples=examples)
-  for s in '012':
+  for s in '01234':
     yield _line(LENET300_EXACT, 'robustness_local', 'w300-100-100', s, 10,
                 model__widths="'(300,100,100)'", analysis__marginal_examples=1000)
   for s in '01':
