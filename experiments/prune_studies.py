@@ -225,10 +225,26 @@ def exact_long(epochs, seeds):
                   train__method='l0')
 
 
+def exact_100(epochs, seeds):
+  """A 100-epoch protocol (grace 2): the exact-difference recipe at λ/N = 10⁻³ and
+  2·10⁻³ (seeds 0–2), L0 at 3·10⁻³ and 10⁻² and the dense network (seeds 0, 1),
+  all trained the same way; runs/prune/frontier_100ep/..."""
+  del epochs, seeds
+  for penalty in ('1e-3', '2e-3'):
+    for s in '012':
+      yield _line(LENET300_EXACT, 'frontier_100ep', f'bernoulli_l{penalty}', s, 100,
+                  train__penalty=penalty, analysis__marginal_examples=1000)
+  for s in '01':
+    for penalty in ('3e-3', '1e-2'):
+      yield _line(LENET300, 'frontier_100ep', f'l0_l{penalty}', s, 100, train__penalty=penalty,
+                  train__method='l0')
+    yield _line(LENET300, 'frontier_100ep', 'dense', s, 100, train__method='dense')
+
+
 STUDIES = {'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
            'exact': exact, 'exact_verdict': exact_verdict,
-           'exact_long': exact_long}
+           'exact_long': exact_long, 'exact_100': exact_100}
 
 
 def main(argv):
