@@ -168,14 +168,26 @@ def slope(x, y) -> tuple[float, float, float, float]:
       result.pvalue
 
 
+def _init_setting(s) -> str:
+  return (f'{s.get("init_scheme", "lecun")}×{s.get("init_scale", 1):g}, '
+          f'θ₀={s.get("theta_init", 0.9):g}')
+
+
+def _cv(widths: np.ndarray) -> np.ndarray:
+  return 100 * widths.std(0, ddof=1) / widths.mean(0) if len(widths) > 1 else 0 * widths[0]
+
+
 def robustness(runs: list[dict[str, Any]]) -> list[str]:
-  """Final widths per start and initialisation; CV per layer; slope against the start."""
-  def setting(s):
-    init = f'{s.get("init_scheme", "lecun")}×{s.get("init_scale", 1):g}, θ₀={s.get("theta_init", 0.9):g}'
-    return (arch(s['start_widths']), init)
+  """Final widths per start and initialisation; then the two questions apart.
+
+  Starts: the initialisation that was run at several starting widths, every start of
+  it — CV per gate group and the OLS slope of final on starting width per hidden layer.
+  Initialisations: every initialisation at the narrowest start — CV per group and a
+  one-way ANOVA p-value of the widths across the initialisations.
+  """
   groups: dict[tuple, list] = {}
   for s in runs:
-    groups.setdefault(setting(s), []).append(s)
+    groups.setdefault((arch(s['start_widths']), _init_setting(s)), []).append(s)
   out = ['| start | initialisation | runs | final units per group (mean ± std) | CV % | '
          'test error % | MACs |', '|---|---|---|---|---|---|---|']
   for (start, init), g in sorted(groups.items()):
@@ -186,19 +198,39 @@ def robustness(runs: list[dict[str, Any]]) -> list[str]:
                + ' / '.join(f'{100 * d / max(m, 1e-9):.0f}' for m, d in zip(w.mean(0), sd))
                + f' | {mean_std([100 * s["test_error"] for s in g])} | '
                f'{mean_std([s["macs"] for s in g], "{:,.0f}")} |')
-  two = [s for s in runs if len(s['start_widths']) == 3]
-  if two:
-    w = np.array([s['final_widths'] for s in two], float)
-    cv = 100 * w.std(0, ddof=1) / w.mean(0) if len(two) > 1 else 0 * w[0]
-    out += ['', f'Across all {len(two)} LeNet-300-100-shaped runs (every start and '
-            'initialisation): CV per group ' + ' / '.join(f'{c:.0f}%' for c in cv) + '.']
-    starts = np.array([s['start_widths'] for s in two], float)
-    if len(set(map(tuple, starts[:, 1:]))) > 1 and len(two) > 2:
+  depth = max(len(s['start_widths']) for s in runs)
+  same = [s for s in runs if len(s['start_widths']) == depth]
+  by_init: dict[str, list] = {}
+  for s in same:
+    by_init.setdefault(_init_setting(s), []).append(s)
+  starts = max(by_init.values(), key=lambda g: (len({tuple(s['start_widths']) for s in g}),
+                                                 len(g)))
+  if len({tuple(s['start_widths']) for s in starts}) > 1:
+    w = np.array([s['final_widths'] for s in starts], float)
+    out += ['', f'Starts ({_init_setting(starts[0])}, {len(starts)} runs over '
+            f'{len({tuple(s["start_widths"]) for s in starts})} starting widths): CV per group '
+            + ' / '.join(f'{c:.0f}%' for c in _cv(w)) + '.']
+    x = np.array([s['start_widths'] for s in starts], float)
+    if len(starts) > 2:
       out += ['', '| layer | slope of final width on starting width | 95% CI | p (slope = 0) |',
               '|---|---|---|---|']
-      for layer in (1, 2):
-        b, lo, hi, p = slope(starts[:, layer], w[:, layer])
+      for layer in range(1, depth):
+        b, lo, hi, p = slope(x[:, layer], w[:, layer])
         out.append(f'| hidden {layer} | {b:.3f} | [{lo:.3f}, {hi:.3f}] | {p:.2g} |')
+  narrowest = min(tuple(s['start_widths']) for s in same)
+  inits: dict[str, list] = {}
+  for s in same:
+    if tuple(s['start_widths']) == narrowest:
+      inits.setdefault(_init_setting(s), []).append(s)
+  if len(inits) > 1:
+    w = np.array([s['final_widths'] for g in inits.values() for s in g], float)
+    samples = [np.array([s['final_widths'] for s in g], float) for g in inits.values()]
+    anova = [stats.f_oneway(*[x[:, j] for x in samples]).pvalue
+             if all(len(x) > 1 for x in samples) else float('nan') for j in range(depth)]
+    out += ['', f'Initialisations at the {arch(narrowest)} start ({len(inits)} settings, '
+            f'{len(w)} runs): CV per group ' + ' / '.join(f'{c:.0f}%' for c in _cv(w))
+            + '; one-way ANOVA across the settings p = '
+            + ' / '.join(f'{p:.2g}' for p in anova) + '.']
   return out
 
 

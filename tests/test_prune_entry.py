@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 from experiments import prune
 from experiments import prune_report
 from experiments import prune_run
@@ -99,6 +101,11 @@ def test_frontier_and_robustness_report_from_tiny_summaries(tmp_path):
   runs += [summary('robustness', f'w{w}_s{s}', 'bernoulli', 1e-4, 20000, 0.02,
                    start=(784, w, w // 3), final=(200, 90 + s + w // 100, 40 + s), seed=s)
            for w in (300, 600, 1200) for s in (0, 1, 2)]
+  he = [summary('robustness', f'he_s{s}', 'bernoulli', 1e-4, 20000, 0.02,
+                final=(200, 100 + 10 * s, 50), seed=s) for s in (0, 1)]  # 1x start only
+  for s in he:
+    s['init_scheme'] = 'he'
+  runs += he
   text = prune_report.section(runs, str(tmp_path))
   assert 'bernoulli λ/N=0.0001 | 3 |' in text and 'l0 λ/N=0.0001 | 1 |' in text
   assert 'comparability only' in text
@@ -107,5 +114,9 @@ def test_frontier_and_robustness_report_from_tiny_summaries(tmp_path):
   assert 'within 9,560 MACs: bernoulli λ/N=0.0003 (validation 2.60' in text
   assert '; dense: no setting' in text and 'l0: no setting' in text
   assert os.path.isfile(tmp_path / 'frontier_lenet300.png')
-  assert '| hidden 1 | 0.010 |' in text     # 90 + w/100: slope exactly 0.01
-  assert 'CV per group' in text
+  assert '| hidden 1 | 0.010 |' in text     # 90 + w/100: slope exactly 0.01 (LeCun runs only)
+  assert 'Starts (lecun×1, θ₀=0.9, 9 runs over 3 starting widths): CV per group 0%' in text
+  # initialisations at the 1x start: LeCun 93, 94, 95 and He 100, 110 in hidden 1
+  cv = 100 * np.std([93, 94, 95, 100, 110], ddof=1) / np.mean([93, 94, 95, 100, 110])
+  assert f'Initialisations at the 784-300-100 start (2 settings, 5 runs): CV per group 0% / {cv:.0f}%' in text
+  assert 'one-way ANOVA' in text
