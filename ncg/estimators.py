@@ -305,9 +305,6 @@ def _check_betas(betas) -> np.ndarray:
   return betas
 
 
-AIS_RNGS = sampling.RNGS
-
-
 def _sample_visible(u_bits, u_label, logits, label_units):
   """Bernoulli bits (and a categorical label group) from uniforms."""
   dtype = logits.dtype
@@ -469,7 +466,7 @@ def ais_log_partition(key: jax.Array,
   """
   check(isinstance(num_runs, (int, np.integer)) and num_runs >= 2,
         f'AIS needs at least 2 runs, got {num_runs}')
-  check(rng in AIS_RNGS, f'unknown AIS rng {rng!r}; choose one of {AIS_RNGS}')
+  check(rng in sampling.RNGS, f'unknown AIS rng {rng!r}; choose one of {sampling.RNGS}')
   check(0 <= label_units < state.num_visible,
         f'label_units must be in [0, {state.num_visible}), got {label_units}')
   if betas is None or isinstance(betas, (int, np.integer)):

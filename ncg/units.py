@@ -152,8 +152,7 @@ def gaussian_ais_log_partition(key: jax.Array, state: RBMState, *,
   Salakhutdinov & Murray's 14,501 temperatures; an int n: n of that shape).
   """
   check(num_runs >= 2, f'AIS needs num_runs >= 2, got {num_runs}')
-  check(rng in estimators.AIS_RNGS,
-        f'unknown rng {rng!r}; choose one of {estimators.AIS_RNGS}')
+  check(rng in sampling.RNGS, f'unknown rng {rng!r}; choose one of {sampling.RNGS}')
   if betas is None or isinstance(betas, int):
     betas = estimators.ais_betas(betas)
   betas = estimators._check_betas(betas)  # pylint: disable=protected-access
