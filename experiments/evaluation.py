@@ -13,7 +13,8 @@ What :func:`evaluate` measures (nats; Salakhutdinov & Murray 2008 protocol):
 * average log p(x) on train / validation / test with both (the AIS interval
   gives a range: log p = −F − log Z); for a joint RBM the label is summed out
   (log p(x)), and log p(x, y) is reported as well;
-* accuracy of the exact rule p(y | x) ∝ exp(−F(x, y)) for a joint RBM, and of a
+* accuracy of the exact rule p(y | x) ∝ exp(−F(x, y)) for a joint RBM (and of
+  the NCG reference's mean-field rule, ``test_accuracy_mean_field``), and of a
   softmax-regression probe on p(h | x) for any labelled data set;
 * pseudo-log-likelihood and reconstruction error on (a subset of) the test set;
 * figures: samples from noise and from test data after ``sample_steps`` Gibbs
@@ -268,6 +269,9 @@ def evaluate(key: jax.Array,
         state, dataset.train.x, dataset.train.y, label_units)
     out['test_accuracy'] = classification.accuracy(state, test.x, test.y,
                                                    label_units)
+    # the NCG reference's one-pass mean-field rule (labels clamped at ½)
+    out['test_accuracy_mean_field'] = classification.accuracy(
+        state, test.x, test.y, label_units, rule='mean_field')
   if probe and dataset.num_classes >= 2 and np.all(dataset.train.y >= 0):
     t = time.perf_counter()
     result = classification.linear_probe(
@@ -350,7 +354,8 @@ SUMMARY_FIELDS = (
     'test_log_likelihood_ais', 'test_log_likelihood_ais_low',
     'test_log_likelihood_ais_high', 'train_log_likelihood_ais',
     'test_log_likelihood_exact', 'log_z_ais', 'ais_runs', 'ais_temperatures',
-    'test_accuracy', 'probe_test_accuracy', 'test_pseudo_log_likelihood')
+    'test_accuracy', 'test_accuracy_mean_field', 'probe_test_accuracy',
+    'test_pseudo_log_likelihood')
 
 
 def summary_fields(evaluation: dict[str, Any]) -> dict[str, Any]:

@@ -83,6 +83,7 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
                     else 0),
       new_weight_scale=t.new_weight_scale, l1_penalty=t.l1_penalty,
       magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis,
+      strength_rule=t.get('strength_rule', 'reference'),
       reconstruction=t.get('reconstruction', True),
       matmul_precision=t.get('matmul_precision', 'default'))
 
@@ -93,7 +94,8 @@ def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
   dataset = data_lib.load(
       d.name, path=d.path or None, binarization=d.binarization, seed=d.seed,
       validation_size=d.validation_size,
-      bars_size=d.bars_size)
+      bars_size=d.bars_size,
+      bars_reference_set=d.get('bars_reference_set', False))
   check(data_lib.is_binary(dataset.train.x),
         f'data set {d.name!r} is not binary (binarization={d.binarization!r}); '
         'an RBM needs {0,1} data: use stochastic or threshold binarization')
@@ -478,6 +480,8 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'l1_penalty': t.l1_penalty if t.connectivity == 'l1' else None,
       'magnitude_threshold': t.magnitude_threshold,
       'hysteresis': t.hysteresis,
+      'strength_rule': t.get('strength_rule', 'reference'),
+      'bars_reference_set': bool(config.data.get('bars_reference_set', False)),
       'epochs': last['epoch'],
       'seed': t.seed, 'labels': m.labels,
       'added_last_epoch': last['added'], 'removed_last_epoch': last['removed'],

@@ -11,6 +11,16 @@ and the exact class posterior p(y | x) = softmax_y(−F(x, y)) costs one
 mean-field approximation. Label units are always connected (their strengths
 are held at 1 by the trainer), but this module simply uses W ⊙ A throughout.
 
+Mean-field rule (the NCG reference's, an option). The label units are
+clamped at ½ and one deterministic up-down pass is taken:
+
+    μ_j = σ(c_j + x(W ⊙ A)_{x,j} + ½ Σ_y (W ⊙ A)_{y,j}),    s_y = b_y + (W ⊙ A)_{y,:} μ,
+
+and the prediction is argmax_y s_y (the label unit most likely to switch on
+given the mean hidden activations; σ is monotone, so argmax σ(s_y) is the same).
+It is an approximation of p(y | x), used only to read runs the reference's way
+(:data:`RULES`).
+
 Linear probe. Softmax regression (optax) on the hidden activations p(h | x)
 measures how linearly separable the learned features are. For a joint RBM the
 features are taken with the label units off, σ(c + x(W ⊙ A)_x).
@@ -71,19 +81,45 @@ def predict(state: RBMState, x: jax.Array, label_units: int) -> jax.Array:
       jnp.int32)
 
 
-def accuracy(state: RBMState, x: jax.Array, y: jax.Array, label_units: int,
-             batch_size: int = 1000) -> float:
-  """Fraction of examples whose exact-rule prediction equals ``y`` (N,).
+def mean_field_scores(state: RBMState, x: jax.Array, label_units: int
+                      ) -> jax.Array:
+  """s_y = b_y + (W ⊙ A)_y μ with labels clamped at ½: (..., V−L) → (..., L).
 
-  Evaluated in batches of ``batch_size`` examples to bound memory
-  (batch·L·H floats).
+  μ (..., H) = σ(c + x(W ⊙ A)_x + ½ Σ_y (W ⊙ A)_y), one up-down pass (module
+  docstring). Logits of the label units, not log-probabilities.
   """
+  w_x, w_y, _, b_y = _split_weights(state, label_units)
+  mu = jax.nn.sigmoid(x.astype(w_x.dtype) @ w_x + state.c + 0.5 * w_y.sum(0))
+  return mu @ w_y.T + b_y
+
+
+@functools.partial(jax.jit, static_argnames='label_units')
+@precision.highest
+def mean_field_predict(state: RBMState, x: jax.Array, label_units: int
+                       ) -> jax.Array:
+  """argmax_y of :func:`mean_field_scores`: (..., V−L) → (...) int32."""
+  return jnp.argmax(mean_field_scores(state, x, label_units), axis=-1).astype(
+      jnp.int32)
+
+
+RULES = {'exact': predict, 'mean_field': mean_field_predict}
+
+
+def accuracy(state: RBMState, x: jax.Array, y: jax.Array, label_units: int,
+             batch_size: int = 1000, rule: str = 'exact') -> float:
+  """Fraction of examples whose prediction equals ``y`` (N,).
+
+  ``rule`` is a key of :data:`RULES`: 'exact' (argmax p(y | x)) or
+  'mean_field' (the reference's one-pass rule). Evaluated in batches of
+  ``batch_size`` examples to bound memory (batch·L·H floats).
+  """
+  check(rule in RULES, f'unknown rule {rule!r}; choose one of {tuple(RULES)}')
   x, y = jnp.asarray(x), jnp.asarray(y)
   check(x.shape[0] == y.shape[0] and x.shape[0] > 0,
         f'x {x.shape} and y {y.shape} must be non-empty with equal lengths')
   correct = 0
   for start in range(0, x.shape[0], batch_size):
-    pred = predict(state, x[start:start + batch_size], label_units)
+    pred = RULES[rule](state, x[start:start + batch_size], label_units)
     correct += int(jnp.sum(pred == y[start:start + batch_size]))
   return correct / x.shape[0]
 

@@ -56,6 +56,7 @@ from ncg import precision
 from ncg import rbm
 from ncg import rewiring
 from ncg import sampling
+from ncg import strength_rules
 from ncg.errors import check
 from ncg.rbm import RBMState
 
@@ -142,6 +143,10 @@ class TrainConfig:
       the reference): a strength whose step crossed ½ is moved to the far
       edge of the band (½ + h when added, ½ − h when removed), so it must
       travel back at least h before its connection can flip again.
+    strength_rule: NCG's strength direction, one of
+      :data:`ncg.strength_rules.RULES`: 'reference' (W ⊙ G, the paper's) or
+      'normalized' (W ⊙ G · ρ_ref/ρ(W), free of the weights' global scale;
+      an option for small starts, docs/ncg.md §2a).
     reconstruction: whether a PCD step also reconstructs its data for the
       ``reconstruction_error`` diagnostic. CD-k gets it free (the chain's
       first half-sweep starts from the data); PCD-k must pay a matmul of
@@ -171,6 +176,7 @@ class TrainConfig:
   magnitude_threshold: float = 0.01
   visible: str = 'bernoulli'
   hysteresis: float = 0.0
+  strength_rule: str = 'reference'
   reconstruction: bool = True
   matmul_precision: str = 'default'
 
@@ -208,6 +214,9 @@ class TrainConfig:
           f'label units need binary visible units, not {self.visible!r}')
     check(0 <= self.hysteresis < 0.5,
           f'hysteresis must be in [0, 0.5), got {self.hysteresis}')
+    check(self.strength_rule in strength_rules.RULES,
+          f'unknown strength_rule {self.strength_rule!r}; choose one of '
+          f'{tuple(strength_rules.RULES)}')
     check(self.matmul_precision in precision.TRAINING_PRECISIONS,
           f'unknown matmul_precision {self.matmul_precision!r}; choose one of '
           f'{tuple(precision.TRAINING_PRECISIONS)}')
@@ -477,7 +486,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
     p = phases(config, model, batch, opt_state.chains, key)
     G, db, dc, _ = cd_statistics(batch, p)
 
-    strength_ascent = network_gradient(state, G)
+    strength_ascent = strength_rules.RULES[config.strength_rule](state, G)
     if label_units:
       strength_ascent = strength_ascent.at[-label_units:].set(0.0)
     weight_ascent = A * G

@@ -20,6 +20,7 @@ def get_config() -> config_dict.ConfigDict:
   config.data.seed = 0            # seed of the stochastic binarization
   config.data.validation_size = config_dict.placeholder(int)  # unset = the data set's default
   config.data.bars_size = 4
+  config.data.bars_reference_set = False  # bars_and_stripes: the NCG reference's 32-sample set (all-off, all-on twice)
 
   config.model = config_dict.ConfigDict()
   config.model.num_visible = config_dict.placeholder(int)  # unset = the data's; else must match it
@@ -40,6 +41,7 @@ def get_config() -> config_dict.ConfigDict:
   config.train.l1_penalty = 1e-4       # l1: λ of λ‖W‖₁ (per example, nats)
   config.train.magnitude_threshold = 0.01  # effective density counts |W| > τ
   config.train.hysteresis = 0.0        # ncg: flips jump to the far edge of ½ ± h (0 = off)
+  config.train.strength_rule = 'reference'  # ncg: reference (W ⊙ G) | normalized (scale-free, docs/ncg.md §2a)
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
   config.train.reconstruction = True  # PCD: also reconstruct the data for the metric (1 matmul)
