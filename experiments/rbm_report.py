@@ -20,6 +20,8 @@ from typing import Any
 from matplotlib.figure import Figure
 import numpy as np
 
+from experiments import rbm_readings
+
 # Method directory → readable label (anything else: the directory name).
 LABELS = {
     'ncg': 'NCG', 'dense_uniform': 'dense, U[−1, 1] weights (reference init)',
@@ -38,9 +40,25 @@ def _parts(path: str) -> tuple[str, str]:
   return parts[1], parts[2]
 
 
+# Directory suffixes of the both-start studies; the label says the same from
+# the summary's fields (start, strength rule, data set).
+SUFFIXES = ('_set32', '_norm_small', '_small', '_norm')
+
+
 def _label(method: str, s: dict) -> str:
   if method.endswith('_labels'):
     return _label(method[:-len('_labels')], s) + ', joint RBM with label units'
+  if s.get('connectivity') == 'dense' and not method.startswith('l1'):
+    return LABELS['dense_small' if s.get('weight_init') == 'normal'
+                  else 'dense_uniform']
+  for suffix in SUFFIXES:
+    if method.endswith(suffix):
+      label = _label(method[:-len(suffix)], s)
+      if s.get('weight_init') == 'normal':
+        label += ', small start'
+      if s.get('strength_rule') == 'normalized':
+        label += ', scale-free strength rule'
+      return label
   if method.startswith('ncg_p'):
     return f'NCG from p = {method[5:]}'
   if method.startswith('ncg_hyst'):
@@ -195,6 +213,12 @@ def section(summaries: list[dict[str, Any]], results_dir: str | None) -> str:
     if os.path.isfile(verdict):
       with open(verdict) as f:
         out += [f.read().rstrip(), '']
+  equal = rbm_readings.starts_tables(runs)
+  if equal:
+    out += ['### Every method from both starts', ''] + equal
+  reading = rbm_readings.reference_reading_tables(runs)
+  if reading:
+    out += ["### The project's runs read the way the NCG reference reads them", ''] + reading
   by_study: dict[str, list[dict]] = {}
   for s in runs:
     by_study.setdefault(_parts(s['_path'])[0], []).append(s)
@@ -208,8 +232,9 @@ def section(summaries: list[dict[str, Any]], results_dir: str | None) -> str:
         curve_figure(os.path.join(folder, 'nll_curves.png'), group,
                      'train_nll_curve', 'exact average NLL (nats)',
                      f'{study}: training NLL (mean ± std over seeds)',
-                     floor=(np.log(30) if group[0]['dataset'] == 'bars_and_stripes'
-                            else None)),
+                     floor=((rbm_readings.BAS_FLOOR_32
+                             if group[0].get('bars_reference_set') else np.log(30))
+                            if group[0]['dataset'] == 'bars_and_stripes' else None)),
         curve_figure(os.path.join(folder, 'density_curves.png'), group,
                      'density_curve', 'connection density',
                      f'{study}: density (mean ± std over seeds)'),
