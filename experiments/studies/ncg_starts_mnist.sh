@@ -14,29 +14,16 @@ set -euo pipefail
 out=${1:-runs/starts_mnist}
 epochs=${EPOCHS:-20}
 data=${MNIST:-../shared/data/mnist}
-deadline=$(( $(date +%s) + ${BUDGET:-660} ))
 small="--config.model.weight_init=normal --config.model.weight_scale=0.01 --config.model.base_rate_bias=True"
-sweep() {
-  local left=$(( deadline - $(date +%s) ))
-  if [ $left -le 60 ]; then echo "budget spent; rerun to continue"; exit 0; fi
-  timeout -s TERM $left python -m experiments.sweep --config=experiments/configs/mnist.py \
-    --seeds=0,1,2 --config.data.path=$data --config.train.epochs=$epochs \
-    --config.train.checkpoint_every=1 --config.eval.ais_temperatures=0 "$@" || {
-      rc=$?; [ $rc -eq 124 ] && { echo "budget spent; rerun to continue"; exit 0; }; exit $rc; }
-}
-finished() { [ -f "$1/summary.json" ]; }
-run() {  # run <workdir> <flags...>: skip finished sweeps, stop the call if one stops early
-  local w=$1; shift
-  finished $w && return 0
-  sweep "$@" --workdir=$w
-  finished $w || { echo "$w stopped before the end; rerun to continue"; exit 0; }
-}
-run $out/ncg_p0.1_small --densities=0.1 $small
-run $out/fixed_small --config.train.connectivity=fixed --config.model.density_from=$out/ncg_p0.1_small $small
-run $out/dense_uniform --config.train.connectivity=dense
-run $out/ncg_p0.1_norm_small --densities=0.1 --config.train.strength_rule=normalized $small
-run $out/set_small --config.train.connectivity=set --config.model.density_from=$out/ncg_p0.1_small $small
-run $out/rigl_small --config.train.connectivity=rigl --config.model.density_from=$out/ncg_p0.1_small \
+common="--config=experiments/configs/mnist.py --seeds=0,1,2 --config.data.path=$data
+  --config.train.epochs=$epochs --config.train.checkpoint_every=1 --config.eval.ais_temperatures=0"
+source "$(dirname "$0")/budget.sh"
+run $out/ncg_p0.1_small $common --densities=0.1 $small
+run $out/fixed_small $common --config.train.connectivity=fixed --config.model.density_from=$out/ncg_p0.1_small $small
+run $out/dense_uniform $common --config.train.connectivity=dense
+run $out/ncg_p0.1_norm_small $common --densities=0.1 --config.train.strength_rule=normalized $small
+run $out/set_small $common --config.train.connectivity=set --config.model.density_from=$out/ncg_p0.1_small $small
+run $out/rigl_small $common --config.train.connectivity=rigl --config.model.density_from=$out/ncg_p0.1_small \
   --config.train.rewire_every=100 $small
-run $out/ncg_p0.5_small --densities=0.5 $small
+run $out/ncg_p0.5_small $common --densities=0.5 $small
 echo "all sweeps finished"
