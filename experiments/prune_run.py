@@ -9,7 +9,6 @@ the training state, so resuming reads nothing but the checkpoint.
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from typing import NamedTuple
@@ -29,7 +28,10 @@ from ncg import data as data_lib
 from ncg.errors import Diverged, check
 from ncg.parsimonious import analysis
 from ncg.parsimonious import complexity
+from ncg.parsimonious import finetune as finetune_lib
+from ncg.parsimonious import local as local_lib
 from ncg.parsimonious import models
+from ncg.parsimonious import prices as prices_lib
 from ncg.parsimonious import shrink as shrink_lib
 from ncg.parsimonious import train as train_lib
 from ncg.parsimonious.architecture import Architecture
@@ -48,13 +50,27 @@ class RunSetup(NamedTuple):
       the method's pinned fields set).
     schedule: epochs, batches, shrinking and the (optional) decision epoch.
     theta_init: initial θ (or L0 keep probability; the dense method starts
-      every gate at 1 whatever it is).
+      every gate at 1 whatever it is), one value or one per gate group.
+    finetune_config: the deterministic phase's trainer config
+      (:func:`ncg.parsimonious.finetune.finetune_config`), None without one.
   """
   dataset: data_lib.Dataset
   start: Architecture
   trainer_config: train_lib.Config
   schedule: train_lib.Schedule
-  theta_init: float
+  theta_init: float | tuple[float, ...]
+  finetune_config: train_lib.Config | None = None
+
+  @property
+  def gated_epochs(self) -> int:
+    """E − F: the epochs of the gated phase (all of them without a deterministic phase)."""
+    return self.schedule.epochs - self.schedule.finetune_epochs
+
+  def phase_config(self, epoch: int) -> train_lib.Config:
+    """The trainer config of the state after ``epoch`` epochs (0 = the start)."""
+    if self.finetune_config is not None and epoch >= self.gated_epochs:
+      return self.finetune_config
+    return self.trainer_config
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
@@ -75,29 +91,12 @@ def start_architecture(config: ml_collections.ConfigDict,
                                  dataset.num_classes)
 
 
-def mac_prices(arch: Architecture) -> tuple[float, ...]:
-  """Per group, the MACs one unit costs (removing it from the start network),
-  relative to a unit of the last group (a dense hidden unit)."""
-  base = complexity.macs(arch)
-  share = []
-  for g in range(len(arch.widths)):
-    widths = list(arch.widths)
-    widths[g] -= 1
-    share.append(base - models.kind(arch).macs(arch._replace(widths=tuple(widths))))
-  return tuple(s / share[-1] for s in share)
-
-
-# train.price → the per-group multipliers s_g of λ/N for an architecture.
-PRICES = {'unit': lambda arch: (1.0,) * len(arch.widths), 'macs': mac_prices}
-
-
-def penalty_scale(config: ml_collections.ConfigDict, arch: Architecture) -> tuple[float, ...]:
-  """``train.penalty_scale`` if set, else the row of :data:`PRICES` named by ``train.price``."""
+def penalty_scale(config: ml_collections.ConfigDict, arch: Architecture,
+                  num_inputs: int) -> tuple[float, ...]:
+  """s_g: the row of :data:`ncg.parsimonious.prices.PRICES` named by ``train.price``
+  at the start network, times ``train.penalty_scale`` per group if set."""
   t = config.train
-  if len(t.penalty_scale):
-    return tuple(float(s) for s in t.penalty_scale)
-  check(t.price in PRICES, f'unknown train.price {t.price!r}; choose one of {tuple(PRICES)}')
-  return PRICES[t.price](arch)
+  return prices_lib.scales(t.price, arch, num_inputs, t.penalty_scale)
 
 
 def method_name(config: ml_collections.ConfigDict) -> str:
@@ -130,29 +129,49 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
   check(0 <= t.shrink_fraction <= 1,
         f'train.shrink_fraction must be in [0, 1], got {t.shrink_fraction}')
   check(0 < t.theta_init <= 1, f'train.theta_init must be in (0, 1], got {t.theta_init}')
+  finetune = int(t.get('finetune_epochs', 0))
+  warmup = int(t.get('warmup_epochs', 0))
+  check(0 <= finetune < t.epochs - t.grace_epochs,
+        f'train.finetune_epochs must be in [0, train.epochs - train.grace_epochs), got {finetune}')
+  check(t.decide_epoch == 0 or finetune == 0,
+        'train.decide_epoch and train.finetune_epochs are two ways to end the gated phase: '
+        'set one of them')
+  check(0 <= warmup <= t.grace_epochs,
+        f'train.warmup_epochs must be in [0, train.grace_epochs], got {warmup}')
+  check(t.price in prices_lib.PRICES,
+        f'unknown train.price {t.price!r}; choose one of {tuple(prices_lib.PRICES)}')
+  theta_init = (tuple(float(v) for v in t.theta_init_per_group)
+                if len(t.get('theta_init_per_group', ())) else float(t.theta_init))
+  train_lib.initial_gates(theta_init, arch)
   check(t.theta_decay_epochs > 0,
         f'train.theta_decay_epochs must be > 0, got {t.theta_decay_epochs}')
   steps = num_train // t.batch_size   # the schedule's epochs in steps
+  gated_steps = (t.epochs - finetune) * steps
   tconfig = train_lib.method_config(train_lib.Config(
       learning_rate=float(t.learning_rate), theta_learning_rate=float(t.theta_learning_rate),
-      penalty=float(t.penalty), penalty_scale=penalty_scale(config, arch),
+      penalty=float(t.penalty), penalty_scale=penalty_scale(config, arch, dataset.num_features),
       prior_variance=float(t.prior_variance), num_train=num_train,
       method=method_name(config), estimator=t.estimator, theta_optimizer=t.theta_optimizer,
       theta_decay_steps=float(t.theta_decay_epochs * steps),
       theta_decay_power=float(t.theta_decay_power),
       grace_steps=int(t.grace_epochs * steps), decide_step=int(t.decide_epoch * steps),
-      decay_steps=(t.epochs * steps if t.cosine_decay else 0),
+      decay_steps=(gated_steps if t.cosine_decay else 0),
       coupled_prior=bool(t.coupled_prior), theta_averaging=float(t.theta_averaging),
       explore=float(t.explore), sharpness=float(t.get('sharpness', 0.0)),
       sharpness_final=float(t.get('sharpness_final', 1.0)),
-      sharpness_end_step=int(t.epochs * steps)))
+      sharpness_end_step=int(gated_steps),
+      price_macs=prices_lib.PRICES[t.price].expected_macs, warmup_steps=warmup * steps,
+      gate_rate_factor=float(t.get('gate_rate_factor', train_lib.L0_RATE_FACTOR)),
+      gate_clamp=float(t.get('gate_clamp', 0.0)), weight_ema=float(t.get('weight_ema', 0.0))))
   train_lib.validate(tconfig, arch)
+  fconfig = (finetune_lib.finetune_config(tconfig, finetune * steps if t.cosine_decay else 0)
+             if finetune else None)
   check(t.init_scheme in models.INIT_GAINS,
         f'unknown train.init_scheme {t.init_scheme!r}; choose one of {tuple(models.INIT_GAINS)}')
   check(t.init_scale > 0, f'train.init_scale must be > 0, got {t.init_scale}')
   schedule = train_lib.Schedule(int(t.epochs), int(t.batch_size), int(t.chunk_steps),
-                                float(t.shrink_fraction), int(t.decide_epoch))
-  return RunSetup(dataset, arch, tconfig, schedule, float(t.theta_init))
+                                float(t.shrink_fraction), int(t.decide_epoch), finetune)
+  return RunSetup(dataset, arch, tconfig, schedule, theta_init, fconfig)
 
 
 def _checkpoint_tree(arch: Architecture, state: train_lib.TrainState, epoch: int) -> dict:
@@ -220,6 +239,56 @@ def plot_widths(workdir: str, records: list[dict], group_names) -> None:
                     xlabel='epoch', ylabel='units alive (θ > 0)', logy=True)
 
 
+def audit_examples(config: ml_collections.ConfigDict, dataset: data_lib.Dataset,
+                   tconfig: train_lib.Config):
+  """(x, y) of the held-out digits the decisions are audited on, or None (no audit)."""
+  n = config.analysis.marginal_examples
+  if not (n and len(dataset.valid.x) and train_lib.METHODS[tconfig.method].decisions
+          and config.analysis.get('audit_removed', True)):
+    return None
+  return jnp.asarray(dataset.valid.x[:n]), jnp.asarray(dataset.valid.y[:n])
+
+
+def merge_audits(audits: list[dict]) -> dict:
+  """The removal audits of one epoch's shrinks added up (medians: of the last shrink)."""
+  out = dict(audits[-1])
+  for key in ('removed', 'agree'):
+    out[key] = sum(a[key] for a in audits)
+    out[f'{key}_per_group'] = [sum(v) for v in zip(*(a[f'{key}_per_group'] for a in audits))]
+  out['shrinks'] = len(audits)
+  return out
+
+
+def decision_record(config: ml_collections.ConfigDict, dataset: data_lib.Dataset,
+                    arch: Architecture, tconfig: train_lib.Config,
+                    state: train_lib.TrainState) -> dict:
+  """{'decisions': the Δ_j check of the gates in the arrays} on held-out digits, or {}."""
+  n = config.analysis.marginal_examples
+  if not (n and len(dataset.valid.x) and train_lib.METHODS[tconfig.method].decisions):
+    return {}
+  return {'decisions': analysis.decision_agreement(
+      arch, tconfig, train_lib.evaluation_params(tconfig, state),
+      jnp.asarray(dataset.valid.x[:n]), jnp.asarray(dataset.valid.y[:n]))}
+
+
+def train_macs(record: dict, tconfig: train_lib.Config, start: Architecture,
+               warmup_epochs: int = 0) -> float:
+  """Forward-pass MACs per example of one epoch's steps (its record): the arrays'
+  MACs × the method's passes (1 when the gates are deterministic: every gate
+  decided and no exploration, the warm-up, the deterministic phase), plus the
+  'local' estimator's exact differences (:func:`local.difference_macs`, one per
+  gate draw: two per stochastic step, one per deterministic step)."""
+  finetune = record.get('phase') == 'finetune'
+  decided = ((record['undecided_units'] == 0 and not tconfig.explore)
+             or record['epoch'] <= warmup_epochs)
+  passes = 1 if (finetune or decided) else train_lib.METHODS[tconfig.method].passes
+  macs = passes * record['computed']['macs']
+  if tconfig.estimator == 'local' and not finetune and train_lib.METHODS[tconfig.method].gated:
+    widths = record['computed']['widths']
+    macs += (1 if decided else 2) * local_lib.difference_macs(start._replace(widths=tuple(widths)))
+  return float(macs)
+
+
 def _arch_text(widths) -> str:
   return '-'.join(map(str, widths))
 
@@ -233,8 +302,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   """
   stop = preemption.StopSignals().install()  # SIGTERM/SIGINT: stop at an epoch's end
   setup = resolve_run(config)
-  dataset, start, tconfig, schedule, theta_init = setup
+  dataset, start, tconfig, schedule, theta_init, fconfig = setup
   trainer = train_lib.make_trainer(tconfig)
+  finetune_trainer = train_lib.make_trainer(fconfig) if fconfig is not None else None
+
+  def trainer_after(epoch: int) -> train_lib.Trainer:   # the trainer of the state after `epoch`
+    return trainer if setup.phase_config(epoch) is tconfig else finetune_trainer
   init_key, train_key = jax.random.split(jax.random.key(config.train.seed))
   num_inputs = dataset.num_features
   state = trainer.init(init_key, start, num_inputs, theta_init, config.train.init_scheme,
@@ -245,7 +318,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   manager = workdir_lib.checkpoint_manager(workdir)
   epoch = 0
   if resuming and manager.latest_step() is not None:
-    arch, state, epoch = restore(manager, start, trainer, num_inputs, theta_init)
+    step = manager.latest_step()
+    arch, state, epoch = restore(manager, start, trainer_after(step), num_inputs, theta_init)
     summary_path = os.path.join(workdir, SUMMARY_FILE)
     if epoch >= schedule.epochs and os.path.isfile(summary_path):
       stop.uninstall()
@@ -258,19 +332,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     workdir_lib.truncate_metrics(workdir, lambda r: False)
 
   x, y = jnp.asarray(dataset.train.x), jnp.asarray(dataset.train.y)
-  errors = functools.partial(error_record, dataset, tconfig)
+  audit_data = audit_examples(config, dataset, tconfig)
 
-  def record(epoch, arch, state, seconds=0.0, info=None) -> dict:
+  def record(epoch, arch, state, seconds=0.0, info=None, extra=None) -> dict:
+    phase = setup.phase_config(max(0, epoch - 1))   # the phase that trained this epoch
     thetas = state.params['theta']
-    probabilities = train_lib.gate_probabilities(tconfig, thetas)
+    probabilities = train_lib.gate_probabilities(phase, thetas)
     return {'epoch': epoch, 'train_seconds': seconds,
+            'phase': 'finetune' if phase is fconfig else 'gated',
             **({} if info is None else {'train_loss': info.loss, 'shrinks': info.shrinks}),
             'undecided_units': train_lib.undecided(probabilities),
-            **errors(arch, state.params),
-            'alive': cost_record(kept_architecture(arch, tconfig, thetas)),
+            **error_record(dataset, phase, arch, train_lib.evaluation_params(phase, state)),
+            'alive': cost_record(kept_architecture(arch, phase, thetas)),
             'computed': cost_record(arch),
-            'final': cost_record(kept_architecture(arch, tconfig, thetas, final=True)),
-            'theta_histogram': train_lib.theta_histogram(probabilities)}
+            'final': cost_record(kept_architecture(arch, phase, thetas, final=True)),
+            'theta_histogram': train_lib.theta_histogram(probabilities),
+            **(extra or {})}
 
   if epoch == 0:
     workdir_lib.append_metrics(workdir, record(0, arch, state))
@@ -288,22 +365,36 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     def on_chunk(done, current):
       bar.update(done - bar.n)
       bar.set_postfix(widths=_arch_text(current.widths))
+    audits = []
+    def before_shrink(current, now, keep):
+      if audit_data is not None:
+        audits.append(analysis.removal_audit(current, tconfig, now.params, keep, *audit_data))
     began = time.perf_counter()
-    arch, state, info = train_lib.run_epoch(trainer, schedule, arch, state, x, y,
-                                            jax.random.fold_in(train_key, epoch), epoch,
-                                            on_chunk)
+    arch, state, info = train_lib.run_epoch(trainer_after(epoch - 1), schedule, arch, state,
+                                            x, y, jax.random.fold_in(train_key, epoch), epoch,
+                                            on_chunk, before_shrink)
     jax.block_until_ready(state.params)
     seconds = time.perf_counter() - began
+    extra = {'removal_audit': merge_audits(audits)} if audits else {}
+    if fconfig is not None and epoch == setup.gated_epochs:
+      # the gates have had their epochs: audit the survivors, then train the final net
+      extra.update(decision_record(config, dataset, arch, tconfig, state))
+      extra['rounded_units'] = train_lib.undecided(
+          train_lib.gate_probabilities(tconfig, state.params['theta']))
+    r = record(epoch, arch, state, seconds, info, extra)   # the network this epoch trained
+    if fconfig is not None and epoch == setup.gated_epochs:
+      arch, state = finetune_lib.start(arch, tconfig, state, finetune_trainer)
     bar.close()
     bad = divergence.nonfinite({'params': state.params, 'train_loss': info.loss})
     if bad:
       stop.uninstall()
       raise Diverged(divergence.message(epoch, bad, config.train.learning_rate,
                                         epoch - 1, workdir))
-    r = record(epoch, arch, state, seconds, info)
     workdir_lib.append_metrics(workdir, r)
     workdir_lib.save_checkpoint(manager, epoch, _checkpoint_tree(arch, state, epoch))
-    decided = ' (θ made deterministic)' if epoch == schedule.decide_epoch else ''
+    decided = (' (θ made deterministic)' if epoch == schedule.decide_epoch else
+               ' (gates decided: the deterministic phase starts)'
+               if fconfig is not None and epoch == setup.gated_epochs else '')
     validation = (f' (validation {100 * r["validation_error"]:.2f}%)'
                   if 'validation_error' in r else '')
     print(f'epoch {epoch}{decided}: alive {_arch_text(r["alive"]["widths"])}, '
@@ -317,45 +408,54 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSetup,
                   arch: Architecture, state: train_lib.TrainState) -> dict:
   """summary.json: the final deterministic network, its errors and the run's cost."""
-  dataset, start, tconfig, schedule, _ = setup
+  dataset, start, tconfig, schedule, _, fconfig = setup
+  final_config = setup.phase_config(schedule.epochs)
   records = [r for r in workdir_lib.read_metrics(workdir) if 'epoch' in r]
   plot_widths(workdir, records, models.group_names(arch))
   # per-epoch lists: what metrics.jsonl holds (a resumed run whose file was lost
   # has only the epochs since); the final network comes from the state alone
   epochs = [r for r in records if r['epoch'] >= 1]
-  probabilities = train_lib.gate_probabilities(tconfig, state.params['theta'])
+  probabilities = train_lib.gate_probabilities(final_config, state.params['theta'])
   method = train_lib.METHODS[tconfig.method]
-  delta = None
-  if config.analysis.marginal_examples and len(dataset.valid.x) and method.decisions:
-    n = config.analysis.marginal_examples
-    delta = analysis.decision_agreement(arch, tconfig, state.params,
-                                        jnp.asarray(dataset.valid.x[:n]),
-                                        jnp.asarray(dataset.valid.y[:n]))
-  final_arch, final_state = train_lib.finalize(arch, tconfig, state)
-  passes = [1 if r['undecided_units'] == 0 else method.passes for r in epochs]
+  if fconfig is None:   # the survivors' Δ_j check at the end of the gated phase
+    delta = decision_record(config, dataset, arch, tconfig, state).get('decisions')
+  else:                 # recorded when the deterministic phase began
+    delta = next((r['decisions'] for r in epochs if 'decisions' in r), None)
+  final_arch, final_state = train_lib.finalize(
+      arch, final_config, state._replace(params=train_lib.evaluation_params(final_config, state)))
   computed = [r['computed']['macs'] for r in epochs]
   test_errors = [r['test_error'] for r in epochs]
+  gated = [r for r in epochs if r.get('phase', 'gated') == 'gated']
+  warmup = int(config.train.get('warmup_epochs', 0))
   summary = {
       'kind': 'parsimonious',
       'net': models.kind(arch).summary_name(start),
       'method': tconfig.method,
       'start_widths': list(start.widths),
       'final_widths': list(final_arch.widths),
-      **error_record(dataset, tconfig, final_arch, final_state.params),
+      **error_record(dataset, final_config, final_arch, final_state.params),
       'test_error_best_epoch': float(min(test_errors, default=1.0)),   # test-selected: comparability only
       'macs': complexity.macs(final_arch),
       'flops': complexity.flops(final_arch),
       'params': complexity.num_params(final_arch),
       'epochs': schedule.epochs,
+      'gated_epochs': setup.gated_epochs,
+      'finetune_epochs': schedule.finetune_epochs,
       'seed': int(config.train.seed),
       'undecided_units': train_lib.undecided(probabilities),
       'gates': int(sum(start.widths)),
       'gates_in_arrays': int(sum(arch.widths)),
       'decide_epoch': schedule.decide_epoch,
       'grace_epochs': int(config.train.grace_epochs),
+      'warmup_epochs': warmup,
       'gated': method.gated,
-      'penalty': float(config.train.penalty),
+      'penalty': tconfig.penalty,      # as trained (the dense method pins 0)
+      'price': config.train.price if method.gated else 'none',
       'penalty_scale': list(tconfig.penalty_scale),
+      'learning_rate': tconfig.learning_rate,
+      'cosine_decay': bool(config.train.cosine_decay),
+      'batch_size': schedule.batch_size,
+      'weight_ema': tconfig.weight_ema,
       'prior_variance': tconfig.prior_variance,
       'coupled_prior': tconfig.coupled_prior,
       'estimator': tconfig.estimator,
@@ -367,7 +467,8 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'explore': tconfig.explore,
       'sharpness': tconfig.sharpness,
       'sharpness_final': tconfig.sharpness_final,
-      'theta_init': float(config.train.theta_init),
+      'theta_init': (list(setup.theta_init) if isinstance(setup.theta_init, tuple)
+                     else float(setup.theta_init)),
       'init_scheme': config.train.init_scheme,
       'init_scale': float(config.train.init_scale),
       'num_train': tconfig.num_train,
@@ -378,10 +479,24 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'computed_macs_per_epoch': computed,
       'undecided_per_epoch': [r['undecided_units'] for r in epochs],
       'test_error_per_epoch': test_errors,
-      # forward-pass MAC-epochs: per-example MACs of the arrays × passes per step
-      'train_mac_epochs': float(sum(p * c for p, c in zip(passes, computed))),
+      'validation_error_per_epoch': [r['validation_error'] for r in epochs
+                                     if 'validation_error' in r],
+      # forward-pass MAC-epochs: per-example MACs of the arrays × passes per step,
+      # plus the exact differences of the 'local' estimator (two draws while
+      # some gate is undecided, one after)
+      'train_mac_epochs': float(sum(train_macs(r, tconfig, start, warmup) for r in epochs)),
+      'finetune_mac_epochs': float(sum(train_macs(r, tconfig, start) for r in epochs
+                                       if r.get('phase') == 'finetune')),
       'dense_mac_epochs': float(schedule.epochs * complexity.macs(start)),
   }
+  if gated and fconfig is not None:   # the gated phase's own result, before the deterministic phase
+    summary['test_error_gated'] = gated[-1]['test_error']
+    if 'validation_error' in gated[-1]:
+      summary['validation_error_gated'] = gated[-1]['validation_error']
+    summary['rounded_units'] = next((r['rounded_units'] for r in epochs if 'rounded_units' in r), 0)
+  audits = [r['removal_audit'] for r in epochs if 'removal_audit' in r]
+  if audits:
+    summary['removal_audit'] = merge_audits(audits)
   if delta is not None:
     summary['decisions'] = delta
   # The final network alone (ncg.checkpoint), its per-unit index lists (the

@@ -35,7 +35,7 @@ def test_expected_penalty_matches_enumeration_on_a_tiny_net():
   weights = jax.tree.map(lambda w: w + 0.5, weights)
   log_alphas = (jnp.array([-1.0, 2.0]), jnp.array([0.5, -2.0, 1.0]))
   probs = [np.asarray(l0.prob_nonzero(a), np.float64) for a in log_alphas]
-  got = float(train.price(config, [l0.prob_nonzero(a) for a in log_alphas])
+  got = float(train.price(arch, config, [l0.prob_nonzero(a) for a in log_alphas])
               + train.weight_prior(arch, config, weights, [l0.prob_nonzero(a) for a in log_alphas]))
   flat = np.concatenate(probs)
   want = 0.0

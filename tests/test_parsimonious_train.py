@@ -151,7 +151,7 @@ def test_one_lenet5_step_is_adam_on_the_exact_gradient():
   def objective(w, th):
     gates = [jnp.broadcast_to(t, (5,) + t.shape) for t in th]
     loss = train.per_example_loss(arch, w, x, y, gates).mean()
-    return loss + train.weight_prior(arch, config, w, th) + train.price(config, th)
+    return loss + train.weight_prior(arch, config, w, th) + train.price(arch, config, th)
   adam = optax.adam(1e-2)
 
   @jax.jit    # one compilation instead of one per eager op

@@ -41,9 +41,17 @@ def get_config():
   config.train.sharpness_final = 1.0      # r: γ_t linear from γ (after grace) to r γ at the last step (1: constant)
   config.train.grace_epochs = 2           # G: θ does not move (no unit leaves) before
   config.train.theta_init = 0.5          # the maximum-entropy start: H_ε pulls neither way
+  config.train.theta_init_per_group = ()  # one θ_init per gate group (overrides theta_init)
+  config.train.warmup_epochs = 0          # first epochs of the grace with every gate on (dense)
+  config.train.finetune_epochs = 0        # last epochs: the final net trained deterministically
   config.train.penalty = 1e-4             # λ/N: nats per example per surviving unit
-  config.train.price = 'unit'             # 'unit': λ per unit; 'macs': × the unit's MAC share
-  config.train.penalty_scale = ()         # explicit per-group multipliers (overrides price)
+  config.train.price = 'unit'             # 'unit': λ per unit; 'macs': × the unit's start MAC share;
+                                          # 'fanout': × its outgoing weights (L0); 'expected_macs':
+                                          # penalty per MAC of the sampled net (ncg/parsimonious/prices.py)
+  config.train.penalty_scale = ()         # per-group multipliers of the price row
+  config.train.gate_rate_factor = 10.0    # L0: log α's Adam rate / the weights' rate
+  config.train.gate_clamp = 0.0           # L0: |log α| clipped to this (0: not clipped)
+  config.train.weight_ema = 0.0           # β of a weight average used for evaluation (0: none)
   config.train.prior_variance = 0.05      # σ² of the Gaussian slab on the weights
   config.train.coupled_prior = True       # slab prior paid only by weights in use (× θ)
   config.train.estimator = 'taylor_cv'    # or 'antithetic'
@@ -52,4 +60,5 @@ def get_config():
   config.train.shrink_fraction = 0.2      # shrink once a group can lose >= 20% (0: always, 1: never)
   config.analysis = ml_collections.ConfigDict()
   config.analysis.marginal_examples = 10000  # validation digits for the Δ_j check (0: skip)
+  config.analysis.audit_removed = True    # Δ_j of every unit as it leaves the arrays (same digits)
   return config

@@ -54,6 +54,47 @@ def _marginal_fn(arch: Architecture):
   return run
 
 
+def unit_costs(arch: Architecture, config: train_lib.Config, weights: dict,
+               thetas: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+  """Per group (w_g,) c_j of the price (∂price/∂θ_j: λ s_g/N, or the MACs the unit
+  costs at the current widths for the expected-MAC price) and ∂prior/∂θ_j."""
+  thetas = tuple(jnp.asarray(t, jnp.float32) for t in thetas)
+  prices = jax.grad(lambda t: train_lib.price(arch, config, t))(thetas)
+  prior = jax.jit(jax.grad(lambda w, t: train_lib.weight_prior(arch, config, w, t),
+                           argnums=1))(weights, thetas)
+  return [np.asarray(p) for p in prices], [np.asarray(p) for p in prior]
+
+
+def removal_audit(arch: Architecture, config: train_lib.Config, params: dict,
+                  keep: Sequence[np.ndarray], x: jax.Array, y: jax.Array) -> dict:
+  """Whether the units about to leave the arrays should leave, measured on (x, y).
+
+  For each unit outside ``keep`` (θ_j = 0, about to be removed) Δ_j =
+  L(z_j = 1) − L(z_j = 0) with the other gates at z = θ (exact when they are
+  decided, mean-field otherwise; :func:`marginal_losses`), and the removal
+  agrees with the pruning condition when Δ_j + c_j > 0 (c_j: the unit's price
+  and ∂prior/∂θ_j, :func:`unit_costs`): the unit is worth less than it costs.
+
+  Returns:
+    A JSON-safe dict: ``removed`` and ``agree`` per group and in all, and the
+    median Δ_j (nats per example; negative: the unit lowered the loss) of the
+    removed units that disagree.
+  """
+  thetas = [np.asarray(t) for t in params['theta']]
+  deltas = marginal_losses(arch, params['weights'], thetas, x, y)
+  prices, prior = unit_costs(arch, config, params['weights'], thetas)
+  removed, agree, disagreeing = [], [], []
+  for k, delta, price, d_prior in zip(keep, deltas, prices, prior):
+    out = ~np.asarray(k, bool)
+    margin = (delta + price + d_prior)[out]
+    removed.append(int(out.sum()))
+    agree.append(int(np.sum(margin > 0)))
+    disagreeing += list(delta[out][margin <= 0])
+  return {'examples': int(x.shape[0]), 'removed': sum(removed), 'agree': sum(agree),
+          'removed_per_group': removed, 'agree_per_group': agree,
+          'median_delta_of_disagreeing': float(np.median(disagreeing)) if disagreeing else 0.0}
+
+
 def decision_agreement(arch: Architecture, config: train_lib.Config, params: dict,
                        x: jax.Array, y: jax.Array) -> dict:
   """How often the decided gates sit at the vertex the pruning condition picks.
@@ -71,9 +112,7 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
   """
   thetas = [np.asarray(t) for t in params['theta']]
   deltas = marginal_losses(arch, params['weights'], thetas, x, y)
-  prior_grad = jax.jit(jax.grad(lambda w, t: train_lib.weight_prior(arch, config, w, t),
-                                argnums=1))(params['weights'],
-                                            tuple(jnp.asarray(t) for t in thetas))
+  prices, prior_grad = unit_costs(arch, config, params['weights'], thetas)
   groups = []
   totals = {'kept': [0, 0, 0], 'removed': [0, 0, 0]}   # gates, agree (price), agree (prior)
   band = float(train_lib.sharpness_at(config, config.sharpness_end_step)) * float(np.log((1 - train_lib.SHARPNESS_EDGE)
@@ -81,12 +120,12 @@ def decision_agreement(arch: Architecture, config: train_lib.Config, params: dic
   stable = 0
   disagreeing = []
   for g, (theta, delta, d_prior) in enumerate(zip(thetas, deltas, prior_grad)):
-    price = config.penalty * config.penalty_scale[g]
+    price = prices[g]
     with_prior = delta + price + np.asarray(d_prior)
     row = {}
     for name, mask, sign in (('kept', theta == 1, -1), ('removed', theta == 0, 1)):
       n = int(mask.sum())
-      agree_price = int(np.sum(sign * (delta[mask] + price) > 0))
+      agree_price = int(np.sum(sign * (delta + price)[mask] > 0))
       agree_prior = int(np.sum(sign * with_prior[mask] > 0))
       row[name] = {'gates': n, 'agree_price_only': agree_price,
                    'agree_with_prior': agree_prior}

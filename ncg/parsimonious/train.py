@@ -44,9 +44,11 @@ import numpy as np
 import optax
 
 from ncg.errors import check
+from ncg.parsimonious import averaging
 from ncg.parsimonious import gates as gates_lib
 from ncg.parsimonious import l0 as l0_lib
 from ncg.parsimonious import models
+from ncg.parsimonious import prices as prices_lib
 from ncg.parsimonious import shrink as shrink_lib
 from ncg.parsimonious.architecture import Architecture
 
@@ -97,6 +99,21 @@ class Config(NamedTuple):
       r < 1 closes the band over the run, r > 1 sharpens late; 1 = constant γ.
     sharpness_end_step: T, the step at which the anneal reaches r γ (the run's
       last step); ignored when r = 1.
+    price_macs: the price is (κ/N) E_q[MACs] (``penalty`` = κ/N per MAC,
+      ``penalty_scale`` unused) instead of (λ/N) Σ_g s_g Σ_j θ_gj
+      (:mod:`ncg.parsimonious.prices`).
+    warmup_steps: for this many steps every gate with θ > 0 is on (a dense
+      warm-up: one deterministic pass per step, θ does not move; must not
+      exceed ``grace_steps``), so that the first decisions rest on weights
+      trained without the gates' noise. 0 = none.
+    gate_rate_factor: L0: log α steps with Adam at this multiple of the
+      weights' learning rate (the paper: 1).
+    gate_clamp: L0: log α is clipped to [−gate_clamp, gate_clamp] after every
+      step (the authors' code: log 100); 0 = no clipping.
+    weight_ema: β > 0 keeps a debiased moving average of the weights in the
+      optimizer state (:mod:`ncg.parsimonious.averaging`; the L0 paper's
+      0.999), which :func:`evaluation_params` returns for evaluation and the
+      final network; 0 = none.
   """
   learning_rate: float
   theta_learning_rate: float
@@ -118,6 +135,11 @@ class Config(NamedTuple):
   sharpness: float = 0.0
   sharpness_final: float = 1.0
   sharpness_end_step: int = 0
+  price_macs: bool = False
+  warmup_steps: int = 0
+  gate_rate_factor: float = 10.0
+  gate_clamp: float = 0.0
+  weight_ema: float = 0.0
 
 
 # ε of the smoothed entropy H_ε of the sharpened hyper-prior: its slope at
@@ -178,6 +200,13 @@ def validate(config: Config, arch: Architecture) -> None:
         f'sharpness_final must be >= 0, got {config.sharpness_final}')
   check(config.sharpness_final == 1 or config.sharpness_end_step > config.grace_steps,
         'sharpness_end_step must come after the grace period when sharpness_final < 1')
+  check(0 <= config.warmup_steps <= config.grace_steps,
+        f'the warm-up ({config.warmup_steps} steps) must lie inside the grace period '
+        f'({config.grace_steps} steps)')
+  check(config.gate_rate_factor > 0,
+        f'gate_rate_factor must be > 0, got {config.gate_rate_factor}')
+  check(0 <= config.weight_ema < 1, f'weight_ema must be in [0, 1), got {config.weight_ema}')
+  check(config.gate_clamp >= 0, f'gate_clamp must be >= 0, got {config.gate_clamp}')
   check(len(config.penalty_scale) == len(arch.widths),
         f'penalty_scale needs one value per gate group {models.group_names(arch)}, '
         f'got {config.penalty_scale}')
@@ -227,9 +256,9 @@ def weight_prior(arch: Architecture, config: Config, weights: dict,
   return total / (2 * config.prior_variance * config.num_train)
 
 
-def price(config: Config, probs: Sequence[jax.Array]) -> jax.Array:
-  """(λ/N) Σ_g s_g Σ_j P(z_gj ≠ 0)."""
-  return config.penalty * sum(s * jnp.sum(p) for s, p in zip(config.penalty_scale, probs))
+def price(arch: Architecture, config: Config, probs: Sequence[jax.Array]) -> jax.Array:
+  """(λ/N) Σ_g s_g Σ_j P(z_gj ≠ 0), or (κ/N) E_q[MACs] (``price_macs``; :mod:`prices`)."""
+  return prices_lib.term(arch, config.penalty, config.penalty_scale, config.price_macs, probs)
 
 
 def sharpness_at(config: Config, step: jax.Array | int | None) -> jax.Array:
@@ -300,17 +329,25 @@ def theta_gradient_estimate(arch: Architecture, config: Config, weights: dict,
   return grads
 
 
-def sampling_probabilities(config: Config, thetas: Sequence[jax.Array]) -> list[jax.Array]:
-  """θ̃ = min(θ, 1 − ε) for θ > 0 (θ = 0 stays 0): the gates' sampling probabilities."""
-  if not config.explore:
-    return list(thetas)
-  return [jnp.minimum(t, 1.0 - config.explore) for t in thetas]
+def sampling_probabilities(config: Config, thetas: Sequence[jax.Array],
+                           step: jax.Array | int | None = None) -> list[jax.Array]:
+  """θ̃ = min(θ, 1 − ε) for θ > 0 (θ = 0 stays 0): the gates' sampling probabilities.
+
+  During the warm-up (``step < config.warmup_steps``) every gate with θ > 0 is on.
+  """
+  probs = list(thetas)
+  if config.explore:
+    probs = [jnp.minimum(t, 1.0 - config.explore) for t in probs]
+  if config.warmup_steps and step is not None:
+    warm = step < config.warmup_steps
+    probs = [jnp.where(warm, (t > 0).astype(p.dtype), p) for t, p in zip(thetas, probs)]
+  return probs
 
 
-def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key):
+def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key, step=None):
   """(∂/∂W, ∂/∂θ, loss) of E_q̃[mean ℓ]: one pass if every θ̃ is 0 or 1, else three."""
   batch = x.shape[0]
-  thetas = sampling_probabilities(config, thetas)
+  thetas = sampling_probabilities(config, thetas, step)
 
   def deterministic(_):
     gates = [jnp.broadcast_to(t, (batch,) + t.shape) for t in thetas]
@@ -343,8 +380,9 @@ def _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key):
 
 def _bernoulli_gradients(arch, config, params, x, y, key, step=None):
   weights, thetas = params['weights'], params['theta']
-  grad_w, grad_t, loss = _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key)
-  rest = lambda w, t: (weight_prior(arch, config, w, t) + price(config, t)
+  grad_w, grad_t, loss = _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key,
+                                                     step)
+  rest = lambda w, t: (weight_prior(arch, config, w, t) + price(arch, config, t)
                        + sharpening(config, t, step))
   extra, (extra_w, extra_t) = jax.value_and_grad(rest, argnums=(0, 1))(weights, tuple(thetas))
   grads = {'weights': jax.tree.map(jnp.add, grad_w, extra_w),
@@ -358,15 +396,16 @@ def _l0_gradients(arch, config, params, x, y, key, step=None):
     z = l0_lib.sample(key, log_alphas, x.shape[0])
     loss = per_example_loss(arch, weights, x, y, z).mean()
     probs = [l0_lib.prob_nonzero(a) for a in log_alphas]
-    return loss + weight_prior(arch, config, weights, probs) + price(config, probs), loss
+    return loss + weight_prior(arch, config, weights, probs) + price(arch, config, probs), loss
   (value, loss), (grad_w, grad_a) = jax.value_and_grad(objective, argnums=(0, 1),
                                                        has_aux=True)(params['weights'],
                                                                      params['theta'])
   return {'weights': grad_w, 'theta': tuple(grad_a)}, StepMetrics(loss, value)
 
 
-def _bernoulli_project(old, new):
+def _bernoulli_project(config, old, new):
   """Clip to [0, 1]; θ = 0 is absorbing (the unit is out for good)."""
+  del config
   return tuple(jnp.where(o == 0, 0.0, gates_lib.project(n)) for o, n in zip(old, new))
 
 
@@ -378,7 +417,7 @@ class Method(NamedTuple):
       (InputError for a theta_init the method cannot start from).
     gradients: (arch, config, params, x, y, key, step) → (grads like params, StepMetrics).
     theta_optimizer: (config, weight learning rate schedule) → optax transform.
-    project: (old, new gate parameters) → feasible new gate parameters.
+    project: (config, old, new gate parameters) → feasible new gate parameters.
     final_gate: gate parameters → deterministic gate values in [0, 1] (0 = removed).
     alive: gate parameters → whether the unit can still be on (False: removable now).
     one: the gate parameter of a unit that is always on.
@@ -424,8 +463,16 @@ def _scaled(schedule, factor):
   return (lambda count: factor * schedule(count)) if callable(schedule) else factor * schedule
 
 
-# log α of the L0 gates steps at 10× the weights' rate: Louizos et al. train
-# 200 epochs at 10⁻³, our runs are 20-60 epochs.
+def _l0_project(config, old, new):
+  """log α clipped to [−c, c] when ``gate_clamp`` = c > 0 (the authors' code: c = log 100)."""
+  del old
+  if not config.gate_clamp:
+    return tuple(new)
+  return tuple(jnp.clip(a, -config.gate_clamp, config.gate_clamp) for a in new)
+
+
+# The default log α rate of the L0 gates is 10× the weights' (``Config.gate_rate_factor``):
+# Louizos et al. train 200 epochs at 10⁻³ with factor 1, the short runs here 20-60 epochs.
 L0_RATE_FACTOR = 10.0
 MODE_THRESHOLD = 0.5   # θ ≥ ½: kept by the final (mode) network, θ folded in
 NEVER = 2 ** 30        # grace_steps of the dense method: θ's step size stays 0
@@ -446,8 +493,8 @@ METHODS: dict[str, Method] = {
         init_gate=_l0_init_gate,
         gradients=_l0_gradients,
         theta_optimizer=lambda config, weight_schedule: optax.adam(
-            _scaled(weight_schedule, L0_RATE_FACTOR)),
-        project=lambda old, new: tuple(new),
+            _scaled(weight_schedule, config.gate_rate_factor)),
+        project=_l0_project,
         final_gate=l0_lib.test_gate,
         alive=lambda a: np.ones(np.shape(a), bool),   # no removal while training
         one=20.0,                                     # test gate min(1, 1.2σ(20) − 0.1) = 1
@@ -466,7 +513,8 @@ METHODS: dict[str, Method] = {
         probability=np.asarray,
         gated=False,
         fixed=(('penalty', 0.0), ('explore', 0.0), ('sharpness', 0.0),
-               ('sharpness_final', 1.0), ('grace_steps', NEVER))),
+               ('sharpness_final', 1.0), ('grace_steps', NEVER), ('warmup_steps', 0),
+               ('estimator', 'taylor_cv'), ('price_macs', False))),
 }
 
 
@@ -479,6 +527,18 @@ def method_config(config: Config) -> Config:
   check(config.method in METHODS,
         f'unknown method {config.method!r}; choose one of {tuple(METHODS)}')
   return config._replace(**dict(METHODS[config.method].fixed))
+
+
+def initial_gates(theta_init: float | Sequence[float], arch: Architecture) -> tuple[float, ...]:
+  """θ_init per gate group: one value for all, or one per group (InputError otherwise)."""
+  values = (tuple(float(t) for t in theta_init) if isinstance(theta_init, (tuple, list))
+            else (float(theta_init),) * len(arch.widths))
+  check(len(values) == len(arch.widths),
+        f'theta_init needs one value or one per gate group {models.group_names(arch)}, '
+        f'got {theta_init}')
+  for t in values:
+    check(0 < t <= 1, f'theta_init must be in (0, 1], got {t}')
+  return values
 
 
 class Trainer(NamedTuple):
@@ -503,14 +563,18 @@ def make_trainer(config: Config) -> Trainer:
                      if config.decay_steps > 0 else config.learning_rate)
   labels = lambda params: {'weights': jax.tree.map(lambda _: 'weights', params['weights']),
                            'theta': tuple('theta' for _ in params['theta'])}
-  tx = optax.partition({'weights': optax.adam(weight_schedule),
+  weight_tx = optax.adam(weight_schedule)
+  if config.weight_ema:
+    weight_tx = optax.chain(weight_tx, averaging.weight_average(config.weight_ema))
+  tx = optax.partition({'weights': weight_tx,
                         'theta': method.theta_optimizer(config, weight_schedule)}, labels)
 
-  def init(key: jax.Array, arch: Architecture, num_inputs: int, theta_init: float,
-           init_scheme: str = 'lecun', init_scale: float = 1.0) -> TrainState:
-    check(0 < theta_init <= 1, f'theta_init must be in (0, 1], got {theta_init}')
+  def init(key: jax.Array, arch: Architecture, num_inputs: int,
+           theta_init: float | Sequence[float], init_scheme: str = 'lecun',
+           init_scale: float = 1.0) -> TrainState:
+    per_group = initial_gates(theta_init, arch)
     weights = models.init_weights(key, arch, num_inputs, init_scheme, init_scale)
-    thetas = tuple(method.init_gate(theta_init, w) for w in arch.widths)
+    thetas = tuple(method.init_gate(t, w) for t, w in zip(per_group, arch.widths))
     params = {'weights': weights, 'theta': thetas}
     return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
 
@@ -520,7 +584,7 @@ def make_trainer(config: Config) -> Trainer:
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     params = {'weights': params['weights'],
-              'theta': method.project(state.params['theta'], params['theta'])}
+              'theta': method.project(config, state.params['theta'], params['theta'])}
     return TrainState(state.step + 1, params, opt_state), metrics
 
   return Trainer(config, tx, init, step)
@@ -590,6 +654,7 @@ def train_epoch(trainer: Trainer, arch: Architecture, state: TrainState,
                 x: jax.Array, y: jax.Array, key: jax.Array, batch_size: int,
                 chunk_steps: int, shrink_fraction: float = 0.0,
                 on_chunk: Callable[[int, Architecture], None] | None = None,
+                before_shrink: Callable[[Architecture, TrainState, list], None] | None = None,
                 ) -> tuple[Architecture, TrainState, EpochMetrics]:
   """One pass over (x, y), shrinking the network between chunks of steps.
 
@@ -605,6 +670,9 @@ def train_epoch(trainer: Trainer, arch: Architecture, state: TrainState,
     batch_size, chunk_steps: minibatch size and updates between shrink checks.
     shrink_fraction: see :func:`worth_shrinking`.
     on_chunk: called with (steps done, architecture) after every chunk.
+    before_shrink: called with (architecture, state, keep) just before units
+      outside ``keep`` leave the arrays (the removed-gate audit of
+      experiments/prune_run.py).
 
   Returns:
     (architecture, state, EpochMetrics).
@@ -627,6 +695,8 @@ def train_epoch(trainer: Trainer, arch: Architecture, state: TrainState,
     losses.append((float(loss), steps))
     keep = removable_units(arch, trainer.config, state.params['theta'])
     if worth_shrinking(arch, keep, shrink_fraction):
+      if before_shrink is not None:
+        before_shrink(arch, state, keep)
       arch, params, opt_state = shrink_lib.shrink(arch, state.params, state.opt_state,
                                                   keep)
       state = TrainState(state.step, params, opt_state)
@@ -648,21 +718,26 @@ class Schedule(NamedTuple):
     decide_epoch: if > 0, after this epoch θ is made deterministic by
       :func:`finalize` (and stops moving: ``Config.decide_step``); 0 = never,
       θ decides itself and the run ends with :func:`finalize`.
+    finetune_epochs: F, the last epochs of the run that train the final
+      network deterministically (:mod:`ncg.parsimonious.finetune`); 0 = none.
   """
   epochs: int
   batch_size: int
   chunk_steps: int
   shrink_fraction: float
   decide_epoch: int = 0
+  finetune_epochs: int = 0
 
 
 def run_epoch(trainer: Trainer, schedule: Schedule, arch: Architecture, state: TrainState,
               x: jax.Array, y: jax.Array, key: jax.Array, epoch: int,
               on_chunk: Callable[[int, Architecture], None] | None = None,
+              before_shrink: Callable[[Architecture, TrainState, list], None] | None = None,
               ) -> tuple[Architecture, TrainState, EpochMetrics]:
   """Epoch ``epoch`` (1-based) of the schedule: :func:`train_epoch`, then the decision if due."""
   arch, state, metrics = train_epoch(trainer, arch, state, x, y, key, schedule.batch_size,
-                                     schedule.chunk_steps, schedule.shrink_fraction, on_chunk)
+                                     schedule.chunk_steps, schedule.shrink_fraction, on_chunk,
+                                     before_shrink)
   if schedule.decide_epoch and epoch == schedule.decide_epoch:
     arch, state = finalize(arch, trainer.config, state)
   return arch, state, metrics
@@ -713,6 +788,16 @@ def finalize(arch: Architecture, config: Config,
   params = {'weights': params['weights'],
             'theta': tuple(jnp.full_like(t, method.one) for t in params['theta'])}
   return arch, TrainState(state.step, params, opt_state)
+
+
+def evaluation_params(config: Config, state: TrainState) -> dict:
+  """The parameters to evaluate and finalize: the debiased weight average when
+  ``config.weight_ema`` > 0 (:mod:`ncg.parsimonious.averaging`), else ``state.params``."""
+  if not config.weight_ema:
+    return state.params
+  return {'weights': averaging.averaged(state.opt_state, state.params['weights'],
+                                        config.weight_ema),
+          'theta': state.params['theta']}
 
 
 def gate_probabilities(config: Config, thetas: Sequence[jax.Array]) -> list[np.ndarray]:
