@@ -438,7 +438,7 @@ def ais_log_partition(key: jax.Array,
   """AIS estimate of log Z with its ±3σ interval (Salakhutdinov & Murray).
 
   Args:
-    key: PRNG key.
+    key: PRNG key, typed (``jax.random.key``) or raw (``jax.random.PRNGKey``).
     state: the target RBM (float32 weights keep the matrix products fast).
     num_runs: M independent annealing runs (vmapped).
     betas: inverse temperatures from 0 to 1, non-decreasing; None for the

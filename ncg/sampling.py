@@ -30,6 +30,7 @@ from jax.extend import random as jex_random
 import jax.numpy as jnp
 
 from ncg import rbm
+from ncg.errors import check
 from ncg.rbm import RBMState
 
 
@@ -111,8 +112,36 @@ def _key_words(impl) -> tuple[int, ...]:
   return jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0, impl=impl))).shape
 
 
+def is_typed_key(key) -> bool:
+  """Whether ``key`` is a typed key array (``jax.random.key``), not raw data."""
+  return jnp.issubdtype(jnp.result_type(key), jax.dtypes.prng_key)
+
+
+def as_key(key) -> jax.Array:
+  """``key`` as a typed key array: raw key data become a key of JAX's default
+  implementation.
+
+  A raw key — the uint32 array of ``jax.random.PRNGKey(seed)``, shape
+  (..., 2) for threefry (the trailing axis is the implementation's key
+  words) — is wrapped with ``jax.random.wrap_key_data``, so it is the same
+  key as ``jax.random.key(seed)``: the same splits and the same draws. A
+  typed key is returned unchanged. Anything else raises ``InputError``.
+  """
+  if is_typed_key(key):
+    return key
+  dtype = jnp.result_type(key)
+  shape = jnp.shape(key)
+  words = _key_words(jax.config.jax_default_prng_impl)
+  check(dtype == jnp.uint32 and tuple(shape[len(shape) - len(words):]) == words,
+        f'a PRNG key must be jax.random.key(seed) or jax.random.PRNGKey(seed) '
+        f'(uint32 of shape (..., {", ".join(map(str, words))})), got '
+        f'{dtype} of shape {tuple(shape)}')
+  return jax.random.wrap_key_data(key)
+
+
 def keyed(key: jax.Array, rng: str) -> jax.Array:
-  """``key`` (a typed key array of any implementation and shape) as a key of
+  """``key`` (a typed key array of any implementation and shape, or raw key
+  data such as ``jax.random.PRNGKey(seed)``, see :func:`as_key`) as a key of
   the generator named ``rng`` (:data:`IMPLS`).
 
   Unchanged if it already is one; between threefry and :data:`HASH` (the same
@@ -120,6 +149,7 @@ def keyed(key: jax.Array, rng: str) -> jax.Array:
   rbg's four words) the new key data are drawn from the key.
   """
   impl = IMPLS[rng]
+  key = as_key(key)
   if str(jax.random.key_impl(key)) == str(impl):
     return key
   data, words = jax.random.key_data(key), _key_words(impl)

@@ -127,7 +127,7 @@ class TrainConfig:
       :data:`ncg.sampling.IMPLS`: 'hash' (fast on CPU, see :mod:`ncg.sampling`)
       or 'threefry' (JAX's). A step re-types its key to that PRNG
       implementation (:func:`ncg.sampling.keyed`); keys passed in may be
-      either.
+      of any implementation, typed or raw (``jax.random.PRNGKey``).
     visible: the visible unit type (:mod:`ncg.units`): 'bernoulli' (binary
       data) or 'gaussian' (unit-variance Gaussian units for real-valued,
       standardised data; no label units). G, Δb, Δc and the network
