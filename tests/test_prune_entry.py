@@ -44,6 +44,36 @@ def test_tiny_run_resumes_from_the_checkpoint_alone(tmp_path):
   assert decisions['examples'] == 200 and decisions['decided_gates'] > 0
 
 
+def test_deterministic_phase_run_resumes_across_the_switch(tmp_path):
+  """Dense warm-up, gated epochs with the expected-MAC price, then the deterministic
+  phase: a run stopped at the switch and resumed equals the straight run; the widths
+  do not move in the deterministic phase; the summary says what trained."""
+  config = prune_tiny.get_config()
+  config.train.epochs = 4
+  config.train.finetune_epochs = 2
+  config.train.warmup_epochs = 1
+  config.train.price = 'expected_macs'
+  config.train.penalty = 3e-6
+  config.train.shrink_fraction = 0.05      # shrink (and audit) during the gated epochs
+  straight = prune.train_and_evaluate(config, str(tmp_path / 'straight'))
+  assert prune.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_after_epochs=2) is None
+  resumed = prune.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  for key in ('final_widths', 'test_error', 'validation_error', 'test_error_gated', 'macs'):
+    assert resumed[key] == straight[key], key
+  records = workdir_lib.read_metrics(str(tmp_path / 'straight'))
+  assert [r['phase'] for r in records] == ['gated'] * 3 + ['finetune'] * 2
+  assert records[1]['theta_histogram'][0][9] == 784          # warm-up: θ still at 0.9
+  assert records[3]['computed']['widths'] == records[4]['computed']['widths'] \
+      == straight['final_widths']
+  assert records[2]['decisions']['decided_gates'] >= 0 and 'rounded_units' in records[2]
+  assert straight['gated_epochs'] == 2 and straight['finetune_epochs'] == 2
+  assert straight['price'] == 'expected_macs' and straight['warmup_epochs'] == 1
+  assert 0 < straight['finetune_mac_epochs'] == 2 * straight['macs']
+  audit = straight['removal_audit']        # every unit that left the arrays, held out
+  assert audit['examples'] == 200 and 0 < audit['removed'] == sum(audit['removed_per_group'])
+  assert 0 <= audit['agree'] <= audit['removed']
+
+
 def test_dense_and_l0_baselines(tmp_path, capsys):
   # 'dense' is a row of the methods table; train.gated=False its older spelling
   config = prune_tiny.get_config()

@@ -1,0 +1,165 @@
+"""The pieces of the competitive recipe: prices that follow cost, the dense warm-up, the
+deterministic phase, the removed-gate audit and the L0 options (clamp, weight average)."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from ncg.parsimonious import analysis, averaging, finetune, l0, models, prices, train
+
+
+@pytest.fixture(autouse=True)
+def _float32():
+  with jax.enable_x64(False):
+    yield
+
+
+def _config(arch, num_train=40, **kw):
+  settings = dict(learning_rate=1e-2, theta_learning_rate=0.05, penalty=0.0,
+                  penalty_scale=(1.0,) * len(arch.widths), prior_variance=1.0,
+                  num_train=num_train)
+  return train.Config(**{**settings, **kw})
+
+
+def test_fanout_and_mac_prices_equal_a_hand_count_at_the_start():
+  """784-300-100-10 style on a 7-5-3-2 net: a pixel feeds 5 weights of the next layer,
+  a first-layer unit 3, a second-layer unit 2 (the L0 price per outgoing weight);
+  removing a pixel saves 5 MACs, a first-layer unit 7 + 3, a second-layer unit 5 + 2
+  (relative to the last group's 7)."""
+  arch = models.mlp(7, (5, 3), num_classes=2)
+  assert prices.fanout_prices(arch, 7) == (5.0, 3.0, 2.0)
+  assert prices.mac_prices(arch, 7) == pytest.approx((5 / 7, 10 / 7, 1.0))
+  assert prices.scales('fanout', arch, 7, (0.1, 1.0, 2.0)) == pytest.approx((0.5, 3.0, 4.0))
+  # LeNet-5: a conv0 filter feeds 5·5·conv1 weights of conv1
+  lenet = models.lenet5(3, 4, 6)
+  assert prices.fanout_prices(lenet, 784)[0] == 25 * 4
+
+
+def test_expected_mac_price_is_exact_and_its_gradient_is_the_cost_at_current_widths():
+  """E_q[MACs] over all 2^J gate patterns of a 3-2-2-2 net equals the MACs at the
+  expected widths, and ∂/∂θ_j is the unit's fan-in + fan-out at the expected widths."""
+  arch = models.mlp(3, (2, 2), num_classes=2)
+  thetas = (jnp.array([0.2, 0.7, 1.0]), jnp.array([0.5, 0.9]), jnp.array([0.3, 0.6]))
+  flat = np.concatenate([np.asarray(t, np.float64) for t in thetas])
+  want = 0.0
+  for on in itertools.product((0, 1), repeat=7):
+    on = np.array(on)
+    p = np.prod(np.where(on == 1, flat, 1 - flat))
+    w = (on[:3].sum(), on[3:5].sum(), on[5:].sum())
+    want += p * (w[0] * w[1] + w[1] * w[2] + w[2] * 2)
+  assert float(prices.expected_macs(arch, thetas)) == pytest.approx(want, rel=1e-6)
+  config = _config(arch, penalty=0.01, price_macs=True)
+  grads = jax.grad(lambda t: train.price(arch, config, t))(thetas)
+  e = [float(jnp.sum(t)) for t in thetas]
+  np.testing.assert_allclose(grads[0], 0.01 * e[1], rtol=1e-6)               # pixel: fan-out
+  np.testing.assert_allclose(grads[1], 0.01 * (e[0] + e[2]), rtol=1e-6)      # in + out
+  np.testing.assert_allclose(grads[2], 0.01 * (e[1] + 2), rtol=1e-6)         # in + classes
+
+
+def test_dense_warm_up_samples_every_live_gate_on():
+  """During the warm-up every gate with θ > 0 is on (a deterministic pass), after it θ̃."""
+  arch = models.mlp(4, (3,), num_classes=2)
+  config = _config(arch, explore=0.02, warmup_steps=5, grace_steps=5)
+  thetas = (jnp.array([0.5, 0.0, 1.0, 0.3]), jnp.array([0.5, 0.5, 0.0]))
+  warm = train.sampling_probabilities(config, thetas, jnp.int32(4))
+  after = train.sampling_probabilities(config, thetas, jnp.int32(5))
+  np.testing.assert_array_equal(warm[0], [1, 0, 1, 1])
+  np.testing.assert_array_equal(warm[1], [1, 1, 0])
+  np.testing.assert_allclose(after[0], [0.5, 0, 0.98, 0.3])
+  with pytest.raises(Exception, match='warm-up'):
+    train.validate(_config(arch, warmup_steps=6, grace_steps=5), arch)
+
+
+def test_deterministic_phase_keeps_the_architecture_and_lowers_the_training_loss():
+  """finetune.start drops the θ = 0 units, folds the rest and starts a fresh dense
+  trainer; training then never changes the widths and lowers the mean loss."""
+  rng = np.random.RandomState(0)
+  x = jnp.asarray(rng.uniform(-1, 1, (64, 6)).astype(np.float32))
+  y = jnp.asarray((np.asarray(x)[:, 0] - np.asarray(x)[:, 1] > 0).astype(np.int32))
+  arch = models.mlp(6, (5,), num_classes=2)
+  config = _config(arch, num_train=64, explore=0.0)
+  trainer = train.make_trainer(config)
+  state = trainer.init(jax.random.key(0), arch, 6, 1.0)
+  thetas = (state.params['theta'][0].at[4].set(0.0), state.params['theta'][1].at[2].set(0.0))
+  state = state._replace(params={**state.params, 'theta': thetas})
+  ft_trainer = train.make_trainer(finetune.finetune_config(config, 40))
+  assert ft_trainer.config.method == 'dense' and ft_trainer.config.decay_steps == 40
+  final_arch, ft_state = finetune.start(arch, config, state, ft_trainer)
+  assert final_arch.widths == (5, 4)
+  assert int(ft_state.step) == 0
+  losses = []
+  for epoch in range(5):
+    final_arch, ft_state, info = train.train_epoch(ft_trainer, final_arch, ft_state, x, y,
+                                                   jax.random.key(epoch), 8, chunk_steps=8)
+    assert final_arch.widths == (5, 4)
+    losses.append(info.loss)
+  assert losses[-1] < losses[0]
+  assert all(np.all(np.asarray(t) == 1) for t in ft_state.params['theta'])
+
+
+def test_removal_audit_reproduces_a_hand_delta():
+  """The audit's verdict for a unit at θ = 0 is sign(Δ_j + c_j) with Δ_j computed by
+  two forward passes by hand."""
+  arch = models.mlp(4, (3,), num_classes=2)
+  config = _config(arch, penalty=0.05, coupled_prior=False)
+  weights = models.init_weights(jax.random.key(3), arch, 4)
+  thetas = (jnp.array([1.0, 0.0, 1.0, 1.0]), jnp.array([1.0, 1.0, 0.0]))
+  x = jax.random.uniform(jax.random.key(4), (30, 4))
+  y = jax.random.randint(jax.random.key(5), (30,), 0, 2)
+  keep = [np.array([True, False, True, True]), np.array([True, True, False])]
+  audit = analysis.removal_audit(arch, config, {'weights': weights, 'theta': thetas}, keep, x, y)
+
+  def loss(gates):
+    g = [jnp.broadcast_to(t, (30,) + t.shape) for t in gates]
+    return float(train.per_example_loss(arch, weights, x, y, g).mean())
+  base = loss(thetas)
+  delta_pixel = loss((thetas[0].at[1].set(1.0), thetas[1])) - base
+  delta_unit = loss((thetas[0], thetas[1].at[2].set(1.0))) - base
+  agree = [int(delta_pixel + 0.05 > 0), int(delta_unit + 0.05 > 0)]
+  assert audit['removed_per_group'] == [1, 1]
+  assert audit['agree_per_group'] == agree
+  assert audit['removed'] == 2 and audit['agree'] == sum(agree)
+
+
+def test_l0_clamp_rate_factor_and_per_group_keep_probabilities():
+  """The L0 options of the paper's protocol: log α clipped to ±log 100 after each
+  step, Adam on log α at the given multiple of the weights' rate, keep-probabilities
+  0.8 on pixels and 0.5 on hidden units at the start (log α = log(p/(1−p)) so that
+  the expected test gate σ(log α) = p), and the fan-out price's expected penalty
+  (λ/N) Σ_g s_g Σ_j P(z ≠ 0) with P(z ≠ 0) = σ(log α − β log(−γ/ζ))."""
+  arch = models.mlp(4, (3,), num_classes=2)
+  config = _config(arch, method='l0', gate_clamp=float(np.log(100.0)), gate_rate_factor=1.0,
+                   penalty=0.1, penalty_scale=prices.fanout_prices(arch, 4))
+  trainer = train.make_trainer(config)
+  state = trainer.init(jax.random.key(0), arch, 4, (0.8, 0.5))
+  np.testing.assert_allclose(state.params['theta'][0], np.log(0.8 / 0.2), rtol=1e-6)
+  np.testing.assert_allclose(state.params['theta'][1], 0.0, atol=1e-7)
+  clipped = train.METHODS['l0'].project(config, None, (jnp.array([9.0, -9.0, 1.0]),))
+  np.testing.assert_allclose(clipped[0], [np.log(100), -np.log(100), 1.0], rtol=1e-6)
+  log_alphas = (jnp.array([0.3, -1.0, 2.0, 0.0]), jnp.array([1.0, -0.5, 0.2]))
+  probs = [l0.prob_nonzero(a) for a in log_alphas]
+  want = sum(s * sum(1 / (1 + np.exp(-(np.asarray(a, np.float64) - l0.BETA * np.log(-l0.GAMMA / l0.ZETA)))))
+             for s, a in zip((3.0, 2.0), log_alphas))
+  assert float(train.price(arch, config, probs)) == pytest.approx(0.1 * want, rel=1e-5)
+
+
+def test_weight_average_is_the_debiased_ema_of_the_iterates():
+  """a_t = β a_{t−1} + (1 − β) w_t with a_0 = 0, reported as a_t / (1 − β^t)."""
+  tx = optax.chain(optax.sgd(0.5), averaging.weight_average(0.9))
+  params = {'weights': {'w': jnp.array([1.0, -2.0])}}
+  state = tx.init(params)
+  iterates, a = [], np.zeros(2)
+  for t in range(1, 4):
+    grads = {'weights': {'w': jnp.array([0.2 * t, 1.0])}}
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+    iterates.append(np.asarray(params['weights']['w']))
+    a = 0.9 * a + 0.1 * iterates[-1]
+  got = averaging.averaged(state, params['weights'], 0.9)
+  np.testing.assert_allclose(got['w'], a / (1 - 0.9 ** 3), rtol=1e-6)
