@@ -54,6 +54,45 @@ def _marginal_fn(arch: Architecture):
   return run
 
 
+def flip_losses(arch: Architecture, weights: dict, thetas: Sequence[jax.Array],
+                x: jax.Array, y: jax.Array,
+                indices: Sequence[np.ndarray]) -> list[np.ndarray]:
+  """Δ_j as :func:`marginal_losses` gives it, for the units ``indices[g]`` of each group only.
+
+  One forward pass per listed unit; the index lists are padded to powers of two so
+  that a run compiles few shapes.
+  """
+  thetas = tuple(jnp.asarray(t, jnp.float32) for t in thetas)
+  padded = []
+  for index in indices:
+    index = np.asarray(index, np.int32)
+    size = 1 << max(0, int(np.ceil(np.log2(max(1, len(index))))))
+    padded.append(np.concatenate([index, np.zeros(size - len(index), np.int32)]))
+  out = _flip_fn(arch, tuple(len(p) for p in padded))(
+      weights, thetas, x, y, tuple(jnp.asarray(p) for p in padded))
+  return [np.asarray(d)[:len(i)] for d, i in zip(out, indices)]
+
+
+@functools.lru_cache(maxsize=32)
+def _flip_fn(arch: Architecture, sizes: tuple[int, ...]):
+  del sizes   # part of the cache key: one compilation per padded length
+
+  @jax.jit
+  def run(weights, thetas, x, y, indices):
+    mean_loss = lambda gates: train_lib.per_example_loss(arch, weights, x, y, gates).mean()
+    base = mean_loss(thetas)
+    out = []
+    for g, (theta, index) in enumerate(zip(thetas, indices)):
+      def flipped(j, g=g, theta=theta):
+        gates = list(thetas)
+        gates[g] = theta.at[j].set(jnp.where(theta[j] < 0.5, 1.0, 0.0))
+        return mean_loss(gates)
+      losses = jax.lax.map(flipped, index)
+      out.append(jnp.where(theta[index] < 0.5, losses - base, base - losses))
+    return out
+  return run
+
+
 def unit_costs(arch: Architecture, config: train_lib.Config, weights: dict,
                thetas: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
   """Per group (w_g,) c_j of the price (∂price/∂θ_j: λ s_g/N, or the MACs the unit
@@ -81,15 +120,15 @@ def removal_audit(arch: Architecture, config: train_lib.Config, params: dict,
     removed units that disagree.
   """
   thetas = [np.asarray(t) for t in params['theta']]
-  deltas = marginal_losses(arch, params['weights'], thetas, x, y)
+  leaving = [np.flatnonzero(~np.asarray(k, bool)) for k in keep]
+  deltas = flip_losses(arch, params['weights'], thetas, x, y, leaving)
   prices, prior = unit_costs(arch, config, params['weights'], thetas)
   removed, agree, disagreeing = [], [], []
-  for k, delta, price, d_prior in zip(keep, deltas, prices, prior):
-    out = ~np.asarray(k, bool)
-    margin = (delta + price + d_prior)[out]
-    removed.append(int(out.sum()))
+  for index, delta, price, d_prior in zip(leaving, deltas, prices, prior):
+    margin = delta + price[index] + d_prior[index]
+    removed.append(int(len(index)))
     agree.append(int(np.sum(margin > 0)))
-    disagreeing += list(delta[out][margin <= 0])
+    disagreeing += list(delta[margin <= 0])
   return {'examples': int(x.shape[0]), 'removed': sum(removed), 'agree': sum(agree),
           'removed_per_group': removed, 'agree_per_group': agree,
           'median_delta_of_disagreeing': float(np.median(disagreeing)) if disagreeing else 0.0}
