@@ -71,8 +71,12 @@ def family(s: dict) -> str | None:
             + (', scale-free strength rule' if rule == 'normalized' else ''))
   if mode == 'l1':
     return f'dense + L1 (λ = {s["l1_penalty"]:g})'
-  return {'dense': 'dense', 'fixed': "fixed random mask at NCG's density",
-          'set': "SET at NCG's density", 'rigl': "RigL at NCG's density"}[mode]
+  name = {'dense': 'dense', 'fixed': 'fixed random mask', 'set': 'SET',
+          'rigl': 'RigL'}[mode]
+  if mode == 'dense':
+    return name
+  return name + (" at NCG's density" if s.get('density_from') else
+                 f' at density {s["density0"]:.3g}')
 
 
 def _mean_std(values: list[float], scale: float, fmt: str) -> str:

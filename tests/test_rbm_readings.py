@@ -21,7 +21,8 @@ def test_starts_table_pairs_the_two_starts_of_each_method():
           + [_run('bas', 'ncg_ratio1', 0, strength_learning_rate=0.01,
                   train_nll_exact=9.0)]                   # a variant: left out
           + [_run('starts_bas', 'fixed_small', i, connectivity='fixed',
-                  weight_init='normal', train_nll_exact=4.5) for i in range(2)])
+                  weight_init='normal', train_nll_exact=4.5,
+                  density_from='runs/ncg_small') for i in range(2)])
   lines = '\n'.join(rbm_readings.starts_tables(runs))
   ncg = next(l for l in lines.splitlines() if l.startswith('| NCG from p = 0.5 |'))
   cells = [c.strip() for c in ncg.strip('|').split('|')]

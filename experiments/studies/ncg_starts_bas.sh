@@ -7,9 +7,9 @@
 # (train.strength_rule=normalized) from both starts. BAS_SET=reference trains
 # on the reference's 32-sample set instead (data.bars_reference_set).
 # Each sweep is a vmapped population of 10 seeds (1-2 min on a 2-core CPU);
-# reruns resume or print "already complete". Stage argument: small | rule | set32.
+# reruns resume or print "already complete". Stage argument: small | small_p05 | rule | set32.
 set -euo pipefail
-stage=${1:?stage: small | rule | set32}
+stage=${1:?stage: small | small_p05 | rule | set32}
 out=${2:-runs/starts_bas}
 seeds=0,1,2,3,4,5,6,7,8,9
 cfg=experiments/configs/bas_reference.py
@@ -21,6 +21,12 @@ case $stage in
     for mode in fixed set rigl; do
       sweep --config.train.connectivity=$mode --config.model.density_from=$out/ncg_small \
         --config.train.rewire_every=60 $small --workdir=$out/${mode}_small
+    done ;;
+  small_p05)  # fixed / SET / RigL at the final density of NCG p = 0.5 from the small start
+    d=${DENSITY:-0.476}
+    for mode in fixed set rigl; do
+      sweep --config.train.connectivity=$mode --config.model.density=$d \
+        --config.train.rewire_every=60 $small --workdir=$out/${mode}_small_d$d
     done ;;
   rule)
     sweep --densities=1,0.5,0.1,0 --config.train.strength_rule=normalized $small \
