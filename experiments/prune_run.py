@@ -162,7 +162,8 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       sharpness_end_step=int(gated_steps),
       price_macs=prices_lib.PRICES[t.price].expected_macs, warmup_steps=warmup * steps,
       gate_rate_factor=float(t.get('gate_rate_factor', train_lib.L0_RATE_FACTOR)),
-      gate_clamp=float(t.get('gate_clamp', 0.0)), weight_ema=float(t.get('weight_ema', 0.0))))
+      gate_clamp=float(t.get('gate_clamp', 0.0)), weight_ema=float(t.get('weight_ema', 0.0)),
+      penalty_ramp_steps=int(float(t.get('penalty_ramp_epochs', 0.0)) * steps)))
   train_lib.validate(tconfig, arch)
   fconfig = (finetune_lib.finetune_config(tconfig, finetune * steps if t.cosine_decay else 0)
              if finetune else None)
@@ -368,7 +369,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     audits = []
     def before_shrink(current, now, keep):
       if audit_data is not None:
-        audits.append(analysis.removal_audit(current, tconfig, now.params, keep, *audit_data))
+        audits.append(analysis.removal_audit(current, tconfig, now.params, keep, *audit_data,
+                                             step=int(now.step)))
     began = time.perf_counter()
     arch, state, info = train_lib.run_epoch(trainer_after(epoch - 1), schedule, arch, state,
                                             x, y, jax.random.fold_in(train_key, epoch), epoch,
@@ -448,6 +450,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'decide_epoch': schedule.decide_epoch,
       'grace_epochs': int(config.train.grace_epochs),
       'warmup_epochs': warmup,
+      'penalty_ramp_epochs': float(config.train.get('penalty_ramp_epochs', 0.0)),
       'gated': method.gated,
       'penalty': tconfig.penalty,      # as trained (the dense method pins 0)
       'price': config.train.price if method.gated else 'none',

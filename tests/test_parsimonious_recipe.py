@@ -163,3 +163,16 @@ def test_weight_average_is_the_debiased_ema_of_the_iterates():
     a = 0.9 * a + 0.1 * iterates[-1]
   got = averaging.averaged(state, params['weights'], 0.9)
   np.testing.assert_allclose(got['w'], a / (1 - 0.9 ** 3), rtol=1e-6)
+
+
+def test_price_ramp_rises_linearly_after_the_grace():
+  """price_factor: 0 through the grace, (t − G)/R after it, 1 from G + R on; the full
+  price when no step is given (analysis) or without a ramp."""
+  arch = models.mlp(3, (2,), num_classes=2)
+  config = _config(arch, penalty=0.2, grace_steps=10, penalty_ramp_steps=20)
+  probs = (jnp.ones(3), jnp.ones(2))
+  full = 0.2 * 5
+  for step, factor in ((0, 0.0), (10, 0.0), (15, 0.25), (30, 1.0), (99, 1.0)):
+    assert float(train.price(arch, config, probs, jnp.int32(step))) == pytest.approx(
+        factor * full, rel=1e-6)
+  assert float(train.price(arch, config, probs)) == pytest.approx(full, rel=1e-6)

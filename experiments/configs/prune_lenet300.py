@@ -49,6 +49,7 @@ def get_config():
                                           # 'fanout': × its outgoing weights (L0); 'expected_macs':
                                           # penalty per MAC of the sampled net (ncg/parsimonious/prices.py)
   config.train.penalty_scale = ()         # per-group multipliers of the price row
+  config.train.penalty_ramp_epochs = 0.0  # the price rises from 0 over this many epochs after the grace
   config.train.gate_rate_factor = 10.0    # L0: log α's Adam rate / the weights' rate
   config.train.gate_clamp = 0.0           # L0: |log α| clipped to this (0: not clipped)
   config.train.weight_ema = 0.0           # β of a weight average used for evaluation (0: none)

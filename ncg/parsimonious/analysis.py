@@ -94,25 +94,29 @@ def _flip_fn(arch: Architecture, sizes: tuple[int, ...]):
 
 
 def unit_costs(arch: Architecture, config: train_lib.Config, weights: dict,
-               thetas: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+               thetas: Sequence[np.ndarray], step: int | None = None
+               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
   """Per group (w_g,) c_j of the price (∂price/∂θ_j: λ s_g/N, or the MACs the unit
-  costs at the current widths for the expected-MAC price) and ∂prior/∂θ_j."""
+  costs at the current widths for the expected-MAC price; the price in force at
+  ``step``, the full one if None) and ∂prior/∂θ_j."""
   thetas = tuple(jnp.asarray(t, jnp.float32) for t in thetas)
-  prices = jax.grad(lambda t: train_lib.price(arch, config, t))(thetas)
+  prices = jax.grad(lambda t: train_lib.price(arch, config, t, step))(thetas)
   prior = jax.jit(jax.grad(lambda w, t: train_lib.weight_prior(arch, config, w, t),
                            argnums=1))(weights, thetas)
   return [np.asarray(p) for p in prices], [np.asarray(p) for p in prior]
 
 
 def removal_audit(arch: Architecture, config: train_lib.Config, params: dict,
-                  keep: Sequence[np.ndarray], x: jax.Array, y: jax.Array) -> dict:
+                  keep: Sequence[np.ndarray], x: jax.Array, y: jax.Array,
+                  step: int | None = None) -> dict:
   """Whether the units about to leave the arrays should leave, measured on (x, y).
 
   For each unit outside ``keep`` (θ_j = 0, about to be removed) Δ_j =
   L(z_j = 1) − L(z_j = 0) with the other gates at z = θ (exact when they are
   decided, mean-field otherwise; :func:`marginal_losses`), and the removal
   agrees with the pruning condition when Δ_j + c_j > 0 (c_j: the unit's price
-  and ∂prior/∂θ_j, :func:`unit_costs`): the unit is worth less than it costs.
+  and ∂prior/∂θ_j at ``step``, :func:`unit_costs`): the unit is worth less than it
+  costs.
 
   Returns:
     A JSON-safe dict: ``removed`` and ``agree`` per group and in all, and the
@@ -122,7 +126,7 @@ def removal_audit(arch: Architecture, config: train_lib.Config, params: dict,
   thetas = [np.asarray(t) for t in params['theta']]
   leaving = [np.flatnonzero(~np.asarray(k, bool)) for k in keep]
   deltas = flip_losses(arch, params['weights'], thetas, x, y, leaving)
-  prices, prior = unit_costs(arch, config, params['weights'], thetas)
+  prices, prior = unit_costs(arch, config, params['weights'], thetas, step)
   removed, agree, disagreeing = [], [], []
   for index, delta, price, d_prior in zip(leaving, deltas, prices, prior):
     margin = delta + price[index] + d_prior[index]

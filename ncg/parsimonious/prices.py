@@ -63,7 +63,8 @@ def fanout_prices(arch: Architecture, num_inputs: int) -> tuple[float, ...]:
   """Per group, the weights one unit feeds outside its own layer at the start:
   the rows (input channels) it indexes in the next layer's kernel (the L0
   paper's price: λ per outgoing weight; LeNet-300-100: 300 / 100 / 10)."""
-  shapes = jax.eval_shape(lambda: models.init_weights(jax.random.key(0), arch, num_inputs))
+  # concrete (not eval_shape): models caches its init function per architecture
+  shapes = models.init_weights(jax.random.key(0), arch, num_inputs)
   out = []
   for triples in models.kind(arch).unit_axes(arch):
     own = {layer for layer, name, _ in triples if name == 'bias'}

@@ -110,6 +110,11 @@ class Config(NamedTuple):
       weights' learning rate (the paper: 1).
     gate_clamp: L0: log α is clipped to [−gate_clamp, gate_clamp] after every
       step (the authors' code: log 100); 0 = no clipping.
+    penalty_ramp_steps: R > 0 raises the price linearly from 0 at the end of
+      the grace period to its full value R steps later (:func:`price_factor`):
+      a continuation path, so that units leave in the order of their value for
+      their cost and the expected-MAC price is charged at widths near the final
+      ones rather than at the start's; 0 = the full price from the start.
     weight_ema: β > 0 keeps a debiased moving average of the weights in the
       optimizer state (:mod:`ncg.parsimonious.averaging`; the L0 paper's
       0.999), which :func:`evaluation_params` returns for evaluation and the
@@ -140,6 +145,7 @@ class Config(NamedTuple):
   gate_rate_factor: float = 10.0
   gate_clamp: float = 0.0
   weight_ema: float = 0.0
+  penalty_ramp_steps: int = 0
 
 
 # ε of the smoothed entropy H_ε of the sharpened hyper-prior: its slope at
@@ -205,6 +211,8 @@ def validate(config: Config, arch: Architecture) -> None:
         f'({config.grace_steps} steps)')
   check(config.gate_rate_factor > 0,
         f'gate_rate_factor must be > 0, got {config.gate_rate_factor}')
+  check(config.penalty_ramp_steps >= 0,
+        f'penalty_ramp_steps must be >= 0, got {config.penalty_ramp_steps}')
   check(0 <= config.weight_ema < 1, f'weight_ema must be in [0, 1), got {config.weight_ema}')
   check(config.gate_clamp >= 0, f'gate_clamp must be >= 0, got {config.gate_clamp}')
   check(len(config.penalty_scale) == len(arch.widths),
@@ -256,9 +264,20 @@ def weight_prior(arch: Architecture, config: Config, weights: dict,
   return total / (2 * config.prior_variance * config.num_train)
 
 
-def price(arch: Architecture, config: Config, probs: Sequence[jax.Array]) -> jax.Array:
-  """(λ/N) Σ_g s_g Σ_j P(z_gj ≠ 0), or (κ/N) E_q[MACs] (``price_macs``; :mod:`prices`)."""
-  return prices_lib.term(arch, config.penalty, config.penalty_scale, config.price_macs, probs)
+def price_factor(config: Config, step: jax.Array | int | None) -> jax.Array | float:
+  """clip((t − G)/R, 0, 1) with R = ``penalty_ramp_steps`` (1 if R = 0 or ``step`` is None)."""
+  if not config.penalty_ramp_steps or step is None:
+    return 1.0
+  t = jnp.asarray(step, jnp.float32) - config.grace_steps
+  return jnp.clip(t / config.penalty_ramp_steps, 0.0, 1.0)
+
+
+def price(arch: Architecture, config: Config, probs: Sequence[jax.Array],
+          step: jax.Array | int | None = None) -> jax.Array:
+  """(λ/N) Σ_g s_g Σ_j P(z_gj ≠ 0), or (κ/N) E_q[MACs] (``price_macs``; :mod:`prices`),
+  times :func:`price_factor` at ``step`` (the full price when ``step`` is None)."""
+  return price_factor(config, step) * prices_lib.term(
+      arch, config.penalty, config.penalty_scale, config.price_macs, probs)
 
 
 def sharpness_at(config: Config, step: jax.Array | int | None) -> jax.Array:
@@ -382,7 +401,7 @@ def _bernoulli_gradients(arch, config, params, x, y, key, step=None):
   weights, thetas = params['weights'], params['theta']
   grad_w, grad_t, loss = _bernoulli_data_gradients(arch, config, weights, thetas, x, y, key,
                                                      step)
-  rest = lambda w, t: (weight_prior(arch, config, w, t) + price(arch, config, t)
+  rest = lambda w, t: (weight_prior(arch, config, w, t) + price(arch, config, t, step)
                        + sharpening(config, t, step))
   extra, (extra_w, extra_t) = jax.value_and_grad(rest, argnums=(0, 1))(weights, tuple(thetas))
   grads = {'weights': jax.tree.map(jnp.add, grad_w, extra_w),
@@ -391,12 +410,12 @@ def _bernoulli_gradients(arch, config, params, x, y, key, step=None):
 
 
 def _l0_gradients(arch, config, params, x, y, key, step=None):
-  del step
   def objective(weights, log_alphas):
     z = l0_lib.sample(key, log_alphas, x.shape[0])
     loss = per_example_loss(arch, weights, x, y, z).mean()
     probs = [l0_lib.prob_nonzero(a) for a in log_alphas]
-    return loss + weight_prior(arch, config, weights, probs) + price(arch, config, probs), loss
+    return (loss + weight_prior(arch, config, weights, probs)
+            + price(arch, config, probs, step)), loss
   (value, loss), (grad_w, grad_a) = jax.value_and_grad(objective, argnums=(0, 1),
                                                        has_aux=True)(params['weights'],
                                                                      params['theta'])
