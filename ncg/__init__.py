@@ -8,6 +8,7 @@ Modules, one idea each:
   classification  exact p(y|x) of a joint RBM; a linear probe on p(h|x)
   data            data sets and minibatches
   errors          InputError, the one exception for invalid user input
+  inputs          cheap checks of the data public functions are given
   checkpoint      save and load a model alone (orbax, imported when used)
   parsimonious/   Bernoulli-gated networks that prune their units while training
                   (needs flax: pip install 'ncg[prune]')
@@ -17,8 +18,8 @@ and numpy only; readers of other formats import their package when called.
 """
 
 from ncg.errors import InputError
-from ncg.rbm import RBMState
+from ncg.rbm import GaussianRBMState, RBMState
 
 __version__ = '0.1.0'
 
-__all__ = ['InputError', 'RBMState', '__version__']
+__all__ = ['GaussianRBMState', 'InputError', 'RBMState', '__version__']

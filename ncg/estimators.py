@@ -90,9 +90,12 @@ def count_configurations(state: RBMState, label_units: int = 0
                          ) -> tuple[str, int]:
   """(layer, log2 of the number of terms) of the cheaper exact sum.
 
-  The visible sum has 2^{V−L}·L terms (2^V when L = 0), the hidden one 2^H.
+  The visible sum has 2^{V−L}·L terms (2^V when L = 0), the hidden one 2^H;
+  Gaussian visible units (continuous) always sum over the hidden layer.
   """
   num_visible, num_hidden = state.W.shape
+  if state.visible != 'bernoulli':
+    return 'hidden', float(num_hidden)
   visible_log2 = (num_visible - label_units) + (
       math.log2(label_units) if label_units else 0.0)
   if visible_log2 < num_hidden:
@@ -122,8 +125,10 @@ def exact_log_partition(state: RBMState, label_units: int = 0) -> jax.Array:
   2^{min(V−L, H)}·V·H. Float64 when x64 is enabled.
 
   Args:
-    state: an RBM; the last ``label_units`` visible units, if any, are a
-      one-hot group (so only one-hot label configurations count).
+    state: an RBM of any visible type (Gaussian units: the 2^H hidden
+      states, F(h) of :func:`ncg.rbm.hidden_free_energy`); the last
+      ``label_units`` binary visible units, if any, are a one-hot group (so
+      only one-hot label configurations count).
     label_units: L.
 
   Returns:
@@ -137,10 +142,15 @@ def exact_log_partition(state: RBMState, label_units: int = 0) -> jax.Array:
         f'exact log Z needs 2^{log2_terms:.1f} terms (V={state.num_visible}, '
         f'H={state.num_hidden}); the limit is 2^{MAX_EXACT_LOG2_CONFIGURATIONS}'
         ': use AIS')
+  _check_labels(state, label_units)
   dtype = wide_float()
   state = jax.tree.map(lambda a: a.astype(dtype), state)
   w = rbm.effective_weights(state)
   num_visible, num_hidden = w.shape
+  if state.visible != 'bernoulli':
+    return _chunked_logsumexp(
+        lambda i: -rbm.hidden_free_energy(state, _bits(i, num_hidden, dtype)),
+        num_hidden, num_visible)
   if layer == 'hidden':
     def terms(indices):                         # −F(h), labels summed out
       h = _bits(indices, num_hidden, dtype)
@@ -161,6 +171,17 @@ def exact_log_partition(state: RBMState, label_units: int = 0) -> jax.Array:
                             num_hidden * max(label_units, 1))
 
 
+def _check_labels(state: RBMState, label_units: int) -> None:
+  check(not label_units or state.visible == 'bernoulli',
+        f'label units need binary visible units; this RBM has {state.visible!r} ones')
+
+
+def _check_binary_units(state: RBMState, what: str, instead: str) -> None:
+  check(state.visible == 'bernoulli',
+        f'{what} is for binary visible units; this RBM has {state.visible!r} '
+        f'ones: use {instead}')
+
+
 # ----------------------------------------------------------------------------
 # Likelihoods.
 
@@ -173,8 +194,11 @@ def log_likelihood(state: RBMState, v: jax.Array, log_z: jax.Array,
 
   For a joint RBM (``label_units`` = L > 0), v may be the full visible vector
   [x, one_hot(y)] (D = V: log p(x, y)) or the input alone (D = V − L: the
-  label is summed out, log p(x) = log Σ_y e^{−F(x, y)} − log Z).
+  label is summed out, log p(x) = log Σ_y e^{−F(x, y)} − log Z). F is the
+  state's own (:func:`ncg.rbm.free_energy`: binary or Gaussian units; for
+  Gaussian units a log density of the standardised data).
   """
+  _check_labels(state, label_units)
   dtype = wide_float()
   if label_units and v.shape[-1] == state.num_visible - label_units:
     neg_f = jax.nn.logsumexp(
@@ -210,8 +234,11 @@ def pseudo_log_likelihood(state: RBMState, v: jax.Array, label_units: int = 0,
   with x = c + v(W ⊙ A) and s_i = 1 − 2v_i (flipping bit i). For a joint RBM
   the label group is one variable: its term is log p(y | x, labels summed
   out) = log_softmax(−F(x, ·))_y. Costs N·V·H softplus terms, evaluated in
-  batches of ``batch_size`` examples (memory batch·V·H floats).
+  batches of ``batch_size`` examples (memory batch·V·H floats). Binary
+  visible units only.
   """
+  _check_binary_units(state, 'the pseudo-likelihood', 'log_likelihood with exact '
+                      'log Z or AIS (ncg.units.gaussian_ais_log_partition)')
   w = rbm.effective_weights(state)
   num_bits = state.num_visible - label_units
   w_bits, b_bits = w[:num_bits], state.b[:num_bits]
@@ -237,10 +264,11 @@ def pseudo_log_likelihood(state: RBMState, v: jax.Array, label_units: int = 0,
 def reconstruction_error(state: RBMState, v: jax.Array) -> jax.Array:
   """Mean-field squared reconstruction error per example, (N, V) → (N,).
 
-  Σ_i (v_i − v̂_i)² with v̂ = σ(b + σ(c + v(W ⊙ A))(W ⊙ A)ᵀ), deterministic.
+  Σ_i (v_i − v̂_i)² with v̂ = E[v | h = σ(c + v(W ⊙ A))] (σ(b + h(W ⊙ A)ᵀ)
+  for binary units, b + h(W ⊙ A)ᵀ for Gaussian ones), deterministic.
   """
   v = v.astype(state.W.dtype)
-  recon = rbm.visible_probs(state, rbm.hidden_probs(state, v))
+  recon = rbm.visible_mean(state, rbm.hidden_probs(state, v))
   return jnp.sum((v - recon) ** 2, axis=-1)
 
 
@@ -466,6 +494,8 @@ def ais_log_partition(key: jax.Array,
   """
   check(isinstance(num_runs, (int, np.integer)) and num_runs >= 2,
         f'AIS needs at least 2 runs, got {num_runs}')
+  _check_binary_units(state, 'ais_log_partition (a binary base model)',
+                      'ncg.units.gaussian_ais_log_partition')
   check(rng in sampling.RNGS, f'unknown AIS rng {rng!r}; choose one of {sampling.RNGS}')
   check(0 <= label_units < state.num_visible,
         f'label_units must be in [0, {state.num_visible}), got {label_units}')

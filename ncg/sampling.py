@@ -204,13 +204,14 @@ def sample_hidden(key: jax.Array, state: RBMState, v: jax.Array
 
 def sample_visible(key: jax.Array, state: RBMState, h: jax.Array,
                    label_units: int = 0) -> tuple[jax.Array, jax.Array]:
-  """v ~ p(v | h); returns (v, p(v = 1 | h)), each (..., V).
+  """v ~ p(v | h); returns (v, E[v | h]), each (..., V), by the state's
+  visible type (binary: E[v | h] = p(v = 1 | h)).
 
   With ``label_units = L > 0`` the last L visible units are one softmax group:
   their probabilities sum to 1 and exactly one of them is 1 in the sample.
   """
-  return sample_visible_from_logits(key, rbm.visible_logits(state, h),
-                                    label_units)
+  return VISIBLE_SAMPLERS[state.visible](key, rbm.visible_logits(state, h),
+                                         label_units)
 
 
 def sample_visible_from_logits(key: jax.Array, logits: jax.Array,
@@ -247,20 +248,22 @@ VISIBLE_SAMPLERS = {'bernoulli': sample_visible_from_logits,
 
 
 def gibbs_sweep(key: jax.Array, state: RBMState, v: jax.Array,
-                label_units: int = 0, visible: str = 'bernoulli') -> jax.Array:
+                label_units: int = 0, visible: str | None = None) -> jax.Array:
   """One block-Gibbs sweep v → h → v' of one chain, (V,) → (V,).
 
-  ``visible`` names the visible unit type (:data:`VISIBLE_SAMPLERS`).
+  ``visible`` names the visible unit type (:data:`VISIBLE_SAMPLERS`); None
+  (the default) is the state's own (``state.visible``).
   """
   key_h, key_v = jax.random.split(key)
   h, _ = sample_hidden(key_h, state, v)
+  visible = state.visible if visible is None else visible
   v_next, _ = VISIBLE_SAMPLERS[visible](key_v, rbm.visible_logits(state, h),
                                         label_units)
   return v_next.astype(v.dtype)
 
 
 def gibbs_chain(key: jax.Array, state: RBMState, v: jax.Array, num_steps: int,
-                label_units: int = 0, visible: str = 'bernoulli') -> jax.Array:
+                label_units: int = 0, visible: str | None = None) -> jax.Array:
   """v after ``num_steps`` sweeps of one chain started at v, (V,) → (V,)."""
   def body(v, key):
     return gibbs_sweep(key, state, v, label_units, visible), None
@@ -270,7 +273,7 @@ def gibbs_chain(key: jax.Array, state: RBMState, v: jax.Array, num_steps: int,
 
 def sample_chains(key: jax.Array, state: RBMState, v: jax.Array,
                   num_steps: int, label_units: int = 0,
-                  visible: str = 'bernoulli') -> jax.Array:
+                  visible: str | None = None) -> jax.Array:
   """Runs one chain from each row of v, (C, V) → (C, V), vmapped over chains."""
   keys = jax.random.split(key, v.shape[0])
   return jax.vmap(gibbs_chain, in_axes=(0, None, 0, None, None, None))(
@@ -293,9 +296,10 @@ def chain_trajectory(key: jax.Array, state: RBMState, v: jax.Array,
 
 
 def mean_field_image(key: jax.Array, state: RBMState, v: jax.Array) -> jax.Array:
-  """p(v = 1 | h) for h ~ p(h | v): a smooth picture of where chains v are."""
+  """E[v | h] for h ~ p(h | v) (binary units: p(v = 1 | h)): a smooth picture
+  of where chains v are."""
   h, _ = sample_hidden(key, state, v)
-  return rbm.visible_probs(state, h)
+  return rbm.visible_mean(state, h)
 
 
 def random_visible(key: jax.Array, num_chains: int, num_visible: int,

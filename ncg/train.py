@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import optax
 
 from ncg import data as data_lib
+from ncg import inputs
 from ncg import precision
 from ncg import rbm
 from ncg import rewiring
@@ -342,7 +343,7 @@ def _make_optimizer(config: TrainConfig, learning_rate, strength_learning_rate
                         if config.mode.learns_strength else optax.set_to_zero())
   return optax.partition(
       {PARAMS: base(learning_rate), STRENGTH: strength_optimizer},
-      RBMState(PARAMS, PARAMS, PARAMS, STRENGTH))
+      lambda state: type(state)(PARAMS, PARAMS, PARAMS, STRENGTH))
 
 
 class Phases(NamedTuple):
@@ -453,6 +454,13 @@ def hysteresis_band(strength: jax.Array, old_mask: jax.Array,
                    jnp.where(removed, jnp.minimum(strength, t - h), strength))
 
 
+def _check_model(config: TrainConfig, state: RBMState) -> None:
+  check(state.visible == config.visible,
+        f'the RBM has {state.visible!r} visible units but the trainer trains '
+        f'{config.visible!r} ones: build it with rbm.init(..., visible='
+        f'{config.visible!r})')
+
+
 def make_trainer(config: TrainConfig) -> Trainer:
   """Builds the pure CD-k / PCD-k trainer of ``config``."""
   optimizer = _make_optimizer(config, config.learning_rate,
@@ -461,6 +469,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
 
   def init(state: RBMState, key: jax.Array, batch_size: int,
            learning_rate=None, strength_learning_rate=None) -> TrainerState:
+    _check_model(config, state)
     lr = config.learning_rate if learning_rate is None else learning_rate
     strength_lr = (config.resolved_strength_learning_rate
                    if strength_learning_rate is None else strength_learning_rate)
@@ -482,9 +491,10 @@ def make_trainer(config: TrainConfig) -> Trainer:
              key: jax.Array):
     """(new state, new trainer state, the phases, the old mask A)."""
     A = rbm.mask(state)
-    model = rbm.dense(state.W * A, state.b, state.c)  # W ⊙ A, mask computed once
+    _check_model(config, state)
+    model = rbm.dense(state.W * A, state.b, state.c, state.visible)  # W ⊙ A once
     p = phases(config, model, batch, opt_state.chains, key)
-    G, db, dc, _ = cd_statistics(batch, p)
+    G, db, dc = cd_statistics(batch, p)[:3]
 
     strength_ascent = strength_rules.RULES[config.strength_rule](state, G)
     if label_units:
@@ -492,7 +502,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
     weight_ascent = A * G
     if mode.l1:
       weight_ascent = weight_ascent - config.l1_penalty * jnp.sign(state.W)
-    ascent = RBMState(weight_ascent, db, dc, strength_ascent)
+    ascent = type(state)(weight_ascent, db, dc, strength_ascent)
     updates, new_opt = optimizer.update(jax.tree.map(jnp.negative, ascent),
                                         opt_state.optimizer, state)
     updates = updates._replace(W=updates.W * A)  # absent weights stay frozen
@@ -508,6 +518,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
 
   def step(state: RBMState, opt_state: TrainerState, batch: jax.Array,
            key: jax.Array) -> tuple[RBMState, TrainerState, StepMetrics]:
+    inputs.check_data(batch, state.W.shape[-2], state.visible, 'the minibatch')
     new_state, new_opt, p, A = update(state, opt_state, batch, key)
     added, removed, _ = _mask_changes(A, rbm.mask(new_state))
     return new_state, new_opt, StepMetrics(
@@ -525,7 +536,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
     A = rbm.mask(state)
     gradient = None
     if mode.needs_gradient:  # the CD statistics of a minibatch, chains untouched
-      model = rbm.dense(state.W * A, state.b, state.c)
+      model = rbm.dense(state.W * A, state.b, state.c, state.visible)
       gradient = cd_statistics(
           batch, phases(config, model, batch, opt_state.chains, key)).W
     new_state = mode.rewire(config, key, state, gradient, opt_state.step)
@@ -594,6 +605,9 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
   ``split(key)[0]`` (:func:`ncg.distributed.host_minibatches`: several
   hosts, each loading its rows); the result is then the same.
   """
+  inputs.check_data(x, state.W.shape[-2], state.visible, 'the training data')
+  if x.ndim == 2:
+    inputs.check_batch_size(x.shape[0], batch_size)
   key_order, key_steps = jax.random.split(key)
   batches = (x if x.ndim == 3 else  # already drawn: see the docstring
              data_lib.epoch_batches(key_order, x, batch_size))
@@ -652,7 +666,9 @@ def make_epoch(config: TrainConfig, batch_size: int, population: bool = False,
   step in lockstep; the rewiring schedule follows the furthest member's step
   count (a member frozen after diverging lags behind and does not count).
   ``batch_sharding``: see :func:`run_epoch` (built by
-  :func:`ncg.distributed.data_parallel`).
+  :func:`ncg.distributed.data_parallel`). Each call checks x first
+  (:mod:`ncg.inputs`: binary data for binary units, features, dtype, a batch
+  no larger than the data set) and raises InputError with one line.
   """
   trainer = make_trainer(config)
 
@@ -661,12 +677,12 @@ def make_epoch(config: TrainConfig, batch_size: int, population: bool = False,
                      config.magnitude_threshold, first_step, batch_sharding)
 
   if not population:
-    return jax.jit(epoch)
+    return inputs.checked_epoch(jax.jit(epoch), batch_size)
   members = jax.vmap(epoch, in_axes=(0, 0, None, 0, None))
 
   def population_epoch(state, opt_state, x, key):
     return members(state, opt_state, x, key, jnp.max(opt_state.step))
-  return jax.jit(population_epoch)
+  return inputs.checked_epoch(jax.jit(population_epoch), batch_size)
 
 
 @jax.jit

@@ -41,7 +41,6 @@ and the log-weight increment is Σ_j softplus(β_k x_j) − softplus(β_{k−1} 
 from __future__ import annotations
 
 import functools
-import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -54,27 +53,30 @@ from ncg import sampling
 from ncg.errors import check
 from ncg.rbm import RBMState
 
-LOG_2PI = math.log(2.0 * math.pi)
+LOG_2PI = rbm.LOG_2PI
 
 
 # ----------------------------------------------------------------------------
 # Gaussian (unit-variance) visible units.
 
 
+def _gaussian(state: RBMState) -> RBMState:
+  return rbm.as_visible(state, 'gaussian')
+
+
 def gaussian_free_energy(state: RBMState, v: jax.Array) -> jax.Array:
-  """F(v) = ½‖v − b‖² − Σ_j softplus(c_j + v(W ⊙ A)_j), (..., V) → (...)."""
-  return (0.5 * jnp.sum((v - state.b) ** 2, axis=-1)
-          - jnp.sum(jax.nn.softplus(rbm.hidden_logits(state, v)), axis=-1))
+  """F(v) = ½‖v − b‖² − Σ_j softplus(c_j + v(W ⊙ A)_j), (..., V) → (...)
+  (:func:`ncg.rbm.free_energy` of the state as a Gaussian–Bernoulli RBM)."""
+  return rbm.free_energy(_gaussian(state), v)
 
 
 def gaussian_hidden_free_energy(state: RBMState, h: jax.Array) -> jax.Array:
   """F(h) = −cᵀh − ½Σ_i[(b_i + (W ⊙ A)_i h)² − b_i²] − (V/2) log 2π, (..., H) → (...).
 
-  The marginal over the visible layer (a Gaussian integral): p(h) = e^{−F(h)}/Z.
+  The marginal over the visible layer (a Gaussian integral): p(h) = e^{−F(h)}/Z
+  (:func:`ncg.rbm.hidden_free_energy` of the state as a Gaussian–Bernoulli RBM).
   """
-  mean = rbm.visible_logits(state, h)
-  return (-(h @ state.c) - 0.5 * jnp.sum(mean ** 2 - state.b ** 2, axis=-1)
-          - 0.5 * state.num_visible * LOG_2PI)
+  return rbm.hidden_free_energy(_gaussian(state), h)
 
 
 @jax.jit
@@ -194,8 +196,10 @@ class VisibleUnits(NamedTuple):
 VISIBLE = {
     'bernoulli': VisibleUnits(
         'bernoulli', True, jax.nn.sigmoid,
-        sampling.VISIBLE_SAMPLERS['bernoulli'], rbm.free_energy,
-        rbm.hidden_free_energy, estimators.exact_log_partition,
+        sampling.VISIBLE_SAMPLERS['bernoulli'],
+        lambda state, v: rbm.free_energy(rbm.as_visible(state, 'bernoulli'), v),
+        lambda state, h: rbm.hidden_free_energy(rbm.as_visible(state, 'bernoulli'), h),
+        estimators.exact_log_partition,
         estimators.ais_log_partition),
     'gaussian': VisibleUnits(
         'gaussian', False, lambda pre_activation: pre_activation,
@@ -213,11 +217,17 @@ def get(name: str) -> VisibleUnits:
 
 
 def log_likelihood(state: RBMState, v: jax.Array, log_z: jax.Array,
-                   visible: str = 'bernoulli') -> jax.Array:
+                   visible: str | None = None) -> jax.Array:
   """Per-example log p(v) = −F(v) − log Z, (N, V) → (N,), in nats.
 
-  For Gaussian units this is a log density (of standardised data: add
-  −Σ_i log s_i for the density of the original units, s_i their scales).
+  ``visible`` defaults to the state's own type (``state.visible``); a
+  different one is an InputError. For Gaussian units this is a log density
+  (of standardised data: add −Σ_i log s_i for the density of the original
+  units, s_i their scales).
   """
+  visible = state.visible if visible is None else visible
+  check(visible == state.visible,
+        f'log_likelihood(visible={visible!r}) of an RBM with {state.visible!r} '
+        'visible units')
   dtype = estimators.wide_float()
   return -get(visible).free_energy(state, v).astype(dtype) - log_z

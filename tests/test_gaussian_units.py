@@ -154,7 +154,7 @@ def test_cd_lowers_the_exact_nll():
   sample_chains.)"""
   x = jnp.asarray(_toy_data())
   state = rbm.init(jax.random.key(7), 4, 3, density=0.5, weight_init='normal',
-                   weight_scale=0.1, visible_bias=x.mean(0))
+                   weight_scale=0.1, visible_bias=x.mean(0), visible='gaussian')
   config = train.TrainConfig(k=2, connectivity='ncg',
                              learning_rate=0.1, visible='gaussian')
   opt_state = train.make_trainer(config).init(state, jax.random.key(8),

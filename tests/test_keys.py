@@ -36,7 +36,7 @@ def _trainer_case(function, **settings):
   (so that a case compiles once per kind of key)."""
   config = train.TrainConfig(learning_rate=0.1, **settings)
   trainer = train.make_trainer(config)
-  state = _state()
+  state = rbm.as_visible(_state(), config.visible)
   opt = trainer.init(state, jax.random.key(9), B)
   return function(config, trainer, state, opt)
 

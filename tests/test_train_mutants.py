@@ -199,7 +199,7 @@ def test_pcd_chains_of_gaussian_visible_units_sweep_as_gaussians():
   config = train.TrainConfig(k=k, persistent=True, visible='gaussian',
                              learning_rate=0.01, rng='hash')
   trainer = train.make_trainer(config)
-  state = start_state(11)
+  state = rbm.as_visible(start_state(11), 'gaussian')
   opt = trainer.init(state, jax.random.key(0), B)
   batch = jax.random.normal(jax.random.key(1), (B, V), jnp.float64)
   key = jax.random.key(2)

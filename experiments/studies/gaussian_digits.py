@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
   dataset = data.load('embedded', binarization='none', standardize=True)
   x, test = jnp.asarray(dataset.train.x), jnp.asarray(dataset.test.x)
   state = rbm.init(jax.random.key(0), x.shape[1], num_hidden, density=0.5,
-                   weight_init='normal', weight_scale=0.01)
+                   weight_init='normal', weight_scale=0.01, visible='gaussian')
   config = train.TrainConfig(k=1, connectivity='ncg', learning_rate=learning_rate,
                              visible='gaussian')
   opt_state = train.make_trainer(config).init(state, jax.random.key(1),
