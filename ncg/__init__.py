@@ -10,6 +10,7 @@ Modules, one idea each:
   errors          InputError, the one exception for invalid user input
   inputs          cheap checks of the data public functions are given
   checkpoint      save and load a model alone (orbax, imported when used)
+  resume          save and load a whole training state, to resume exactly
   parsimonious/   Bernoulli-gated networks that prune their units while training
                   (needs flax: pip install 'ncg[prune]')
 

@@ -80,7 +80,11 @@ def _to_plain(tree: Any) -> tuple[Any, str | None, list[str]]:
       node = {str(i): v for i, v in enumerate(node)}
     if isinstance(node, Mapping):
       return {str(k): plain(v, f'{path}{k}/') for k, v in node.items()}
-    return np.asarray(node)
+    array = np.asarray(node)
+    check(array.dtype != object,
+          f'ncg.checkpoint.save stores trees of arrays; {path or "the state"} is '
+          f'{type(node).__name__}: save a trainer state with ncg.resume.save')
+    return array
   return plain(tree, ''), type_name, sequences
 
 
