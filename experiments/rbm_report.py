@@ -105,7 +105,9 @@ def _settings(runs: list[dict]) -> str:
   return (f'{s["dataset"]}, H = {s["num_hidden"]}, '
           f'{"PCD" if s["persistent"] else "CD"}-{s["k"]}, η = '
           f'{s["learning_rate"]:g}, {s["epochs"]} epochs, seeds '
-          f'{seeds[0]}–{seeds[-1]} ({len(seeds)})')
+          f'{seeds[0]}–{seeds[-1]} ({len(seeds)}); machine: '
+          + ('a shared 2-core CPU' if (s.get('environment') or {}).get(
+              'backend', 'cpu') == 'cpu' else s['environment']['device_kind']))
 
 
 def study_table(runs: list[dict]) -> list[str]:
