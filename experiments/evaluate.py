@@ -1,10 +1,12 @@
 r"""Evaluates a trained RBM: log-likelihood (AIS, exact where feasible), accuracy, samples.
 
-    python -m experiments.evaluate --workdir=runs/default
-    python -m experiments.evaluate --workdir=runs/mnist --ais_runs=100 \
-        --ais_temperatures=0 --sample_steps=1000
-    python -m experiments.evaluate --workdir=runs/sweep            # every member
-    python -m experiments.evaluate --workdir=runs/sweep --member=2  # one member
+    ncg-evaluate --workdir=runs/default
+    ncg-evaluate --workdir=runs/mnist --ais_runs=100 --ais_temperatures=0 \
+        --sample_steps=1000
+    ncg-evaluate --workdir=runs/sweep            # every member
+    ncg-evaluate --workdir=runs/sweep --member=2  # one member
+
+(``python -m experiments.evaluate`` in a clone.)
 
 Restores the latest model of a workdir written by ``experiments/train.py``
 (without re-reading its data to rebuild it) and writes ``eval.json`` into it
@@ -15,7 +17,7 @@ results are never overwritten: if ``eval.json`` exists the record goes to
 and its figures carry the same stem (``figures/eval-2_samples_noise.png``).
 The headline fields (log-likelihoods, accuracies, the AIS settings) are
 copied into the run's summary.json (a sweep's: the member's and the list of
-members), which ``python -m experiments.report`` reads.
+members), which ``ncg-report`` reads.
 
 What it measures (nats; Salakhutdinov & Murray 2008 protocol):
 
@@ -75,8 +77,9 @@ _PL_EXAMPLES = flags.DEFINE_integer(
 
 def _report(result: evaluate_run.Result) -> None:
   r = result.record
-  lines = [f'log Z (AIS) = {r["log_z_ais"]:.3f} '
-           f'[{r["log_z_ais_low"]}, {r["log_z_ais_high"]:.3f}]']
+  low = ('unbounded' if r['log_z_ais_low'] is None
+         else f'{r["log_z_ais_low"]:.3f}')
+  lines = [f'log Z (AIS) = {r["log_z_ais"]:.3f} [{low}, {r["log_z_ais_high"]:.3f}]']
   if r['log_z_exact'] is not None:
     lines.append(f'log Z (exact) = {r["log_z_exact"]:.3f}')
   lines.append(f'test log p(x) (AIS) = {r["test_log_likelihood_ais"]:.3f} nats')

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import workdir as workdir_lib
+from ncg import checkpoint
 from ncg import classification
 from ncg import data as data_lib
 from ncg import distributed
@@ -325,9 +326,11 @@ def write_new_json(workdir: str, name: str, record: dict[str, Any]) -> str:
   if not distributed.is_writer():
     return os.path.join(workdir, name)
   fd, tmp = tempfile.mkstemp(dir=workdir, prefix='.eval-', suffix='.tmp')
+  checkpoint.follow_umask(tmp)
   try:
     with os.fdopen(fd, 'w') as f:
-      json.dump(record, f, indent=2, sort_keys=True, allow_nan=True)
+      json.dump(workdir_lib.finite_json(record), f, indent=2, sort_keys=True,
+                allow_nan=False)
     stem = name[:-len('.json')].split('-')[0]
     while True:
       path = os.path.join(workdir, name)
@@ -341,10 +344,23 @@ def write_new_json(workdir: str, name: str, record: dict[str, Any]) -> str:
 
 
 def json_safe(value: Any) -> Any:
-  """A non-finite float as a string ('-inf'), so the JSON stays standard."""
+  """A non-finite float as None (JSON null), so the JSON stays standard.
+
+  In a record an AIS interval end of null is unbounded (the ±3σ lower end of
+  Z is ≤ 0: ``ais_interval_unbounded`` is true).
+  """
   if isinstance(value, float) and not math.isfinite(value):
-    return str(value)  # '-inf' for an unbounded interval end
+    return None
   return value
+
+
+def _finite(value: Any) -> float | None:
+  """float(value) if finite (also the 'inf' strings of older files), else None."""
+  try:
+    value = float(value)
+  except (TypeError, ValueError):
+    return None
+  return value if math.isfinite(value) else None
 
 
 
@@ -403,10 +419,10 @@ def _interval(record: dict[str, Any], prefix: str) -> str:
     return 'not evaluated'
   low = record.get(f'{prefix}test_log_likelihood_ais_low')
   high = record.get(f'{prefix}test_log_likelihood_ais_high')
-  if low is None or high is None:
+  low, high = _finite(low), _finite(high)
+  if low is None:
     return f'{float(value):.1f}'
-  low, high = float(low), float(high)
-  if not math.isfinite(high):  # log Z's interval is unbounded below
+  if high is None:  # log Z's interval is unbounded below (null in the JSON)
     return f'{float(value):.1f} (≥ {low:.1f} at 3σ, unbounded above)'
   return f'{float(value):.1f} [{low:.1f}, {high:.1f}]'
 
@@ -433,11 +449,10 @@ def headline(summary: dict[str, Any]) -> str:
     lines.append(f'test log p(v) = {_interval(summary, "")} nats per example '
                  f'(AIS, {summary.get("ais_runs")} runs × '
                  f'{summary.get("ais_temperatures")} temperatures){gain}')
-    if not math.isfinite(float(summary.get('test_log_likelihood_ais_high')
-                               or 0)):
+    if (_finite(summary.get('test_log_likelihood_ais_low')) is not None and
+        _finite(summary.get('test_log_likelihood_ais_high')) is None):
       lines.append('  (AIS tends to overestimate log p; a longer schedule '
-                   'tightens it: python -m experiments.evaluate '
-                   '--ais_temperatures=0)')
+                   'tightens it: ncg-evaluate --ais_temperatures=0)')
     if summary.get('test_log_likelihood_exact') is not None:
       lines.append(f'test log p(v) exact = '
                    f'{summary["test_log_likelihood_exact"]:.2f} nats')

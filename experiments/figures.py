@@ -52,7 +52,8 @@ def image_grid(path: str, images, image_shape: tuple[int, int], *,
                ncols: int | None = None, title: str | None = None,
                symmetric: bool = False, cmap: str | None = None,
                vmin: float | None = None, vmax: float | None = None,
-               cell_inches: float = 0.5) -> str:
+               cell_inches: float = 0.5, per_image: bool = False,
+               dpi: int = 100) -> str:
   """A grid of images, e.g. samples or filters.
 
   Args:
@@ -65,9 +66,15 @@ def image_grid(path: str, images, image_shape: tuple[int, int], *,
       (weights, filters); otherwise grey levels on [min(0, x), max(1, x)].
     cmap, vmin, vmax: override the colour map and limits.
     cell_inches: size of one image in the figure.
+    per_image: with ``symmetric``, each image scaled by its own max|x| (to
+      [−1, 1]), so a filter of small weights is as legible as a large one.
+    dpi: pixels per inch of the PNG.
   """
   images = np.asarray(images, np.float64).reshape(
       (-1, image_shape[0] * image_shape[1]))
+  if symmetric and per_image and images.size:
+    scale = np.nanmax(np.abs(images), axis=1, keepdims=True)
+    images = images / np.where(scale > 0, scale, 1.0)
   n = max(images.shape[0], 1)
   ncols = ncols or math.ceil(math.sqrt(n))
   if symmetric:
@@ -91,7 +98,7 @@ def image_grid(path: str, images, image_shape: tuple[int, int], *,
   ax.set_axis_off()
   if title:
     ax.set_title(title)
-  return _save(fig, path)
+  return _save(fig, path, dpi)
 
 
 def trajectory_grid(path: str, frames, image_shape: tuple[int, int], *,

@@ -26,6 +26,7 @@ from experiments import config_checks
 from experiments import divergence
 from experiments import evaluation as evaluation_lib
 from experiments import preemption
+from experiments import sinks
 from experiments import workdir as workdir_lib
 from ncg import analytics
 from ncg import checkpoint as checkpoint_lib
@@ -88,9 +89,18 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
       matmul_precision=t.get('matmul_precision', 'default'))
 
 
+NEEDS_PATH = {'mnist_idx': 'DIR (the four MNIST IDX files)',
+              'mushrooms': 'FILE (mushrooms.libsvm)',
+              'connect4': 'FILE (connect-4.libsvm[.gz])'}
+
+
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
   """The run's data set, checked to be binary and to fit the model."""
   d = config.data
+  check(d.path or d.name not in NEEDS_PATH,
+        f'data set {d.name!r} needs its files: pass --config.data.path='
+        f'{NEEDS_PATH.get(d.name, "PATH")}, or set NCG_DATA to a directory '
+        'laid out as mnist/ (IDX files) and uci/mushrooms.libsvm')
   dataset = data_lib.load(
       d.name, path=d.path or None, binarization=d.binarization, seed=d.seed,
       validation_size=d.validation_size,
@@ -367,6 +377,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
       raise Diverged(divergence.message(epoch, bad, config.train.learning_rate,
                                         saved or None, workdir))
     workdir_lib.append_metrics(workdir, record)
+    _histograms(workdir, state, epoch)
     bar.set_postfix(recon=f'{float(m.reconstruction_error):.1f}',
                     density=f'{float(m.density):.3f}',
                     added=int(m.added), removed=int(m.removed))
@@ -410,7 +421,7 @@ def already_complete(workdir: str, epochs: int) -> str:
   """What a rerun of a finished run prints (it trains and redraws nothing)."""
   return (f'{workdir} is already complete ({epochs} epochs): nothing to do. '
           'To train further, rerun with a larger --config.train.epochs; to '
-          f'evaluate: python -m experiments.evaluate --workdir={workdir}')
+          f'evaluate: ncg-evaluate --workdir={workdir}')
 
 
 def growable_fields(config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -557,6 +568,15 @@ def evaluate_during_training(config: ml_collections.ConfigDict,
   return {name: evaluation_lib.json_safe(value) for name, value in record.items()}
 
 
+def _histograms(workdir: str, state: rbm.RBMState, epoch: int) -> None:
+  """The strengths α and the present weights as TensorBoard histograms
+  (only when a sink is on: experiments/sinks.py)."""
+  sinks.histogram(workdir, 'strength', state.strength, epoch)
+  sinks.histogram(workdir, 'weight_present',
+                  lambda: np.asarray(state.W)[np.asarray(rbm.mask(state)) > 0],
+                  epoch)
+
+
 def write_figures(workdir: str, config: ml_collections.ConfigDict,
                   state: rbm.RBMState, dataset: data_lib.Dataset,
                   label_units: int, key: jax.Array, flips=None,
@@ -589,10 +609,12 @@ def write_figures(workdir: str, config: ml_collections.ConfigDict,
     figures.image_grid(workdir_lib.figure_path(workdir, 'samples.png'),
                        np.asarray(samples), dataset.image_shape,
                        title=f'samples after {f.gibbs_steps} Gibbs sweeps')
-    filters = np.asarray(rbm.effective_weights(state)[:features, :100].T)
+    filters = np.asarray(rbm.effective_weights(state)[:features, :64].T)
     figures.image_grid(workdir_lib.figure_path(workdir, 'filters.png'),
-                       filters, dataset.image_shape, title='filters W ⊙ A',
-                       symmetric=True)
+                       filters, dataset.image_shape, symmetric=True,
+                       per_image=True, cell_inches=1.0, dpi=150,
+                       title='filters W ⊙ A of the first 64 hidden units '
+                       '(each scaled to its own max |w|)')
 
   if records is None:
     records = [r for r in workdir_lib.read_metrics(workdir)
@@ -602,3 +624,6 @@ def write_figures(workdir: str, config: ml_collections.ConfigDict,
       records, dataset.image_shape, label_units,
       title=f'{config.train.connectivity}: density '
             f'{float(rbm.density(state)):.3f} after {len(records)} epochs')
+  for name in ('samples', 'filters', 'connectivity'):
+    sinks.image(workdir, f'figures/{name}',
+                workdir_lib.figure_path(workdir, f'{name}.png'), len(records))

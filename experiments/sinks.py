@@ -12,11 +12,15 @@ switched on, so the same numbers can be watched live elsewhere:
 
 Every numeric field of a record becomes a scalar at step ``record['epoch']``
 (or the record's position in the run); a sweep member's fields are tagged
-``m<member>/<field>`` and an evaluation's ``eval/<field>``. A sink that fails
+``m<member>/<field>`` and an evaluation's ``eval/<field>``. Runs also send
+histograms (:func:`histogram`: the connection strengths α and the present
+weights every epoch, TensorBoard's HistogramProto) and images
+(:func:`image`: the PNG figures when drawn, Summary.Image). A sink that fails
 (a full disk) raises as any other write of the run would.
 
 A new sink is a class with ``write(record: dict)`` and ``close()``
-(:class:`Writer`), added to :func:`writers`.
+(:class:`Writer`), and optionally ``write_histogram(tag, values, step)`` and
+``write_image(tag, png, step)``, added to :func:`writers`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ import socket
 import struct
 import time
 from typing import Any, Protocol
+
+import numpy as np
+
+from ncg import distributed
 
 TENSORBOARD_ENV = 'NCG_TENSORBOARD'
 TENSORBOARD_DIR = 'tensorboard'
@@ -96,21 +104,63 @@ def _field_bytes(number: int, payload: bytes) -> bytes:
   return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
+def _double(number: int, value: float) -> bytes:
+  return _varint(number << 3 | 1) + struct.pack('<d', value)
+
+
+def histogram_proto(values, bins: int = 30) -> bytes:
+  """An encoded ``HistogramProto`` of ``values``: min (1), max (2), num (3),
+  sum (4), sum_squares (5) as doubles, bucket_limit (6) and bucket (7) as
+  packed doubles; bucket i counts the values in (limit[i−1], limit[i]]
+  (np.histogram's ``bins`` equal-width bins; the first from the minimum)."""
+  x = np.asarray(values, np.float64).ravel()
+  x = x[np.isfinite(x)]
+  if not x.size:
+    x = np.zeros(1)
+  counts, edges = np.histogram(x, bins=bins)
+  out = (_double(1, x.min()) + _double(2, x.max()) + _double(3, x.size)
+         + _double(4, x.sum()) + _double(5, float(np.dot(x, x))))
+  out += _field_bytes(6, np.asarray(edges[1:], '<f8').tobytes())
+  out += _field_bytes(7, np.asarray(counts, '<f8').tobytes())
+  return out
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+  """(height, width) from a PNG's IHDR chunk."""
+  if png[:8] != b'\x89PNG\r\n\x1a\n':
+    raise ValueError('not a PNG file')
+  width, height = struct.unpack('>II', png[16:24])
+  return height, width
+
+
+def image_proto(png: bytes) -> bytes:
+  """An encoded ``Summary.Image``: height (1), width (2), colorspace (3: 4 =
+  RGBA, as matplotlib writes), encoded_image_string (4: the PNG)."""
+  height, width = png_size(png)
+  return (_varint(1 << 3) + _varint(height) + _varint(2 << 3) + _varint(width)
+          + _varint(3 << 3) + _varint(4) + _field_bytes(4, png))
+
+
 def event(wall_time: float, step: int, *, file_version: str | None = None,
-          scalars: dict[str, float] | None = None) -> bytes:
+          scalars: dict[str, float] | None = None,
+          histograms: dict[str, Any] | None = None,
+          images: dict[str, bytes] | None = None) -> bytes:
   """An encoded ``tensorflow.Event``: wall_time (1, double), step (2, int64),
   file_version (3, string) or summary (5: Summary{value (1): Value{tag (1),
-  simple_value (2, float)}})."""
+  simple_value (2, float) | image (4, Summary.Image) | histo (5,
+  HistogramProto)}})."""
   out = _varint(1 << 3 | 1) + struct.pack('<d', wall_time)
   out += _varint(2 << 3 | 0) + _varint(step)
   if file_version is not None:
     out += _field_bytes(3, file_version.encode())
-  if scalars:
-    summary = b''.join(
-        _field_bytes(1, _field_bytes(1, tag.encode())
-                     + _varint(2 << 3 | 5) + struct.pack('<f', value))
-        for tag, value in scalars.items())
-    out += _field_bytes(5, summary)
+  values = [_field_bytes(1, tag.encode()) + _varint(2 << 3 | 5)
+            + struct.pack('<f', value) for tag, value in (scalars or {}).items()]
+  values += [_field_bytes(1, tag.encode()) + _field_bytes(5, histogram_proto(v))
+             for tag, v in (histograms or {}).items()]
+  values += [_field_bytes(1, tag.encode()) + _field_bytes(4, image_proto(png))
+             for tag, png in (images or {}).items()]
+  if values:
+    out += _field_bytes(5, b''.join(_field_bytes(1, v) for v in values))
   return out
 
 
@@ -153,6 +203,15 @@ class TensorBoardWriter:
     self._file.write(tfrecord(event(time.time(), step, scalars=scalars)))
     self._file.flush()
 
+  def write_histogram(self, tag: str, values, step: int) -> None:
+    self._file.write(tfrecord(event(time.time(), int(step),
+                                    histograms={tag: values})))
+    self._file.flush()
+
+  def write_image(self, tag: str, png: bytes, step: int) -> None:
+    self._file.write(tfrecord(event(time.time(), int(step), images={tag: png})))
+    self._file.flush()
+
   def close(self) -> None:
     self._file.close()
 
@@ -175,3 +234,23 @@ def publish(workdir: str, record: dict[str, Any]) -> None:
   """Hands a metrics record (already JSON-ready) to every sink of ``workdir``."""
   for writer in writers(workdir):
     writer.write(record)
+
+
+def histogram(workdir: str, tag: str, values, step: int) -> None:
+  """Hands a histogram of ``values`` (an array, or a function returning one:
+  computed only when a sink takes histograms) to the sinks of ``workdir``."""
+  takers = [w for w in writers(workdir) if hasattr(w, 'write_histogram')]
+  if takers and distributed.is_writer():
+    values = np.asarray(values() if callable(values) else values)
+    for writer in takers:
+      writer.write_histogram(tag, values, step)
+
+
+def image(workdir: str, tag: str, path: str, step: int) -> None:
+  """Hands the PNG file at ``path`` (if written) to the sinks of ``workdir``."""
+  takers = [w for w in writers(workdir) if hasattr(w, 'write_image')]
+  if takers and distributed.is_writer() and os.path.isfile(path):
+    with open(path, 'rb') as f:
+      png = f.read()
+    for writer in takers:
+      writer.write_image(tag, png, step)

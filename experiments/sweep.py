@@ -1,7 +1,9 @@
 r"""Trains a population of RBMs — seeds × learning rates × initial densities — in one call.
 
-    python -m experiments.sweep --config=experiments/configs/default.py \
-        --densities=0.1,0.5,1.0 --seeds=0,1 --learning_rates=0.1 --workdir=runs/sweep
+    ncg-sweep --config=default --densities=0.1,0.5,1.0 --seeds=0,1 \
+        --learning_rates=0.1 --workdir=runs/sweep
+
+(``python -m experiments.sweep`` in a clone.)
 
 Every member shares the run config except its seed, learning rate (η; η_α
 keeps its ratio to η) and initial density; the members are stacked along a

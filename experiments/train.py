@@ -1,9 +1,11 @@
 r"""Trains an RBM — NCG, fixed sparse or dense — and writes a resumable workdir.
 
-    python -m experiments.train --workdir=runs/default
-    python -m experiments.train --config=experiments/configs/mnist.py \
-        --config.data.path=../shared/data/mnist --config.model.density=0.1 \
-        --workdir=runs/mnist_p0.1
+    ncg-train --workdir=runs/default
+    ncg-train --config=mnist --config.data.path=DIR_OF_MNIST_IDX_FILES \
+        --config.model.density=0.1 --workdir=runs/mnist_p0.1
+
+(``python -m experiments.train`` in a clone; ``--config=`` takes a packaged
+config's name — default, tiny, bars_and_stripes, mnist, uci… — or a file.)
 
 Outputs in the workdir: config.json, metrics.jsonl (one line per epoch, and
 per evaluation), checkpoints/ (orbax; rerunning the same command resumes from

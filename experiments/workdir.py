@@ -36,6 +36,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import math
 import os
 import re
 import sys
@@ -49,6 +50,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from experiments import sinks
+from ncg import checkpoint
 from ncg import distributed
 from ncg.errors import EXIT_DIVERGED, EXIT_INPUT, Diverged, InputError, check
 
@@ -113,10 +115,12 @@ def parse_flags(argv: list[str],
     sys.exit(0)
 
   def broken_config(e: BaseException) -> None:
+    from experiments import configs  # pylint: disable=g-import-not-at-top
     detail = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
-    fail(f'cannot load the config file '
-         f'{config_files[-1] if config_files else "(the default)"} '
-         f'({type(e).__name__}: {detail})')
+    name = config_files[-1] if config_files else '(the default)'
+    if config_files and not os.path.exists(name.partition(':')[0]):
+      detail = configs.describe_missing(name.partition(':')[0])
+    fail(f'cannot load the config file {name} ({type(e).__name__}: {detail})')
 
   try:
     args = flag_values(argv)
@@ -134,13 +138,15 @@ def parse_flags(argv: list[str],
   except InputError as e:
     fail(e)
   except (AttributeError, KeyError) as e:
-    key = str(e).strip('"\'')
+    from experiments import configs  # pylint: disable=g-import-not-at-top
+    key, hint = configs.unknown_field(e)
     culprit = [a for a in argv[1:] if a.startswith('--') and
                f'.{key}' in a.split('=')[0]]
     if not culprit:
       broken_config(e)
-    fail(f'unknown config field {key!r} in {culprit[0]}; see the config '
-         'file for the fields that exist')
+    fail(f'unknown config field {key!r} in {culprit[0]}'
+         + (f' (did you mean {hint!r}?)' if hint else '')
+         + '; --help lists the fields that exist')
   except (OSError, SyntaxError, ImportError, NameError, TypeError,
           ValueError) as e:
     broken_config(e)
@@ -261,6 +267,7 @@ def _write_atomic(path: str, text: str) -> None:
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path),
                              suffix='.tmp')
+  checkpoint.follow_umask(tmp)
   try:
     with os.fdopen(fd, 'w') as f:
       f.write(text)
@@ -547,9 +554,22 @@ def format_json(value: Any, level: int = 0) -> str:
   return json.dumps(value)
 
 
+def finite_json(value: Any) -> Any:
+  """``value`` with every non-finite float (NaN, ±inf), at any depth, as None:
+  standard JSON (null) instead of NaN/Infinity tokens or 'inf' strings."""
+  if isinstance(value, float):
+    return value if math.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: finite_json(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [finite_json(v) for v in value]
+  return value
+
+
 def write_json(workdir: str, name: str, record: dict[str, Any]) -> str:
-  """Writes workdir/<name> atomically (a temporary file renamed over it)."""
+  """Writes workdir/<name> atomically (a temporary file renamed over it);
+  non-finite floats become null (:func:`finite_json`)."""
   path = os.path.join(workdir, name)
-  _write_atomic(path, format_json({k: _to_json(v) for k, v in record.items()})
-                + '\n')
+  _write_atomic(path, format_json(finite_json(
+      {k: _to_json(v) for k, v in record.items()})) + '\n')
   return path

@@ -48,6 +48,31 @@ class Checkpoint(NamedTuple):
   metadata: dict
 
 
+def _umask() -> int:
+  """The process's umask (Linux: read from /proc, else set-and-restore)."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('Umask:'):
+          return int(line.split()[1], 8)
+  except (OSError, ValueError):
+    pass
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
+def follow_umask(path: str) -> None:
+  """Gives ``path`` the permissions a plain ``open``/``mkdir`` would have.
+
+  ``tempfile.mkstemp``/``mkdtemp`` create 0600 files and 0700 directories
+  whatever the umask; a file or directory renamed into place from one would
+  keep that (collaborators and report jobs could not read a workdir).
+  """
+  base = 0o777 if os.path.isdir(path) else 0o666
+  os.chmod(path, base & ~_umask())
+
+
 def _versions() -> dict[str, str | None]:
   from importlib import metadata as importlib_metadata  # pylint: disable=g-import-not-at-top
   out = {}
@@ -148,6 +173,7 @@ def save(path: str, state: Any, metadata: dict | None = None) -> str:
   parent = os.path.dirname(path)
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(path)}.')
+  follow_umask(tmp)
   try:
     _checkpointer(ocp).save(os.path.join(tmp, STATE_DIR), plain)
     with open(os.path.join(tmp, METADATA_FILE), 'w') as f:
