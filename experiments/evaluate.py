@@ -104,6 +104,11 @@ def main(argv):
     if len(results) > 1 or _MEMBER.value is not None:
       print(f'{os.path.basename(result.directory)}:')
     _report(result)
+  if len(results) > 1:  # a sweep: its members grouped by settings, over seeds
+    from experiments import runs_report  # pylint: disable=g-import-not-at-top
+    print('\nThe sweep, mean ± std over seeds (ncg-report '
+          f'{_WORKDIR.value} also draws it):')
+    print(runs_report.table(runs_report.group(runs_report.collect([_WORKDIR.value]))))
 
 
 def cli():

@@ -1,7 +1,15 @@
-r"""Regenerates RESULTS.md from the curated ``results/**/summary.json`` files.
+r"""Regenerates RESULTS.md from the curated ``results/**/summary.json`` files,
+or reports on the runs and sweeps named on the command line.
 
-    python -m experiments.report                  # writes RESULTS.md
-    python -m experiments.report --output=-       # prints it
+    ncg-report                                    # writes RESULTS.md
+    ncg-report --output=-                         # prints it
+    ncg-report runs/sweep runs/other_run ...      # your own runs: grouped by
+                                                  # settings, mean ± std over
+                                                  # seeds, report.png
+
+(``python -m experiments.report`` in a clone.) Nothing to report — no run
+named holds an RBM summary.json, or no ``--results`` summaries — is an input
+error (exit 2). Runs named on the command line: experiments/runs_report.py.
 
 A result's *kind* is the first directory under ``results/`` (``results/
 parsimonious/...``); every kind has a section writer registered in
@@ -23,10 +31,14 @@ from absl import flags
 import numpy as np
 
 from experiments import workdir as workdir_lib
+from ncg.errors import check
 from experiments.prune_report import arch, mean_std
 
 _RESULTS = flags.DEFINE_string('results', 'results', 'Directory of curated results.')
-_OUTPUT = flags.DEFINE_string('output', 'RESULTS.md', 'Markdown file to write; - = stdout.')
+_OUTPUT = flags.DEFINE_string('output', 'RESULTS.md', 'Markdown file to write; - = stdout.'
+                              ' With runs named: default stdout.')
+_FIGURE = flags.DEFINE_string('figure', None, 'With runs named: the figure\'s path '
+                              '(default <the one workdir>/report.png, else ./report.png).')
 
 SectionWriter = Callable[[list[dict[str, Any]]], str]
 SECTIONS: dict[str, tuple[str, SectionWriter]] = {}
@@ -236,8 +248,22 @@ def rbm_section(summaries: list[dict[str, Any]]) -> str:
 
 
 def main(argv):
-  del argv
-  text = render(load_summaries(_RESULTS.value))
+  if len(argv) > 1:  # the user's own runs and sweeps
+    from experiments import runs_report  # pylint: disable=g-import-not-at-top
+    text, figure = runs_report.report(argv[1:], _FIGURE.value)
+    output = '-' if flags.FLAGS['output'].using_default_value else _OUTPUT.value
+    if output == '-':
+      print(text)
+    else:
+      with open(output, 'w') as f:
+        f.write(text + '\n')
+      print(f'wrote {output}')
+    print(f'wrote {figure}')
+    return
+  by_kind = load_summaries(_RESULTS.value)
+  check(by_kind, f'nothing to report: no summary.json under {_RESULTS.value}/; '
+        'name your run or sweep workdirs: ncg-report runs/sweep ...')
+  text = render(by_kind)
   if _OUTPUT.value == '-':
     print(text)
   else:

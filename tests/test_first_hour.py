@@ -65,6 +65,8 @@ def session(tmp_path_factory):
        [f'--workdir={sweep}', '--member=1', *FAST_EVAL]),
       ('evaluate no member', 'experiments.evaluate',
        [f'--workdir={sweep}', '--member=4', *FAST_EVAL]),
+      ('report sweep', 'experiments.report', [sweep]),
+      ('report nothing', 'experiments.report', [str(base / 'run' / 'figures')]),
   ]
   jobs = [(module, argv, str(base / f'{i}.log'))
           for i, (_, module, argv) in enumerate(steps)]
@@ -193,3 +195,26 @@ def test_evaluate_a_sweep_all_members_then_one(session):
   code, text, _ = session['out']['evaluate no member']
   assert code == 2 and '--member must be in [0, 4)' in text
 
+
+def test_report_groups_the_sweep_by_density_over_its_two_seeds(session):
+  """ncg-report on the 2-density × 2-seed sweep: one row per initial density,
+  both seeds in it, the mean ± sample std of the members' test log p and
+  final density; report.png beside; a directory without runs is exit 2."""
+  text = _ok(session, 'report sweep')
+  rows = [l for l in text.splitlines() if l.startswith('| ') and not l.startswith('| #')]
+  assert len(rows) == 2, text
+  members = [_read(session['sweep'], 'members', f'm{i}', 'summary.json') for i in range(4)]
+  for row in rows:
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    density0 = float(cells[1])
+    group = [m for m in members if m['density0'] == density0]
+    assert sorted(m['seed'] for m in group) == [0, 1] and cells[2] in ('2 (0, 1)', '2 (1, 0)')
+    log_p = [m['test_log_likelihood_exact'] if m.get('test_log_likelihood_exact') is not None
+             else m['test_log_likelihood_ais'] for m in group]
+    assert cells[3] == f'{np.mean(log_p):.2f} ± {np.std(log_p, ddof=1):.2f}'
+    density = [m['density'] for m in group]
+    assert cells[-1] == f'{np.mean(density):.4f} ± {np.std(density, ddof=1):.4f}'
+  assert os.path.getsize(os.path.join(session['sweep'], 'report.png')) > 0
+  assert 'The sweep, mean ± std over seeds' in _ok(session, 'evaluate sweep')
+  code, text, _ = session['out']['report nothing']
+  assert code == 2 and 'error: nothing to report' in text
