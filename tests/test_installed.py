@@ -68,7 +68,7 @@ def test_json_files_hold_null_for_non_finite_numbers(tmp_path):
                                 'test_log_likelihood_ais_low': -85.0,
                                 'test_log_likelihood_ais_high': high})
     assert '(≥ -85.0 at 3σ, unbounded above)' in line
-    assert 'tightens it: ncg-evaluate' in line
+    assert 'tighten it: ncg-evaluate' in line
 
 
 def test_packaged_configs_find_their_data_or_leave_it_unset(tmp_path, monkeypatch):
