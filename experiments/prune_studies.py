@@ -241,7 +241,70 @@ def exact_100(epochs, seeds):
     yield _line(LENET300, 'frontier_100ep', 'dense', s, 100, train__method='dense')
 
 
-STUDIES = {'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
+LENET300_RECIPE = '--config=experiments/configs/prune_lenet300_recipe.py'
+LENET300_L0 = '--config=experiments/configs/prune_lenet300_l0.py'
+
+
+def recipe_probes(epochs, seeds):
+  """The single-seed probes (seed 0, validation) that chose the recipe of docs §8a /
+  §9c: the exact recipe at 3·10⁻³ with a 20-epoch deterministic phase (30 epochs in
+  all), priced per unit, with cheaper pixels, by expected MACs (with and without the
+  ramp), with and without the dense warm-up: runs/prune/probe22/..."""
+  del epochs, seeds
+  base = dict(train__learning_rate='3e-3', train__finetune_epochs=20,
+              analysis__marginal_examples=1000)
+  px = dict(train__penalty_scale="'(0.3,1,1)'")
+  emacs = dict(train__price='expected_macs', train__penalty='1.2e-5')
+  warm = dict(train__warmup_epochs=2)
+  ramp = dict(train__penalty_ramp_epochs=4)
+  for name, extra in (('unit_l1e-3', {}), ('unit_px0.3', px), ('emacs_k1.2e-5', emacs),
+                      ('emacs_k1.2e-5_warm2', {**emacs, **warm}), ('unit_l1e-3_warm2', warm),
+                      ('emacs_k4e-6', {**emacs, 'train__penalty': '4e-6'}),
+                      ('unit_px0.3_warm2', {**px, **warm}),
+                      ('emacs_k1.2e-5_ramp4', {**emacs, **ramp}),
+                      ('emacs_k1.2e-5_ramp4_warm2', {**emacs, **ramp, **warm}),
+                      ('unit_px0.3_warm2_ramp4', {**px, **warm, **ramp}),
+                      ('unit_px0.3_l3e-4', {**px, 'train__penalty': '3e-4'}),
+                      ('unit_px0.3_l5e-4', {**px, 'train__penalty': '5e-4'})):
+    yield _line(LENET300_EXACT, 'probe22', name, '0', 30, **base, **extra).replace(
+        '_s0', '')
+  long = {**base, 'train__finetune_epochs': 90}     # 10 gated + 90 deterministic epochs
+  for name, extra in (('unit_px0.3_ft90', px), ('unit_px0.3_warm2_ramp4_ft90', {**px, **warm, **ramp})):
+    yield _line(LENET300_EXACT, 'probe22', name, '0', 100, **long, **extra).replace('_s0', '')
+  for epochs_, lr in ((10, '1e-3'), (10, '3e-3'), (10, '6e-3'), (30, '1e-3'), (30, '3e-3'),
+                      (30, '6e-3'), (100, '3e-3')):   # the dense network's step, on validation
+    yield _line(LENET300, 'probe22', f'dense_e{epochs_}_lr{lr}', '0', epochs_,
+                train__method='dense', train__learning_rate=lr,
+                analysis__marginal_examples=0).replace('_s0', '')
+
+
+def compete(epochs, seeds):
+  """The recipe's frontier (configs/prune_lenet300_recipe.py, 30 epochs: 10 gated + 20
+  deterministic), at the price for L0's cost (≤ 26.6K MACs) and for VIBNet's (≤ 9.6K),
+  with the dense network trained the same 30 epochs at the same step, 3 seeds:
+  runs/prune/compete/..."""
+  del epochs
+  for penalty in RECIPE_PENALTIES:
+    for s in seeds:
+      yield _line(LENET300_RECIPE, 'compete', f'recipe_l{penalty}', s, 30,
+                  train__penalty=penalty)
+  for s in seeds:
+    yield _line(LENET300, 'compete', 'dense', s, 30, train__method='dense',
+                train__learning_rate='3e-3', analysis__marginal_examples=0)
+
+
+def l0_paper(epochs, seeds):
+  """The L0 paper's protocol (configs/prune_lenet300_l0.py) cut to ``--epochs``:
+  runs/prune/l0_paper/..."""
+  for s in seeds:
+    yield _line(LENET300_L0, 'l0_paper', 'l0_lam0.1', s, epochs)
+
+
+# λ/N of the recipe's two frontier points (chosen on validation in recipe_probes)
+RECIPE_PENALTIES = ('3e-4', '1e-3')
+
+STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
+           'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
            'exact': exact, 'exact_verdict': exact_verdict,
            'exact_long': exact_long, 'exact_100': exact_100}
