@@ -11,6 +11,9 @@ Modules, one idea each:
   inputs          cheap checks of the data public functions are given
   checkpoint      save and load a model alone (orbax, imported when used)
   resume          save and load a whole training state, to resume exactly
+  estimator       ncg.RBM: fit/partial_fit/transform/score_samples/sample/save/load
+                  in scikit-learn's conventions (scikit-learn optional; imported
+                  on first use of ncg.RBM)
   parsimonious/   Bernoulli-gated networks that prune their units while training
                   (needs flax: pip install 'ncg[prune]')
 
@@ -23,4 +26,11 @@ from ncg.rbm import GaussianRBMState, RBMState
 
 __version__ = '0.1.0'
 
-__all__ = ['GaussianRBMState', 'InputError', 'RBMState', '__version__']
+__all__ = ['GaussianRBMState', 'InputError', 'RBM', 'RBMState', '__version__']
+
+
+def __getattr__(name):
+  if name == 'RBM':  # lazily: ncg.estimator imports scikit-learn when present
+    from ncg.estimator import RBM  # pylint: disable=g-import-not-at-top
+    return RBM
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -60,6 +60,8 @@ ais = estimators.ais_log_partition(jax.random.key(2), state, num_runs=16,
                                    betas=estimators.ais_betas(200),
                                    base_visible_bias='uniform')
 digits = data.load('embedded')
+estimator = ncg.RBM(3, epochs=1, batch_size=7).fit(np.asarray(x))  # no scikit-learn
+features = estimator.transform(np.asarray(x)).shape
 try:
   import ncg.parsimonious
   prune_error = None
@@ -70,6 +72,7 @@ print(json.dumps({'version': ncg.__version__, 'modules': modules,
                   'exact': exact, 'ais': float(ais.log_z),
                   'density': float(metrics.density),
                   'digits': list(digits.train.x.shape), 'loaded': loaded,
+                  'features': list(features), 'params': sorted(estimator.get_params()),
                   'prune_error': prune_error}))
 '''
 
@@ -93,6 +96,7 @@ def test_core_runs_without_any_extra(tmp_path):
   assert abs(out['ais'] - out['exact']) < 0.5, out
   assert 0.0 < out['density'] <= 1.0
   assert out['digits'] == [3500, 784]
+  assert out['features'] == [14, 3] and 'num_hidden' in out['params']  # ncg.RBM
   assert out['prune_error'] == "ncg.parsimonious needs flax: pip install 'ncg[prune]'"
   assert out['version'] == _pyproject_version()
 
@@ -161,6 +165,5 @@ def test_installed_console_script_runs_from_elsewhere(tmp_path):
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip() == (
       "error: unknown config field 'no_such_field' in "
-      '--config.train.no_such_field=1; see the config file for the fields '
-      'that exist')
+      '--config.train.no_such_field=1; --help lists the fields that exist')
   assert os.listdir(tmp_path) == []
