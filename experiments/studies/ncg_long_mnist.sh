@@ -3,8 +3,10 @@
 # against the dense RBM, plus a fixed random mask at NCG's final density — for
 # EPOCHS (default 100) epochs, 3 seeds each, the rest of the 20-epoch protocol
 # unchanged (ncg_starts_mnist.sh). Starts: each method from the start that suited
-# it best at 20 epochs (NCG_START, default reference: U[−1, 1], zero biases;
-# dense always small: N(0, 0.01²), base-rate biases; fixed like NCG).
+# it best at 20 epochs (RESULTS.md, "Every method from both starts": NCG from p = 0.1
+# reached −113.6 nats from the small start N(0, 0.01²) + base-rate biases against −124.9
+# from U[−1, 1]; dense −113.6 small against −295.5 U[−1, 1]), so every method starts
+# small by default (NCG_START=reference: NCG and fixed from U[−1, 1], zero biases).
 #
 #   BUDGET=660 bash experiments/studies/ncg_long_mnist.sh run  [out]   # one part
 #   bash experiments/studies/ncg_long_mnist.sh pack   [out]   # latest checkpoints → results/
@@ -15,8 +17,10 @@
 # needs its final density), then dense, then fixed. "pack" keeps only the latest
 # checkpoint of each unfinished sweep (plus config.json, metrics.jsonl) as
 # results/rbm/long_mnist_parts/<method>.tar.xz so that a later session on a fresh
-# machine can "unpack" and go on. Cost: 100 epochs × 3 members × 9-57 s per
-# member-epoch (quiet to busy 2-core CPU) = 45 min to 4.8 h per method.
+# machine can "unpack" and go on (≈ 8.7 MB per method: a 3-member population's
+# orbax checkpoint, xz). Cost: 100 epochs at 27-170 s per epoch of the 3-member
+# population (quiet to busy 2-core CPU; ~40 s in the 2026-12-06 session) = 45 min to
+# 4.7 h per method, plus ~3 min of evaluation.
 set -euo pipefail
 cmd=${1:?run | pack | unpack}
 out=${2:-runs/long_mnist}
@@ -24,7 +28,7 @@ epochs=${EPOCHS:-100}
 data=${MNIST:-../shared/data/mnist}
 parts=results/rbm/long_mnist_parts
 small="--config.model.weight_init=normal --config.model.weight_scale=0.01 --config.model.base_rate_bias=True"
-[ "${NCG_START:-reference}" = small ] && ncg_start=$small || ncg_start=""
+[ "${NCG_START:-small}" = small ] && ncg_start=$small || ncg_start=""
 common="--config=experiments/configs/mnist.py --seeds=0,1,2 --config.data.path=$data
   --config.train.epochs=$epochs --config.train.checkpoint_every=1 --config.eval.ais_temperatures=0"
 methods="ncg_p0.1 dense_small fixed"
