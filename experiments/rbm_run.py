@@ -279,8 +279,9 @@ def load_trained(workdir: str, member: int | None = None) -> TrainedRun:
   return TrainedRun(config, model.state, dataset, model.epoch, model.label_units)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Trains (or resumes) the run of ``config`` in ``workdir``.
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
+  """Trains (or resumes) the run of ``config`` in ``workdir``; True when the
+  run is complete (False: stopped by a signal, resumable).
 
   SIGTERM/SIGINT stop it after the current epoch with a checkpoint (and one
   line saying so); NaN/Inf raise :class:`ncg.errors.Diverged` after making
@@ -310,7 +311,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
         os.path.join(workdir, 'summary.json')):
       stop.uninstall()
       print(already_complete(workdir, start))
-      return
+      return True
     workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
     print(f'Resuming {workdir} after epoch {start}.')
   elif resuming:
@@ -401,7 +402,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
     if saved:  # the state of the last epoch run, which was just checkpointed
       save_model(workdir, config, state, saved, label_units, dataset)
     print(stop.message(saved, workdir))
-    return
+    return False
 
   save_model(workdir, config, state, epochs, label_units, dataset)
   write_figures(workdir, config, state, dataset, label_units, key_figures,
@@ -415,6 +416,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> None:
   print(f'Outputs in {workdir}: config.json, metrics.jsonl, summary.json, '
         f'model/, checkpoints/, figures/ ({workdir_lib.figure_path(workdir, "")})')
   print(evaluation_lib.headline(summary))
+  return True
 
 
 def already_complete(workdir: str, epochs: int) -> str:

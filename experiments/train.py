@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from experiments import beside
 from experiments import configs
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
@@ -36,7 +37,15 @@ def main(argv):
   check(len(argv) == 1, f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   distributed.initialize()  # several hosts: start jax.distributed; else nothing
-  rbm_run.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  config, workdir = _CONFIG.value, _WORKDIR.value
+  mode = beside.baseline_mode(config)  # checked before anything is written
+  if not rbm_run.train_and_evaluate(config, workdir) or not mode:
+    return
+  print(f'\nTraining the {mode} baseline beside it (train.baseline={mode!r}; '
+        "--config.train.baseline='' skips it):")
+  if rbm_run.train_and_evaluate(beside.baseline_config(config, mode),
+                                beside.baseline_workdir(workdir, mode)):
+    print('\n' + beside.compare(workdir, mode, config.train.connectivity))
 
 
 def cli():

@@ -61,7 +61,8 @@ FIGURE_DIR = 'figures'
 # Config fields a resumed run may change (how often it saves, not what it
 # computes); any other difference makes prepare() refuse the workdir.
 RESUMABLE_CHANGES = frozenset({'train.checkpoint_every',
-                               'train.checkpoint_minutes'})
+                               'train.checkpoint_minutes',
+                               'train.baseline'})  # what is trained beside
 
 
 # Errors of the file system that are the user's to fix (permissions, space).

@@ -65,6 +65,8 @@ def session(tmp_path_factory):
        [f'--workdir={sweep}', '--member=1', *FAST_EVAL]),
       ('evaluate no member', 'experiments.evaluate',
        [f'--workdir={sweep}', '--member=4', *FAST_EVAL]),
+      ('train beside', 'experiments.train',
+       [*RUN, '--config.train.baseline=dense', f'--workdir={base / "beside"}']),
       ('report sweep', 'experiments.report', [sweep]),
       ('report nothing', 'experiments.report', [str(base / 'run' / 'figures')]),
   ]
@@ -80,7 +82,7 @@ def session(tmp_path_factory):
     with open(log) as f:
       out[name] = (code, f.read(), seconds)
   print(' '.join(f'{name}: {seconds:.1f} s;' for name, (_, _, seconds) in out.items()))
-  return {'out': out, 'run': run, 'sweep': sweep}
+  return {'out': out, 'run': run, 'sweep': sweep, 'beside': str(base / 'beside')}
 
 
 def _ok(session, name):
@@ -218,3 +220,23 @@ def test_report_groups_the_sweep_by_density_over_its_two_seeds(session):
   assert 'The sweep, mean ± std over seeds' in _ok(session, 'evaluate sweep')
   code, text, _ = session['out']['report nothing']
   assert code == 2 and 'error: nothing to report' in text
+
+
+def test_the_default_runs_dense_baseline_trains_beside_it(session):
+  """train.baseline=dense (the default config's): after the NCG run the dense
+  one trains in baseline_dense/ with the same epochs, and the run ends with
+  both headlines, the learning curves and the baseline in summary.json."""
+  text = _ok(session, 'train beside')
+  assert 'ncg (this run) and dense (beside it' in text
+  assert text.count('test log p(v) =') >= 4       # each run's own, then both again
+  assert 'not reliable' not in text and 'UserWarning' not in text
+  beside = session['beside']
+  baseline = os.path.join(beside, 'baseline_dense')
+  config = _read(baseline, 'config.json')
+  assert config['train']['connectivity'] == 'dense' and config['train']['baseline'] == ''
+  assert config['train']['seed'] == _read(beside, 'config.json')['train']['seed']
+  record = _read(beside, 'summary.json')['baseline']
+  base = _read(baseline, 'summary.json')
+  assert record['test_log_likelihood_ais'] == base['test_log_likelihood_ais']
+  assert record['density'] == 1.0 and record['epochs'] == base['epochs'] == 1
+  assert os.path.getsize(os.path.join(beside, 'figures', 'learning_curves.png')) > 0

@@ -248,6 +248,8 @@ CASES = [
      'must return a ConfigDict'),
     ('unknown config field', NO_SETUP, _train('--config.train.nope=1'),
      "unknown config field 'nope' in --config.train.nope=1"),
+    ('unknown baseline mode', NO_SETUP, _train('--config.train.baseline=sparse'),
+     "train.baseline must be empty or one of"),
     ('misspelt config field', NO_SETUP, _train('--config.train.epochz=1'),
      "unknown config field 'epochz' in --config.train.epochz=1 (did you mean 'epochs'?)"),
     ('misspelt packaged config', NO_SETUP,

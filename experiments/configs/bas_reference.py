@@ -13,6 +13,7 @@ from experiments.configs import default
 
 def get_config():
   config = default.get_config()
+  config.train.baseline = ''  # no baseline beside (the default run's is dense)
   config.data.name = 'bars_and_stripes'
   config.data.bars_size = 4
   config.model.num_hidden = 16

@@ -34,6 +34,7 @@ def get_config() -> config_dict.ConfigDict:
 
   config.train = config_dict.ConfigDict()
   config.train.connectivity = 'ncg'  # ncg | dense | fixed | set | rigl | l1
+  config.train.baseline = 'dense'    # trained beside the run in <workdir>/baseline_<mode>/ ('' = none)
   config.train.rewire_fraction = 0.3   # set/rigl: ζ, fraction of present connections swapped
   config.train.rewire_every = 0        # set/rigl: steps between rewirings (0 = after each epoch)
   config.train.rewire_until = 0.75     # rigl: ζ decays (cosine) to 0 at this fraction of the run

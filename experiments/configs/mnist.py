@@ -12,6 +12,7 @@ from experiments.configs import default
 
 def get_config():
   config = default.get_config()
+  config.train.baseline = ''  # no baseline beside (the default run's is dense)
   config.data.name = 'mnist_idx'
   config.data.path = configs.data_path('mnist')  # $NCG_DATA/mnist, or pass it
   config.train.learning_rate = 0.01

@@ -5,6 +5,7 @@ from experiments.configs import default
 
 def get_config():
   config = default.get_config()
+  config.train.baseline = ''  # no baseline beside (the default run's is dense)
   config.model.num_hidden = 64
   config.train.k = 1
   config.train.epochs = 2

@@ -12,6 +12,7 @@ from experiments.configs import default
 
 def get_config():
   config = default.get_config()
+  config.train.baseline = ''  # no baseline beside (the default run's is dense)
   config.data.name = 'mushrooms'
   config.data.path = configs.data_path('uci/mushrooms.libsvm')  # or pass the file
   config.data.binarization = 'threshold'  # features are already {0, 1}
