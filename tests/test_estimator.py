@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import ncg
-from ncg import estimators, rbm, train, units  # pylint: disable=unused-import
+from ncg import estimators, rbm, train, units
 from ncg.errors import InputError
 
 sklearn = pytest.importorskip('sklearn')
@@ -87,8 +87,8 @@ def test_scores_say_how_they_were_computed():
   g_log_p = gaussian.score_samples(np.zeros((2, 4)))
   assert gaussian.score_method_ == 'exact' and np.all(np.isfinite(g_log_p))
   np.testing.assert_allclose(   # a Gaussian density: −F(v) − log Z of Gaussian units
-      g_log_p, ncg.units.log_likelihood(gaussian.state_, jnp.zeros((2, 4)),
-                                        ncg.units.gaussian_exact_log_partition(
+      g_log_p, units.log_likelihood(gaussian.state_, jnp.zeros((2, 4)),
+                                        units.gaussian_exact_log_partition(
                                             gaussian.state_)), rtol=1e-5)
 
 
