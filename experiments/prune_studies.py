@@ -279,17 +279,16 @@ def recipe_probes(epochs, seeds):
 
 
 def compete(epochs, seeds):
-  """The recipe's frontier (configs/prune_lenet300_recipe.py, 30 epochs: 10 gated + 20
+  """The recipe's frontier (configs/prune_lenet300_recipe.py, 100 epochs: 10 gated + 90
   deterministic), at the price for L0's cost (≤ 26.6K MACs) and for VIBNet's (≤ 9.6K),
-  with the dense network trained the same 30 epochs at the same step, 3 seeds:
+  with the dense network trained the same 100 epochs at the same step, 3 seeds:
   runs/prune/compete/..."""
   del epochs
-  for penalty in RECIPE_PENALTIES:
-    for s in seeds:
-      yield _line(LENET300_RECIPE, 'compete', f'recipe_l{penalty}', s, 30,
-                  train__penalty=penalty)
   for s in seeds:
-    yield _line(LENET300, 'compete', 'dense', s, 30, train__method='dense',
+    for penalty in RECIPE_PENALTIES:
+      yield _line(LENET300_RECIPE, 'compete', f'recipe_l{penalty}', s, 100,
+                  train__penalty=penalty)
+    yield _line(LENET300, 'compete', 'dense', s, 100, train__method='dense',
                 train__learning_rate='3e-3', analysis__marginal_examples=0)
 
 
@@ -301,7 +300,7 @@ def l0_paper(epochs, seeds):
 
 
 # λ/N of the recipe's two frontier points (chosen on validation in recipe_probes)
-RECIPE_PENALTIES = ('3e-4', '1e-3')
+RECIPE_PENALTIES = ('1.5e-4', '1e-3')
 
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
