@@ -300,7 +300,7 @@ def l0_paper(epochs, seeds):
 
 
 # λ/N of the recipe's two frontier points (chosen on validation in recipe_probes)
-RECIPE_PENALTIES = ('1.5e-4', '1e-3')
+RECIPE_PENALTIES = ('2e-4', '1e-3')
 
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,

@@ -11,7 +11,7 @@ then 90 epochs of the deterministic phase (``finetune_epochs``: the final networ
 trained alone, fresh Adam and cosine schedule; at the final widths an epoch costs
 ≈ 1/100 of a gated one, so the 100-epoch protocol costs less wall time than the dense
 network's 100 epochs). Every unit leaving the arrays is audited on 1,000 held-out
-digits. ``--config.train.penalty`` sets the size: 1.5·10⁻⁴ for L0's 26.6K MACs, 10⁻³
+digits. ``--config.train.penalty`` sets the size: 2·10⁻⁴ for L0's 26.6K MACs, 10⁻³
 for VIBNet's 9.6K. The dense warm-up (``warmup_epochs``) and the price ramp
 (``penalty_ramp_epochs``) are options the probes measured (docs §9c).
 """
