@@ -249,7 +249,7 @@ def recipe_probes(epochs, seeds):
   """The single-seed probes (seed 0, validation) that chose the recipe of docs §8a /
   §9c: the exact recipe at 3·10⁻³ with a 20-epoch deterministic phase (30 epochs in
   all), priced per unit, with cheaper pixels, by expected MACs (with and without the
-  ramp), with and without the dense warm-up: runs/prune/probe22/..."""
+  ramp), with and without the dense warm-up: runs/prune/recipe_probes/..."""
   del epochs, seeds
   base = dict(train__learning_rate='3e-3', train__finetune_epochs=20,
               analysis__marginal_examples=1000)
@@ -266,14 +266,11 @@ def recipe_probes(epochs, seeds):
                       ('unit_px0.3_warm2_ramp4', {**px, **warm, **ramp}),
                       ('unit_px0.3_l3e-4', {**px, 'train__penalty': '3e-4'}),
                       ('unit_px0.3_l5e-4', {**px, 'train__penalty': '5e-4'})):
-    yield _line(LENET300_EXACT, 'probe22', name, '0', 30, **base, **extra).replace(
+    yield _line(LENET300_EXACT, 'recipe_probes', name, '0', 30, **base, **extra).replace(
         '_s0', '')
-  long = {**base, 'train__finetune_epochs': 90}     # 10 gated + 90 deterministic epochs
-  for name, extra in (('unit_px0.3_ft90', px), ('unit_px0.3_warm2_ramp4_ft90', {**px, **warm, **ramp})):
-    yield _line(LENET300_EXACT, 'probe22', name, '0', 100, **long, **extra).replace('_s0', '')
   for epochs_, lr in ((10, '1e-3'), (10, '3e-3'), (10, '6e-3'), (30, '1e-3'), (30, '3e-3'),
-                      (30, '6e-3'), (100, '3e-3')):   # the dense network's step, on validation
-    yield _line(LENET300, 'probe22', f'dense_e{epochs_}_lr{lr}', '0', epochs_,
+                      (30, '6e-3')):   # the dense network's step, on validation
+    yield _line(LENET300, 'recipe_probes', f'dense_e{epochs_}_lr{lr}', '0', epochs_,
                 train__method='dense', train__learning_rate=lr,
                 analysis__marginal_examples=0).replace('_s0', '')
 
@@ -282,13 +279,13 @@ def compete(epochs, seeds):
   """The recipe's frontier (configs/prune_lenet300_recipe.py, 100 epochs: 10 gated + 90
   deterministic), at the price for L0's cost (≤ 26.6K MACs) and for VIBNet's (≤ 9.6K),
   with the dense network trained the same 100 epochs at the same step, 3 seeds:
-  runs/prune/compete/..."""
+  runs/prune/frontier_compete/..."""
   del epochs
   for s in seeds:
     for penalty in RECIPE_PENALTIES:
-      yield _line(LENET300_RECIPE, 'compete', f'recipe_l{penalty}', s, 100,
+      yield _line(LENET300_RECIPE, 'frontier_compete', f'recipe_l{penalty}', s, 100,
                   train__penalty=penalty)
-    yield _line(LENET300, 'compete', 'dense', s, 100, train__method='dense',
+    yield _line(LENET300, 'frontier_compete', 'dense', s, 100, train__method='dense',
                 train__learning_rate='3e-3', analysis__marginal_examples=0)
 
 
