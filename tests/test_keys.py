@@ -41,12 +41,6 @@ def _trainer_case(function, **settings):
   return function(config, trainer, state, opt)
 
 
-def _step(config, trainer, state, opt):
-  del config
-  step = jax.jit(trainer.step)
-  return lambda key: step(state, opt, _x()[:B], key)
-
-
 def _eager_step(config, trainer, state, opt):
   del config
   return lambda key: trainer.step(state, opt, _x()[:B], key)
@@ -133,7 +127,8 @@ CASES = {
         lambda key: sampling.mean_field_image(key, _state(), _x()),
     'sampling.random_visible': lambda key: sampling.random_visible(key, 3, V),
     'Trainer.init (PCD, labels)': _init_pcd,
-    'Trainer.step (PCD, threefry)': _trainer_case(_step, persistent=True, rng='threefry'),
+    # (PCD chains with a raw key: the data_parallel case; keyed(raw, 'threefry'):
+    # the threefry AIS case)
     'Trainer.step (CD, hash, gaussian, not jitted)':
         _trainer_case(_eager_step, visible='gaussian'),
     'Trainer.rewire (rigl)': _trainer_case(_rewire, connectivity='rigl'),

@@ -105,9 +105,8 @@ def _resumed_equals_uninterrupted(tmp_path, config, population):
 @pytest.mark.parametrize('settings', [
     dict(connectivity='ncg', optimizer='adam', persistent=True),
     dict(connectivity='rigl', optimizer='momentum', rewire_every=3),
-    dict(connectivity='set', persistent=True, rewire_every=2),
     dict(connectivity='ncg', visible='gaussian', persistent=True),
-], ids=['ncg-adam-pcd', 'rigl-momentum-cd', 'set-sgd-pcd', 'gaussian-pcd'])
+], ids=['ncg-adam-pcd', 'rigl-momentum-cd', 'gaussian-pcd'])
 def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path, settings):
   config = train.TrainConfig(learning_rate=0.05, **settings)
   _resumed_equals_uninterrupted(tmp_path, config, population=False)
