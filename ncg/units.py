@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 
 from ncg import estimators
+from ncg import inputs
 from ncg import precision
 from ncg import rbm
 from ncg import sampling
@@ -221,11 +222,13 @@ def log_likelihood(state: RBMState, v: jax.Array, log_z: jax.Array,
   """Per-example log p(v) = −F(v) − log Z, (N, V) → (N,), in nats.
 
   ``visible`` defaults to the state's own type (``state.visible``); a
-  different one is an InputError. For Gaussian units this is a log density
+  different one is an InputError, and so is v that does not fit it
+  (:func:`ncg.inputs.check_data`: width, float dtype, 0/1 for binary units). For Gaussian units this is a log density
   (of standardised data: add −Σ_i log s_i for the density of the original
   units, s_i their scales).
   """
   visible = state.visible if visible is None else visible
+  inputs.check_data(v, state.num_visible, visible, 'v')
   check(visible == state.visible,
         f'log_likelihood(visible={visible!r}) of an RBM with {state.visible!r} '
         'visible units')

@@ -106,6 +106,8 @@ def _refusals():
       'log_likelihood of the other type': (
           lambda: units.log_likelihood(b, jnp.zeros((2, V)), 0.0, 'gaussian'),
           "'bernoulli' visible units"),
+      'non-binary data to a binary model': (
+          lambda: units.log_likelihood(b, jnp.full((2, V), 0.5), 0.0), 'not binary'),
       'unknown visible type': (
           lambda: rbm.init(key, V, H, visible='poisson'), 'unknown visible unit type'),
   }
