@@ -76,8 +76,6 @@ def test_packaged_configs_find_their_data_or_leave_it_unset(tmp_path, monkeypatc
   monkeypatch.chdir(tmp_path)                       # no ../shared/data here
   assert uci.get_config().data.path == '' and mnist.get_config().data.path == ''
   for name in configs.names():
-    if name.startswith('prune_'):
-      continue          # the pruning configs (experiments/configs/prune_*)
     text = json.dumps(_config(name).to_dict(), default=str)
     assert 'shared' not in text, name
   monkeypatch.setenv(configs.DATA_VARIABLE, str(tmp_path / 'data'))

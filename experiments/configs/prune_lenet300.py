@@ -11,12 +11,14 @@ training digits are held out for choosing settings (validation error).
 
 import ml_collections
 
+from experiments import configs
+
 
 def get_config():
   config = ml_collections.ConfigDict()
   config.data = ml_collections.ConfigDict()
   config.data.name = 'mnist_idx'          # or 'embedded', 'tfds:mnist'
-  config.data.path = '../shared/data/mnist'
+  config.data.path = configs.data_path('mnist')  # $NCG_DATA/mnist, a clone's ../shared, or pass it
   config.data.validation_size = 10000     # held out of training; unset = the data set's default
   config.model = ml_collections.ConfigDict()
   config.model.net = 'mlp'                # a kind of ncg.parsimonious.models.KINDS
