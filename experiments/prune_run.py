@@ -163,7 +163,8 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       price_macs=prices_lib.PRICES[t.price].expected_macs, warmup_steps=warmup * steps,
       gate_rate_factor=float(t.get('gate_rate_factor', train_lib.L0_RATE_FACTOR)),
       gate_clamp=float(t.get('gate_clamp', 0.0)), weight_ema=float(t.get('weight_ema', 0.0)),
-      penalty_ramp_steps=int(float(t.get('penalty_ramp_epochs', 0.0)) * steps)))
+      penalty_ramp_steps=int(float(t.get('penalty_ramp_epochs', 0.0)) * steps),
+      difference_examples=int(t.get('difference_examples', 0))))
   train_lib.validate(tconfig, arch)
   fconfig = (finetune_lib.finetune_config(tconfig, finetune * steps if t.cosine_decay else 0)
              if finetune else None)
@@ -273,7 +274,7 @@ def decision_record(config: ml_collections.ConfigDict, dataset: data_lib.Dataset
 
 
 def train_macs(record: dict, tconfig: train_lib.Config, start: Architecture,
-               warmup_epochs: int = 0) -> float:
+               warmup_epochs: int = 0, batch_size: int = 0) -> float:
   """Forward-pass MACs per example of one epoch's steps (its record): the arrays'
   MACs × the method's passes (1 when the gates are deterministic: every gate
   decided and no exploration, the warm-up, the deterministic phase), plus the
@@ -286,7 +287,10 @@ def train_macs(record: dict, tconfig: train_lib.Config, start: Architecture,
   macs = passes * record['computed']['macs']
   if tconfig.estimator == 'local' and not finetune and train_lib.METHODS[tconfig.method].gated:
     widths = record['computed']['widths']
-    macs += (1 if decided else 2) * local_lib.difference_macs(start._replace(widths=tuple(widths)))
+    share = (min(1.0, tconfig.difference_examples / batch_size)
+             if tconfig.difference_examples and batch_size else 1.0)
+    macs += share * (1 if decided else 2) * local_lib.difference_macs(
+        start._replace(widths=tuple(widths)))
   return float(macs)
 
 
@@ -451,6 +455,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'grace_epochs': int(config.train.grace_epochs),
       'warmup_epochs': warmup,
       'penalty_ramp_epochs': float(config.train.get('penalty_ramp_epochs', 0.0)),
+      'difference_examples': tconfig.difference_examples,
       'gated': method.gated,
       'penalty': tconfig.penalty,      # as trained (the dense method pins 0)
       'price': config.train.price if method.gated else 'none',
@@ -487,7 +492,8 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       # forward-pass MAC-epochs: per-example MACs of the arrays × passes per step,
       # plus the exact differences of the 'local' estimator (two draws while
       # some gate is undecided, one after)
-      'train_mac_epochs': float(sum(train_macs(r, tconfig, start, warmup) for r in epochs)),
+      'train_mac_epochs': float(sum(train_macs(r, tconfig, start, warmup, schedule.batch_size)
+                                    for r in epochs)),
       'finetune_mac_epochs': float(sum(train_macs(r, tconfig, start) for r in epochs
                                        if r.get('phase') == 'finetune')),
       'dense_mac_epochs': float(schedule.epochs * complexity.macs(start)),

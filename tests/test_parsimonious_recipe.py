@@ -176,3 +176,20 @@ def test_price_ramp_rises_linearly_after_the_grace():
     assert float(train.price(arch, config, probs, jnp.int32(step))) == pytest.approx(
         factor * full, rel=1e-6)
   assert float(train.price(arch, config, probs)) == pytest.approx(full, rel=1e-6)
+
+
+def test_differences_on_a_subsample_of_the_batch():
+  """difference_examples = m: the hidden groups' θ-gradient is the exact differences'
+  mean over the batch's first m rows (a uniform subsample of a shuffled batch)."""
+  arch = models.mlp(5, (4, 3), num_classes=2)
+  weights = models.init_weights(jax.random.key(0), arch, 5)
+  x = jax.random.uniform(jax.random.key(1), (8, 5))
+  y = jax.random.randint(jax.random.key(2), (8,), 0, 2)
+  thetas = [jnp.ones(5), jnp.ones(4), jnp.ones(3)]
+  config = _config(arch, estimator='local', explore=0.0, difference_examples=3)
+  gates = [jnp.ones((8, w)) for w in arch.widths]     # one draw at θ = 1, used twice
+  grads = train.theta_gradient_estimate(arch, config, weights, thetas, x, y, gates, gates)
+  gates = [g[:3] for g in gates]
+  want = models.kind(arch).hidden_differences(arch, weights, x[:3], y[:3], gates)
+  for got, d in zip(grads[1:], want):
+    np.testing.assert_allclose(got, d.mean(0), rtol=1e-5, atol=1e-7)

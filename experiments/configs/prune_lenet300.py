@@ -57,7 +57,8 @@ def get_config():
   config.train.weight_ema = 0.0           # β of a weight average used for evaluation (0: none)
   config.train.prior_variance = 0.05      # σ² of the Gaussian slab on the weights
   config.train.coupled_prior = True       # slab prior paid only by weights in use (× θ)
-  config.train.estimator = 'taylor_cv'    # or 'antithetic'
+  config.train.estimator = 'taylor_cv'    # or 'antithetic', 'local' (exact hidden-unit differences)
+  config.train.difference_examples = 0    # 'local': differences on this many examples per batch (0: all)
   config.train.decide_epoch = 0           # 0: θ decides itself; else fold θ after this epoch
   config.train.chunk_steps = 50           # updates between shrink checks
   config.train.shrink_fraction = 0.2      # shrink once a group can lose >= 20% (0: always, 1: never)
