@@ -149,12 +149,13 @@ def starts_tables(runs: list[dict[str, Any]]) -> list[str]:
                for s in group):
       continue
     scale = 100.0 if field.endswith('accuracy') else 1.0
+    biases = ('base-rate visible biases (on UCI both starts have them: they differ in '
+              'the weights only)' if scale != 1 else 'biases 0')
     out += [f'**{title}.** Machine: a shared 2-core CPU. Studies '
             f'{", ".join(f"`{x}`" for x in studies)}; reference start W ~ U[−1, 1], '
-            'biases 0; small start W ~ N(0, 0.01²), base-rate visible biases; '
+            f'{biases}; small start W ~ N(0, 0.01²), base-rate visible biases; '
             "fixed/SET/RigL at the final density of the NCG runs of the same start."
-            + (' Accuracies in %; on UCI both starts have base-rate visible biases '
-               '(they differ in the weights only).' if scale != 1 else ''), '']
+            + (' Accuracies in %.' if scale != 1 else ''), '']
     out += starts_table(group, field, label, scale) + ['']
   return out
 
