@@ -296,10 +296,33 @@ def l0_paper(epochs, seeds):
     yield _line(LENET300_L0, 'l0_paper', 'l0_lam0.1', s, epochs)
 
 
+def robustness_compete(epochs, seeds):
+  """Robustness of the recipe (configs/prune_lenet300_recipe.py, λ/N = 10⁻³, 100 epochs:
+  10 gated + 90 deterministic): starts 1×, 2×, 4× and the deeper MLP, and the
+  initialisations (He, LeCun × 0.5 and × 2, θ_init = 0.9) at the 1× start, widths *and*
+  error (5 seeds: --seeds=0,1,2,3,4). The exact differences on 64 examples of each batch
+  at every start (``difference_examples``: the 4× start's (256, 1200, 400) arrays cost
+  ≈ 70× a dense step otherwise): runs/prune/robustness_compete/..."""
+  del epochs
+  sub = dict(train__difference_examples=64)
+  for widths in ('300,100', '600,200', '1200,400', '300,100,100'):
+    for s in seeds:
+      yield _line(LENET300_RECIPE, 'robustness_compete', f'w{widths.replace(",", "-")}', s,
+                  100, model__widths=f"'({widths})'", **sub)
+  for name, overrides in (('he', dict(train__init_scheme='he')),
+                          ('x0.5', dict(train__init_scale=0.5)),
+                          ('x2', dict(train__init_scale=2.0)),
+                          ('theta0.9', dict(train__theta_init=0.9))):
+    for s in seeds:
+      yield _line(LENET300_RECIPE, 'robustness_compete', f'w300-100_{name}', s, 100,
+                  **overrides, **sub)
+
+
 # λ/N of the recipe's two frontier points (chosen on validation in recipe_probes)
 RECIPE_PENALTIES = ('2e-4', '1e-3')
 
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
+           'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
            'exact': exact, 'exact_verdict': exact_verdict,
