@@ -60,8 +60,10 @@ def _label(s) -> str:
   price = s.get('price', 'unit')
   value = (f'κ/N={s["penalty"]:g}' if price == 'expected_macs' else
            f'λ/N={s["penalty"]:g}' + ('' if price == 'unit' else f' ({price})'))
-  scale = s.get('penalty_scale') or []
-  if price == 'unit' and scale and any(v != 1 for v in scale):
+  scale = s.get('penalty_multipliers')
+  if scale is None and price == 'unit':     # older summaries: the unit row is all 1
+    scale = s.get('penalty_scale') or []
+  if scale and any(v != 1 for v in scale):
     value += ' ×(' + ','.join(f'{v:g}' for v in scale) + ')'
   detail = (f' {s["gated_epochs"]}+{s["finetune_epochs"]} det.'
             if s.get('finetune_epochs') else '')

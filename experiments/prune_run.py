@@ -460,6 +460,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'penalty': tconfig.penalty,      # as trained (the dense method pins 0)
       'price': config.train.price if method.gated else 'none',
       'penalty_scale': list(tconfig.penalty_scale),
+      'penalty_multipliers': [float(v) for v in config.train.penalty_scale],
       'learning_rate': tconfig.learning_rate,
       'cosine_decay': bool(config.train.cosine_decay),
       'batch_size': schedule.batch_size,

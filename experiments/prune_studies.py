@@ -78,6 +78,11 @@ def collect(results: str = 'results/parsimonious') -> None:
     with open(path) as f:
       summary = json.load(f)
     summary['gates'] = int(sum(summary['start_widths']))
+    config_path = os.path.join(os.path.dirname(path), 'config.json')
+    if 'penalty_multipliers' not in summary and os.path.isfile(config_path):
+      with open(config_path) as f:   # summaries written before the field existed
+        summary['penalty_multipliers'] = [
+            float(v) for v in json.load(f)['train'].get('penalty_scale', ())]
     if summary['method'] != 'bernoulli':   # runs started before prune_run counted these so
       summary.pop('decisions', None)
       summary['train_mac_epochs'] = float(sum(summary['computed_macs_per_epoch']))
