@@ -295,10 +295,14 @@ def compete(epochs, seeds):
 
 
 def l0_paper(epochs, seeds):
-  """The L0 paper's protocol (configs/prune_lenet300_l0.py) cut to ``--epochs``:
-  runs/prune/l0_paper/..."""
-  for s in seeds:
-    yield _line(LENET300_L0, 'l0_paper', 'l0_lam0.1', s, epochs)
+  """The L0 paper's protocol (configs/prune_lenet300_l0.py), seed 0, cut to 40 epochs on
+  the shared CPU: λ = 0.1 on every layer (the paper's "λ = 0.1/N" row), then per-layer
+  multipliers of the fan-out price towards 266-88-33 (runs/prune/l0_paper/...)."""
+  del epochs, seeds
+  for name, scale in (('lam0.1', ()), ('sc1-3-10', (1, 3, 10)), ('sc1-6-40', (1, 6, 40))):
+    extra = {'train__penalty_scale': "'(" + ','.join(map(str, scale)) + ")'"} if scale else {}
+    yield _line(LENET300_L0, 'l0_paper', f'l0paper_{name}_e40', '0', 40, **extra).replace(
+        '_s0', '')
 
 
 def robustness_compete(epochs, seeds):
