@@ -34,7 +34,7 @@ def finetune_config(config: train_lib.Config, steps: int) -> train_lib.Config:
   """The trainer config of the deterministic phase: ``config``'s weights' settings
   with the dense method and a cosine decay over ``steps`` (0: constant rate)."""
   return train_lib.method_config(config._replace(
-      method='dense', decay_steps=int(steps), decide_step=0, weight_ema=config.weight_ema))
+      method='dense', decay_steps=int(steps), decide_step=0))
 
 
 def start(arch: Architecture, config: train_lib.Config, state: train_lib.TrainState,
