@@ -330,7 +330,58 @@ def robustness_compete(epochs, seeds):
 # λ/N of the recipe's two frontier points (chosen on validation in recipe_probes)
 RECIPE_PENALTIES = ('2e-4', '1e-3')
 
+# λ/N of the warm-up + ramp recipe's two frontier points (chosen on validation in ramp_probes)
+RAMP_PENALTIES = ('1e-3', '4e-3')
+_RAMP = dict(train__warmup_epochs=2, train__penalty_ramp_epochs=4)
+
+
+def ramp_probes(epochs, seeds):
+  """Second round of single-seed probes (seed 0, validation) of the recipe at its full
+  100-epoch protocol: the dense warm-up (2 epochs) with the price ramped in over 4
+  epochs, the best row of recipe_probes at 30 epochs, at four λ/N; a lower λ/N without
+  them; a 20-epoch gated phase; a 190-epoch deterministic phase; and the L0 paper's
+  protocol (40 epochs) with per-layer multipliers towards the recipe's costs:
+  runs/prune/ramp_probes/..."""
+  del epochs, seeds
+  for penalty in ('1e-3', '3e-3', '4e-3', '6e-3'):
+    yield _line(LENET300_RECIPE, 'ramp_probes', f'r100_l{penalty}_warm2_ramp4', '0', 100,
+                train__penalty=penalty, **_RAMP).replace('_s0', '')
+  yield _line(LENET300_RECIPE, 'ramp_probes', 'r100_l1.5e-4', '0', 100,
+              train__penalty='1.5e-4').replace('_s0', '')
+  yield _line(LENET300_RECIPE, 'ramp_probes', 'r110_g20_l1e-3', '0', 110,
+              train__penalty='1e-3').replace('_s0', '')
+  yield _line(LENET300_RECIPE, 'ramp_probes', 'r200_l1e-3_warm2_ramp4', '0', 200,
+              train__penalty='1e-3', train__finetune_epochs=190, **_RAMP).replace('_s0', '')
+  for scale in ((1, 12, 150), (2, 30, 400)):
+    name = '-'.join(map(str, scale))
+    yield _line(LENET300_L0, 'ramp_probes', f'l0paper_sc{name}_e40', '0', 40,
+                train__penalty_scale="'(" + ','.join(map(str, scale)) + ")'").replace('_s0', '')
+
+
+def compete_ramp(epochs, seeds):
+  """The recipe with the dense warm-up and the price ramp (configs/prune_lenet300_recipe.py
+  + warmup_epochs 2, penalty_ramp_epochs 4; 100 epochs: 10 gated + 90 deterministic) at
+  the two λ/N of RAMP_PENALTIES, 3 seeds; the dense reference is frontier_compete's:
+  runs/prune/frontier_ramp/..."""
+  del epochs
+  for s in seeds:
+    for penalty in RAMP_PENALTIES:
+      yield _line(LENET300_RECIPE, 'frontier_ramp', f'ramp_l{penalty}', s, 100,
+                  train__penalty=penalty, **_RAMP)
+
+
+def lenet5_recipe(epochs, seeds):
+  """LeNet-5 with the deterministic phase (configs/prune_lenet5_recipe.py: 10 gated + 20
+  deterministic epochs at λ/N = 2·10⁻⁴, for BC-GHS's ≈ 153K MACs):
+  runs/prune/lenet5_recipe/..."""
+  del epochs
+  for s in seeds:
+    yield _line('--config=experiments/configs/prune_lenet5_recipe.py', 'lenet5_recipe',
+                'recipe_l2e-4', s, 30)
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
+           'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
+           'lenet5_recipe': lenet5_recipe,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
