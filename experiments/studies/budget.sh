@@ -4,11 +4,14 @@
 # (the same command) resumes it. run <workdir> <flags...> skips a finished
 # sweep (summary.json present) and ends the call when one stops early, so a
 # sweep that reads another's density (model.density_from) waits for it.
+# SWEEPS (space-separated workdir names, default all) runs only those, in the
+# script's order: SWEEPS="fixed_small rigl_small" skips every other sweep.
 deadline=$(( $(date +%s) + ${BUDGET:-660} ))
 finished() { [ -f "$1/summary.json" ]; }
 run() {
   local w=$1; shift
   finished $w && return 0
+  if [ -n "${SWEEPS:-}" ] && [[ " $SWEEPS " != *" $(basename $w) "* ]]; then return 0; fi
   local left=$(( deadline - $(date +%s) ))
   if [ $left -le 60 ]; then echo "budget spent before $w; rerun to continue"; exit 0; fi
   local rc=0

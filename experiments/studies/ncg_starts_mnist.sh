@@ -9,7 +9,8 @@
 # one call: the running sweep gets SIGTERM at the deadline, finishes its epoch,
 # checkpoints and exits 0, and the next call (the same command) resumes it. A
 # sweep that reads another's density waits until that one has finished.
-# Per member-epoch: 12-60 s on the shared 2-core CPU (load-dependent).
+# Per member-epoch: 12-60 s on the shared 2-core CPU (load-dependent). SWEEPS
+# (budget.sh) picks sweeps by name, e.g. SWEEPS="fixed_small rigl_small".
 set -euo pipefail
 out=${1:-runs/starts_mnist}
 epochs=${EPOCHS:-20}
