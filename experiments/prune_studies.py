@@ -68,7 +68,7 @@ def lenet5(epochs, seeds):
 def collect(results: str = 'results/parsimonious') -> None:
   """Copies every finished runs/prune/<study>/<run>/summary.json to results/; the
   λ/N = 1e-4 frontier runs (the default recipe at the 1× start) also count as
-  robustness/w300-100 runs."""
+  robustness/w300-100 runs, and frontier_compete's dense runs as frontier_ramp's."""
   import glob  # pylint: disable=g-import-not-at-top
   import json  # pylint: disable=g-import-not-at-top
   import os  # pylint: disable=g-import-not-at-top
@@ -89,6 +89,9 @@ def collect(results: str = 'results/parsimonious') -> None:
     targets = [os.path.join(results, study, run)]
     if study == 'frontier' and run.startswith('bernoulli_l1e-4'):
       targets.append(os.path.join(results, 'robustness', f'w300-100_{run.split("_")[-1]}'))
+    if study == 'frontier_compete' and run.startswith('dense_'):
+      # the dense reference of the warm-up + ramp frontier (the same 100-epoch protocol)
+      targets.append(os.path.join(results, 'frontier_ramp', run))
     if study == 'robustness_local' and re.fullmatch(r'w300-100_s\d+', run):
       # the exact recipe's default start is its frontier's λ/N = 10⁻³ point
       targets.append(os.path.join(results, 'frontier_local',
@@ -379,9 +382,38 @@ def lenet5_recipe(epochs, seeds):
     yield _line('--config=experiments/configs/prune_lenet5_recipe.py', 'lenet5_recipe',
                 'recipe_l2e-4', s, 30)
 
+L0_SCALES = ((1, 12, 150), (2, 30, 400))   # per-layer λ multipliers: ≈ 18K and ≈ 8K MACs at 40 epochs
+
+
+def l0_compete(epochs, seeds):
+  """The L0 paper's protocol (configs/prune_lenet300_l0.py) at the recipe's 100 epochs
+  (the paper's 200 cut to the frontier's protocol, stated), at the two per-layer
+  multipliers of ramp_probes, 3 seeds, in the frontier_ramp folder beside the method:
+  runs/prune/frontier_ramp/l0_sc..."""
+  del epochs
+  for s in seeds:
+    for scale in L0_SCALES:
+      name = '-'.join(map(str, scale))
+      yield _line(LENET300_L0, 'frontier_ramp', f'l0_sc{name}', s, 100,
+                  train__penalty_scale="'(" + ','.join(map(str, scale)) + ")'")
+
+
+def robustness_ramp(epochs, seeds):
+  """Robustness of the warm-up + ramp recipe (λ/N = 10⁻³, 100 epochs: 10 gated + 90
+  deterministic) at the 1× and 2× starts, widths *and* error, the exact differences on
+  64 examples of each batch at both starts (``difference_examples``):
+  runs/prune/robustness_ramp/..."""
+  del epochs
+  sub = dict(train__difference_examples=64, train__penalty='1e-3', **_RAMP)
+  for s in seeds:
+    for widths in ('600,200', '300,100'):
+      yield _line(LENET300_RECIPE, 'robustness_ramp', f'w{widths.replace(",", "-")}', s,
+                  100, model__widths=f"'({widths})'", **sub)
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
-           'lenet5_recipe': lenet5_recipe,
+           'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete,
+           'robustness_ramp': robustness_ramp,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
