@@ -67,7 +67,19 @@ def _label(s) -> str:
     value += ' ×(' + ','.join(f'{v:g}' for v in scale) + ')'
   detail = (f' {s["gated_epochs"]}+{s["finetune_epochs"]} det.'
             if s.get('finetune_epochs') else '')
+  if s.get('warmup_epochs'):
+    detail += f', warm-up {s["warmup_epochs"]}'
+  if s.get('penalty_ramp_epochs'):
+    detail += f', ramp {s["penalty_ramp_epochs"]}'
   return f'{s.get("method", "bernoulli")} {value}{detail}'
+
+
+def undecided(s) -> int:
+  """The gates the architecture left to rounding: those still strictly inside (0, 1)
+  at the switch to the deterministic phase (decided there by θ ≥ ½), else at the end."""
+  if s.get('finetune_epochs') and s.get('rounded_units') is not None:
+    return int(s['rounded_units'])
+  return int(s.get('undecided_units', 0))
 
 
 def _study(s) -> str:
@@ -77,7 +89,8 @@ def _study(s) -> str:
 
 def run_table(runs: list[dict[str, Any]]) -> list[str]:
   out = ['| run | start | final | validation error % | test error % (last epoch) | '
-         'test-selected best epoch, for comparability only % | MACs | undecided / gates | '
+         'test-selected best epoch, for comparability only % | MACs | undecided / gates '
+         '(with a deterministic phase: rounded at the switch) | '
          'decisions agreeing with sign(Δ+λ/N) (with prior) | training MAC-epochs vs dense | '
          'train s |',
          '|---|---|---|---|---|---|---|---|---|---|---|']
@@ -92,7 +105,7 @@ def run_table(runs: list[dict[str, Any]]) -> list[str]:
     out.append(f'| {os.path.dirname(s["_path"])} | {arch(s["start_widths"])} | '
                f'{arch(s["final_widths"])} | {_pct(s.get("validation_error"))} | '
                f'{_pct(s["test_error"])} | {_pct(s.get("test_error_best_epoch"))} | '
-               f'{s["macs"]:,} | {s.get("undecided_units", "")} / {s.get("gates", "")} | '
+               f'{s["macs"]:,} | {undecided(s)} / {s.get("gates", "")} | '
                f'{agree} | {cost} | {s.get("train_seconds", 0):.0f} |')
   return out
 
@@ -103,7 +116,8 @@ def frontier(runs: list[dict[str, Any]], figure_dir: str | None, name: str) -> l
   for s in runs:
     groups.setdefault(_label(s), []).append(s)
   out = ['| setting | runs | final widths (mean) | validation error % | test error % | '
-         'test-selected best epoch % (comparability only) | MACs | undecided gates | '
+         'test-selected best epoch % (comparability only) | MACs | undecided gates (with a '
+         'deterministic phase: rounded at the switch) | '
          'training MAC-epochs vs dense | train s |', '|---|---|---|---|---|---|---|---|---|---|']
   for label, g in sorted(groups.items(), key=lambda kv: (kv[0] != 'dense', kv[0])):
     widths = np.mean([s['final_widths'] for s in g], axis=0)
@@ -113,7 +127,7 @@ def frontier(runs: list[dict[str, Any]], figure_dir: str | None, name: str) -> l
                f'{mean_std([100 * s["test_error"] for s in g])} | '
                f'{mean_std([100 * s.get("test_error_best_epoch", s["test_error"]) for s in g])} | '
                f'{mean_std([s["macs"] for s in g], "{:,.0f}")} | '
-               f'{mean_std([s.get("undecided_units", 0) for s in g], "{:.0f}")} | '
+               f'{mean_std([undecided(s) for s in g], "{:.0f}")} | '
                f'{mean_std([s["train_mac_epochs"] / s["dense_mac_epochs"] for s in g], "{:.2f}")} | '
                f'{mean_std([s.get("train_seconds", 0) for s in g], "{:.0f}")} |')
   out += [''] + chosen_on_validation(groups, BUDGETS.get(runs[0]['net'], (None,)))
