@@ -18,6 +18,14 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ['JAX_COMPILATION_CACHE_DIR'] = _cache
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
+# The suite compiles hundreds of small programs and runs most of them for
+# milliseconds: compiling them without LLVM's optimisation passes halves the
+# compile time of a typical test (the XLA graph passes still run, and XLA's
+# CPU code is not fast-math at any level, so the arithmetic is the same).
+# The subprocesses the tests start inherit it. A level set by the caller wins.
+if 'xla_backend_optimization_level' not in os.environ.get('XLA_FLAGS', ''):
+  os.environ['XLA_FLAGS'] = ' '.join(filter(None, (
+      os.environ.get('XLA_FLAGS', ''), '--xla_backend_optimization_level=0')))
 
 import jax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp

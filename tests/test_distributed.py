@@ -168,12 +168,15 @@ def test_sharded_over_eight_devices_and_two_processes(tmp_path):
   two processes (start-up, per-host minibatches, one writer of a shared
   workdir)."""
   base = dict(os.environ, JAX_PLATFORMS='cpu')
-  base.pop('XLA_FLAGS', None)
+  # Only conftest's optimisation level of the caller's XLA flags is kept.
+  flags = base['XLA_FLAGS'] = ' '.join(
+      f for f in base.get('XLA_FLAGS', '').split()
+      if f.startswith('--xla_backend_optimization_level'))
   launch = lambda script, env: subprocess.Popen(
       [sys.executable, '-c', script], cwd=ROOT, env=env, text=True,
       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   eight = launch(SCRIPT, dict(
-      base, XLA_FLAGS='--xla_force_host_platform_device_count=8'))
+      base, XLA_FLAGS=f'{flags} --xla_force_host_platform_device_count=8'))
   port = _free_port()
   hosts = [launch(MULTI_HOST, dict(
       base, JAX_COORDINATOR_ADDRESS=f'localhost:{port}',
