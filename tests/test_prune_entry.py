@@ -8,6 +8,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from experiments import prune
 from experiments import prune_report
@@ -16,57 +17,75 @@ from experiments import workdir as workdir_lib
 from experiments.configs import prune_tiny
 
 
-def test_tiny_run_resumes_from_the_checkpoint_alone(tmp_path):
+def _phases_config():
+  """Dense warm-up (epoch 1), gated epochs with the expected-MAC price (2, 3), then
+  the deterministic phase (4, 5); shrinking (and its audit) in the gated epochs."""
   config = prune_tiny.get_config()
-  straight = prune.train_and_evaluate(config, str(tmp_path / 'straight'))
-  resumed_dir = tmp_path / 'resumed'
-  assert prune.train_and_evaluate(config, str(resumed_dir), stop_after_epochs=2) is None
-  assert not os.path.exists(resumed_dir / prune.SUMMARY_FILE)
-  os.remove(resumed_dir / workdir_lib.METRICS_FILE)     # resume must not need it
-  resumed = prune.train_and_evaluate(config, str(resumed_dir))
-  for key in ('final_widths', 'test_error', 'validation_error', 'macs', 'params',
-              'undecided_units'):
-    assert resumed[key] == straight[key], key
-  gathers = [workdir_lib.read_json(str(tmp_path / d / 'model' / 'metadata.json'))
-             ['architecture']['gather'] for d in ('straight', 'resumed')]
-  assert gathers[0] == gathers[1] and 'final_gather' not in resumed
-  with open(resumed_dir / prune.SUMMARY_FILE) as f:
-    summary = json.load(f)
-  assert summary['start_widths'] == [784, 32, 16]
-  assert summary['method'] == 'bernoulli' and summary['gates'] > 0
-  # pruning happened during training (after the grace epoch) and the arrays shrank
-  records = workdir_lib.read_metrics(str(tmp_path / 'straight'))
-  assert [r['epoch'] for r in records] == [0, 1, 2, 3]
-  assert records[1]['alive']['widths'] == [784, 32, 16]          # grace: nobody left
-  assert records[-1]['computed']['macs'] < records[0]['computed']['macs']
-  assert summary['train_mac_epochs'] < summary['dense_mac_epochs'] * 3
-  decisions = summary['decisions']
-  assert decisions['examples'] == 200 and decisions['decided_gates'] > 0
-
-
-def test_deterministic_phase_run_resumes_across_the_switch(tmp_path):
-  """Dense warm-up, gated epochs with the expected-MAC price, then the deterministic
-  phase: a run stopped at the switch and resumed equals the straight run; the widths
-  do not move in the deterministic phase; the summary says what trained."""
-  config = prune_tiny.get_config()
-  config.train.epochs = 4
+  config.train.epochs = 5
   config.train.finetune_epochs = 2
   config.train.warmup_epochs = 1
   config.train.price = 'expected_macs'
   config.train.penalty = 3e-6
-  config.train.shrink_fraction = 0.05      # shrink (and audit) during the gated epochs
-  straight = prune.train_and_evaluate(config, str(tmp_path / 'straight'))
-  assert prune.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_after_epochs=2) is None
-  resumed = prune.train_and_evaluate(config, str(tmp_path / 'resumed'))
-  for key in ('final_widths', 'test_error', 'validation_error', 'test_error_gated', 'macs'):
+  config.train.shrink_fraction = 0.05
+  return config
+
+
+@pytest.fixture(scope='module')
+def phases(tmp_path_factory):
+  """The straight run, and one run stopped in the gated phase (epoch 2), resumed
+  from its checkpoint alone (metrics.jsonl removed), stopped again at the switch to
+  the deterministic phase (epoch 3) and resumed to the end. One config: the stopped
+  and resumed runs reuse the straight run's compiled programs."""
+  base = tmp_path_factory.mktemp('phases')
+  config = _phases_config()
+  straight = prune.train_and_evaluate(config, str(base / 'straight'))
+  resumed_dir = base / 'resumed'
+  assert prune.train_and_evaluate(config, str(resumed_dir), stop_after_epochs=2) is None
+  assert not os.path.exists(resumed_dir / prune.SUMMARY_FILE)
+  os.remove(resumed_dir / workdir_lib.METRICS_FILE)     # resume must not need it
+  assert prune.train_and_evaluate(config, str(resumed_dir), stop_after_epochs=3) is None
+  assert not os.path.exists(resumed_dir / prune.SUMMARY_FILE)
+  resumed = prune.train_and_evaluate(config, str(resumed_dir))
+  return {'base': base, 'straight': straight, 'resumed': resumed}
+
+
+def test_tiny_run_resumes_from_the_checkpoint_alone(phases):
+  """Stopped mid-way through the gated phase and at the switch, resumed without
+  its metrics: the same run as the straight one."""
+  straight, resumed, base = phases['straight'], phases['resumed'], phases['base']
+  for key in ('final_widths', 'test_error', 'validation_error', 'test_error_gated',
+              'macs', 'params', 'undecided_units'):
     assert resumed[key] == straight[key], key
-  records = workdir_lib.read_metrics(str(tmp_path / 'straight'))
-  assert [r['phase'] for r in records] == ['gated'] * 3 + ['finetune'] * 2
+  gathers = [workdir_lib.read_json(str(base / d / 'model' / 'metadata.json'))
+             ['architecture']['gather'] for d in ('straight', 'resumed')]
+  assert gathers[0] == gathers[1] and 'final_gather' not in resumed
+  with open(base / 'resumed' / prune.SUMMARY_FILE) as f:
+    summary = json.load(f)
+  assert summary['start_widths'] == [784, 32, 16]
+  assert summary['method'] == 'bernoulli' and summary['gates'] > 0
+  # pruning happened during training (after the grace epoch) and the arrays shrank
+  records = workdir_lib.read_metrics(str(base / 'straight'))
+  assert [r['epoch'] for r in records] == [0, 1, 2, 3, 4, 5]
+  assert records[1]['alive']['widths'] == [784, 32, 16]          # grace: nobody left
+  assert records[-1]['computed']['macs'] < records[0]['computed']['macs']
+  # cheaper than the unshrunk arrays: 1 pass (warm-up) + 2 × 3 (gated) + 2 × 1 of 5 epochs
+  assert summary['train_mac_epochs'] < summary['dense_mac_epochs'] * 9 / 5
+  decisions = summary['decisions']
+  assert decisions['examples'] == 200 and decisions['decided_gates'] > 0
+
+
+def test_deterministic_phase_run_resumes_across_the_switch(phases):
+  """Dense warm-up, gated epochs with the expected-MAC price, then the deterministic
+  phase (the run of the fixture above, resumed at the switch too): the widths do not
+  move in the deterministic phase; the summary says what trained."""
+  straight = phases['straight']
+  records = workdir_lib.read_metrics(str(phases['base'] / 'straight'))
+  assert [r['phase'] for r in records] == ['gated'] * 4 + ['finetune'] * 2
   assert records[1]['theta_histogram'][0][9] == 784          # warm-up: θ still at 0.9
-  assert records[3]['computed']['widths'] == records[4]['computed']['widths'] \
+  assert records[4]['computed']['widths'] == records[5]['computed']['widths'] \
       == straight['final_widths']
-  assert records[2]['decisions']['decided_gates'] >= 0 and 'rounded_units' in records[2]
-  assert straight['gated_epochs'] == 2 and straight['finetune_epochs'] == 2
+  assert records[3]['decisions']['decided_gates'] >= 0 and 'rounded_units' in records[3]
+  assert straight['gated_epochs'] == 3 and straight['finetune_epochs'] == 2
   assert straight['price'] == 'expected_macs' and straight['warmup_epochs'] == 1
   assert 0 < straight['finetune_mac_epochs'] == 2 * straight['macs']
   audit = straight['removal_audit']        # every unit that left the arrays, held out
