@@ -29,10 +29,16 @@ def final_params(workdir):
   return rbm_run.load_trained(str(workdir))
 
 
+# One run serves every test here: the tiny config (2 epochs) as a joint RBM with
+# label units, trained with PCD. The plain RBM trained with CD through the same
+# entry point: tests/test_first_hour.py.
+JOINT_PCD = ('--config.model.labels=True', '--config.train.persistent=True')
+
+
 @pytest.fixture(scope='module')
 def finished_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('runs') / 'tiny'
-  result = run_train(workdir)
+  result = run_train(workdir, *JOINT_PCD)
   return workdir, result
 
 
@@ -58,10 +64,10 @@ def test_outputs_of_a_run(finished_run):
 # tests/test_first_hour.py.
 
 
-def test_joint_rbm_with_labels_and_pcd(tmp_path):
-  run_train(tmp_path / 'labels', '--config.model.labels=True',
-            '--config.train.persistent=True', '--config.train.epochs=1')
-  run = final_params(tmp_path / 'labels')
+def test_joint_rbm_with_labels_and_pcd(finished_run):
+  workdir, _ = finished_run
+  assert json.load(open(workdir / 'config.json'))['train']['persistent'] is True
+  run = final_params(workdir)
   assert run.label_units == 10 and run.state.W.shape == (794, 64)
   np.testing.assert_array_equal(np.asarray(run.state.strength)[-10:], 1.0)
 
@@ -70,10 +76,22 @@ def test_joint_rbm_with_labels_and_pcd(tmp_path):
 # tests/test_reliability_inputs.py.
 
 
-def test_workdir_with_a_different_config_is_refused(finished_run):
+def test_workdir_with_a_different_config_is_refused(finished_run, capsys):
+  """In-process, through the entry point's error handler (exit 2, one line): a
+  subprocess would only add JAX's start-up; the command line's own parsing of
+  bad input: tests/test_reliability_inputs.py."""
+  sys.path.insert(0, ROOT)
+  from experiments import rbm_run  # pylint: disable=g-import-not-at-top
+  from experiments import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  from experiments.configs import tiny  # pylint: disable=g-import-not-at-top
   workdir, _ = finished_run
   before = open(workdir / 'metrics.jsonl').read()
-  result = run_train(workdir, '--config.model.num_hidden=32', check=False)
-  assert result.returncode == 2
-  assert 'different config' in result.stderr and 'num_hidden' in result.stderr
+  config = tiny.get_config()
+  config.model.labels = config.train.persistent = True   # JOINT_PCD
+  config.model.num_hidden = 32
+  with pytest.raises(SystemExit) as exit_info:
+    workdir_lib.clean_errors(rbm_run.train_and_evaluate)(config, str(workdir))
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert 'different config' in err and 'num_hidden' in err
   assert open(workdir / 'metrics.jsonl').read() == before
