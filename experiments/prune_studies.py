@@ -250,6 +250,8 @@ def exact_100(epochs, seeds):
 
 
 LENET300_RECIPE = '--config=experiments/configs/prune_lenet300_recipe.py'
+# the recipe before the warm-up and the price ramp became its default (studies that ran it)
+_NO_RAMP = dict(train__warmup_epochs=0, train__penalty_ramp_epochs=0)
 LENET300_L0 = '--config=experiments/configs/prune_lenet300_l0.py'
 
 
@@ -292,7 +294,7 @@ def compete(epochs, seeds):
   for s in seeds:
     for penalty in RECIPE_PENALTIES:
       yield _line(LENET300_RECIPE, 'frontier_compete', f'recipe_l{penalty}', s, 100,
-                  train__penalty=penalty)
+                  train__penalty=penalty, **_NO_RAMP)
     yield _line(LENET300, 'frontier_compete', 'dense', s, 100, train__method='dense',
                 train__learning_rate='3e-3', analysis__marginal_examples=0)
 
@@ -316,7 +318,7 @@ def robustness_compete(epochs, seeds):
   at every start (``difference_examples``: the 4× start's (256, 1200, 400) arrays cost
   ≈ 70× a dense step otherwise): runs/prune/robustness_compete/..."""
   del epochs
-  sub = dict(train__difference_examples=64)
+  sub = dict(train__difference_examples=64, **_NO_RAMP)
   for widths in ('300,100', '600,200', '1200,400', '300,100,100'):
     for s in seeds:
       yield _line(LENET300_RECIPE, 'robustness_compete', f'w{widths.replace(",", "-")}', s,
@@ -350,9 +352,9 @@ def ramp_probes(epochs, seeds):
     yield _line(LENET300_RECIPE, 'ramp_probes', f'r100_l{penalty}_warm2_ramp4', '0', 100,
                 train__penalty=penalty, **_RAMP).replace('_s0', '')
   yield _line(LENET300_RECIPE, 'ramp_probes', 'r100_l1.5e-4', '0', 100,
-              train__penalty='1.5e-4').replace('_s0', '')
+              train__penalty='1.5e-4', **_NO_RAMP).replace('_s0', '')
   yield _line(LENET300_RECIPE, 'ramp_probes', 'r110_g20_l1e-3', '0', 110,
-              train__penalty='1e-3').replace('_s0', '')
+              train__penalty='1e-3', **_NO_RAMP).replace('_s0', '')
   yield _line(LENET300_RECIPE, 'ramp_probes', 'r200_l1e-3_warm2_ramp4', '0', 200,
               train__penalty='1e-3', train__finetune_epochs=190, **_RAMP).replace('_s0', '')
   for scale in ((1, 12, 150), (2, 30, 400)):
