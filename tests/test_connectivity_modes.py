@@ -98,31 +98,38 @@ def test_l1_step_adds_the_subgradient_to_the_dense_step():
   np.testing.assert_allclose(results['l1'].c, results['dense'].c, atol=1e-7)
 
 
+# The config and shapes of test_every_mode_trains_as_a_population_equal_to_
+# separate_runs below (9 visible, 5 hidden, batch 3, rewiring every 3 steps
+# until step 10): the single-run epochs compiled there and here are the same
+# programs, compiled once (the session's persistent compilation cache).
+def _mode_config(mode):
+  return train.TrainConfig(k=2, connectivity=mode, learning_rate=0.05,
+                           rewire_every=3, rewire_until=10)
+
+
 def test_rewiring_epochs_keep_density_and_count_every_flip():
   x = jnp.asarray(data.load('bars_and_stripes', bars_size=3).train.x)
   for mode, expect_changes in (('set', True), ('rigl', True), ('fixed', False)):
-    config = train.TrainConfig(k=1, connectivity=mode, learning_rate=0.05,
-                               rewire_every=1, rewire_until=100)
-    state = _state(8, V=9, H=6, density=0.5)
+    config = _mode_config(mode)
+    state = _state(8, V=9, H=5, density=0.5)
     trainer = train.make_trainer(config)
-    opt_state = trainer.init(state, jax.random.key(0), 2)
-    epoch = train.make_epoch(config, 2)
+    opt_state = trainer.init(state, jax.random.key(0), 3)
+    epoch = train.make_epoch(config, 3)
     density0 = float(rbm.density(state))
     total = 0
-    for e in range(3):
+    for e in range(3):                    # steps 1-4, 5-8, 9-12: rewired at 3, 6, 9
       state, opt_state, m = epoch(state, opt_state, x, jax.random.key(e))
       assert float(m.density) == pytest.approx(density0)
       total += int(m.added) + int(m.removed)
     assert (total > 0) == expect_changes
     assert int(opt_state.flips.sum()) == total   # every flip counted once
-    assert int(opt_state.step) == 3 * (len(x) // 2)
+    assert int(opt_state.step) == 3 * (len(x) // 3)
 
 
 @pytest.mark.parametrize('mode', train.CONNECTIVITY_MODES)
 def test_every_mode_trains_as_a_population_equal_to_separate_runs(mode):
   x = jnp.asarray(data.load('bars_and_stripes', bars_size=3).train.x)
-  config = train.TrainConfig(k=2, connectivity=mode, learning_rate=0.05,
-                             rewire_every=3, rewire_until=10)
+  config = _mode_config(mode)
   trainer = train.make_trainer(config)
   states = jax.vmap(lambda k, p: rbm.init(k, 9, 5, density=p))(
       jax.random.split(jax.random.key(0), 2), jnp.array([0.3, 0.7]))
@@ -228,16 +235,17 @@ def test_hysteresis_step_leaves_every_flipped_connection_outside_the_band():
 
 def test_a_population_trained_in_chunks_equals_the_whole_population():
   from experiments import sweep_run  # pylint: disable=g-import-not-at-top
-  config = train.TrainConfig(k=1, connectivity='rigl', rewire_every=3,
-                             rewire_until=20, learning_rate=0.1)
-  x = jax.random.bernoulli(jax.random.key(0), 0.3, (40, 12)).astype(jnp.float64)
-  states = jax.vmap(lambda k: rbm.init(k, 12, 5, density=0.5))(
-      jax.random.split(jax.random.key(1), 2))
+  # The population of test_every_mode_trains_as_a_population_equal_to_separate_
+  # runs[rigl]: the whole population's epoch is the program compiled there.
+  config = _mode_config('rigl')
+  x = jnp.asarray(data.load('bars_and_stripes', bars_size=3).train.x)
+  states = jax.vmap(lambda k, p: rbm.init(k, 9, 5, density=p))(
+      jax.random.split(jax.random.key(0), 2), jnp.array([0.3, 0.7]))
   trainer = train.make_trainer(config)
   opts = jax.vmap(trainer.init, in_axes=(0, 0, None))(
-      states, jax.random.split(jax.random.key(2), 2), 10)
-  keys = jax.random.split(jax.random.key(3), 2)
-  epoch = train.make_epoch(config, 10, population=True)
+      states, jax.random.split(jax.random.key(1), 2), 3)
+  keys = jax.random.split(jax.random.key(2), 2)
+  epoch = train.make_epoch(config, 3, population=True)
   whole = epoch(states, opts, x, keys)
   chunked = sweep_run.chunked_epoch(epoch, 1, 2)(states, opts, x, keys)
   for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked)):
