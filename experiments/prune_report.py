@@ -68,9 +68,9 @@ def _label(s) -> str:
   detail = (f' {s["gated_epochs"]}+{s["finetune_epochs"]} det.'
             if s.get('finetune_epochs') else '')
   if s.get('warmup_epochs'):
-    detail += f', warm-up {s["warmup_epochs"]}'
+    detail += f', warm-up {s["warmup_epochs"]:g}'
   if s.get('penalty_ramp_epochs'):
-    detail += f', ramp {s["penalty_ramp_epochs"]}'
+    detail += f', ramp {s["penalty_ramp_epochs"]:g}'
   return f'{s.get("method", "bernoulli")} {value}{detail}'
 
 
