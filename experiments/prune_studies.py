@@ -338,6 +338,14 @@ RECIPE_PENALTIES = ('2e-4', '1e-3')
 # λ/N of the warm-up + ramp recipe's two frontier points (chosen on validation in ramp_probes)
 RAMP_PENALTIES = ('1e-3', '4e-3')
 _RAMP = dict(train__warmup_epochs=2, train__penalty_ramp_epochs=4)
+# the L0 paper's per-layer λ multipliers tried beside it: ≈ 18K and ≈ 8K MACs at 40 epochs
+L0_SCALES = ((1, 12, 150), (2, 30, 400))
+
+
+def _scaled_l0(scale) -> tuple[str, dict]:
+  """('1-12-150', the penalty_scale override) of a tuple of per-layer multipliers."""
+  return ('-'.join(map(str, scale)),
+          {'train__penalty_scale': "'(" + ','.join(map(str, scale)) + ")'"})
 
 
 def ramp_probes(epochs, seeds):
@@ -357,10 +365,10 @@ def ramp_probes(epochs, seeds):
               train__penalty='1e-3', **_NO_RAMP).replace('_s0', '')
   yield _line(LENET300_RECIPE, 'ramp_probes', 'r200_l1e-3_warm2_ramp4', '0', 200,
               train__penalty='1e-3', train__finetune_epochs=190, **_RAMP).replace('_s0', '')
-  for scale in ((1, 12, 150), (2, 30, 400)):
-    name = '-'.join(map(str, scale))
+  for scale in L0_SCALES:
+    name, extra = _scaled_l0(scale)
     yield _line(LENET300_L0, 'ramp_probes', f'l0paper_sc{name}_e40', '0', 40,
-                train__penalty_scale="'(" + ','.join(map(str, scale)) + ")'").replace('_s0', '')
+                **extra).replace('_s0', '')
 
 
 def compete_ramp(epochs, seeds):
@@ -384,8 +392,6 @@ def lenet5_recipe(epochs, seeds):
     yield _line('--config=experiments/configs/prune_lenet5_recipe.py', 'lenet5_recipe',
                 'recipe_l2e-4', s, 30)
 
-L0_SCALES = ((1, 12, 150), (2, 30, 400))   # per-layer λ multipliers: ≈ 18K and ≈ 8K MACs at 40 epochs
-
 
 def l0_compete(epochs, seeds):
   """The L0 paper's protocol (configs/prune_lenet300_l0.py) at the recipe's 100 epochs
@@ -395,9 +401,8 @@ def l0_compete(epochs, seeds):
   del epochs
   for s in seeds:
     for scale in L0_SCALES:
-      name = '-'.join(map(str, scale))
-      yield _line(LENET300_L0, 'frontier_ramp', f'l0_sc{name}', s, 100,
-                  train__penalty_scale="'(" + ','.join(map(str, scale)) + ")'")
+      name, extra = _scaled_l0(scale)
+      yield _line(LENET300_L0, 'frontier_ramp', f'l0_sc{name}', s, 100, **extra)
 
 
 def robustness_ramp(epochs, seeds):
@@ -411,6 +416,7 @@ def robustness_ramp(epochs, seeds):
     for widths in ('600,200', '300,100'):
       yield _line(LENET300_RECIPE, 'robustness_ramp', f'w{widths.replace(",", "-")}', s,
                   100, model__widths=f"'({widths})'", **sub)
+
 
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
