@@ -145,13 +145,20 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
   train_lib.initial_gates(theta_init, arch)
   check(t.theta_decay_epochs > 0,
         f'train.theta_decay_epochs must be > 0, got {t.theta_decay_epochs}')
+  dropout = tuple(float(r) for r in t.get('dropout', ()))
+  method = method_name(config)
+  check(not dropout or method == 'dropout' or finetune,
+        "train.dropout applies to method 'dropout' and to the deterministic phase "
+        '(train.finetune_epochs > 0)')
+  check(method != 'dropout' or dropout,
+        "method 'dropout' needs train.dropout, one drop rate per gate group")
   steps = num_train // t.batch_size   # the schedule's epochs in steps
   gated_steps = (t.epochs - finetune) * steps
   tconfig = train_lib.method_config(train_lib.Config(
       learning_rate=float(t.learning_rate), theta_learning_rate=float(t.theta_learning_rate),
       penalty=float(t.penalty), penalty_scale=penalty_scale(config, arch, dataset.num_features),
       prior_variance=float(t.prior_variance), num_train=num_train,
-      method=method_name(config), estimator=t.estimator, theta_optimizer=t.theta_optimizer,
+      method=method, estimator=t.estimator, theta_optimizer=t.theta_optimizer,
       theta_decay_steps=float(t.theta_decay_epochs * steps),
       theta_decay_power=float(t.theta_decay_power),
       grace_steps=int(t.grace_epochs * steps), decide_step=int(t.decide_epoch * steps),
@@ -164,10 +171,14 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       gate_rate_factor=float(t.get('gate_rate_factor', train_lib.L0_RATE_FACTOR)),
       gate_clamp=float(t.get('gate_clamp', 0.0)), weight_ema=float(t.get('weight_ema', 0.0)),
       penalty_ramp_steps=int(float(t.get('penalty_ramp_epochs', 0.0)) * steps),
-      difference_examples=int(t.get('difference_examples', 0))))
+      difference_examples=int(t.get('difference_examples', 0)),
+      dropout=dropout if method == 'dropout' else ()))
   train_lib.validate(tconfig, arch)
-  fconfig = (finetune_lib.finetune_config(tconfig, finetune * steps if t.cosine_decay else 0)
+  fconfig = (finetune_lib.finetune_config(tconfig, finetune * steps if t.cosine_decay else 0,
+                                          dropout)
              if finetune else None)
+  if fconfig is not None:
+    train_lib.validate(fconfig, arch)
   check(t.init_scheme in models.INIT_GAINS,
         f'unknown train.init_scheme {t.init_scheme!r}; choose one of {tuple(models.INIT_GAINS)}')
   check(t.init_scale > 0, f'train.init_scale must be > 0, got {t.init_scale}')
@@ -456,6 +467,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'warmup_epochs': warmup,
       'penalty_ramp_epochs': float(config.train.get('penalty_ramp_epochs', 0.0)),
       'difference_examples': tconfig.difference_examples,
+      'dropout': list((setup.finetune_config or tconfig).dropout),   # as trained, () = none
       'gated': method.gated,
       'penalty': tconfig.penalty,      # as trained (the dense method pins 0)
       'price': config.train.price if method.gated else 'none',

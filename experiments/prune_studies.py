@@ -418,10 +418,29 @@ def robustness_ramp(epochs, seeds):
                   100, model__widths=f"'({widths})'", **sub)
 
 
+DROPOUT_PROBES = ('0,0.2,0.2', '0.1,0.3,0.3', '0.2,0.5,0.5')
+
+
+def dropout_probes(epochs, seeds):
+  """Single-seed probes (seed 0, validation) of the deterministic phase under dropout
+  (``train.dropout``, per gate group: pixels, hidden-1, hidden-2) at the recipe's two
+  λ/N (the gated phase is the same as frontier_ramp's seed 0, so only the last 90
+  epochs differ), and the dense network under the classic (0.2, 0.5, 0.5) for
+  reference: runs/prune/dropout_probes/..."""
+  del epochs, seeds
+  for penalty in RAMP_PENALTIES:
+    for rates in DROPOUT_PROBES:
+      yield _line(LENET300_RECIPE, 'dropout_probes', f'ramp_l{penalty}_do{rates.replace(",", "-")}',
+                  '0', 100, train__penalty=penalty, train__dropout=f"'({rates})'", **_RAMP)
+  yield _line(LENET300_RECIPE, 'dropout_probes', 'dropout_do0.2-0.5-0.5', '0', 100,
+              train__method='dropout', train__finetune_epochs=0,
+              train__dropout="'(0.2,0.5,0.5)'")
+
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
            'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete,
-           'robustness_ramp': robustness_ramp,
+           'robustness_ramp': robustness_ramp, 'dropout_probes': dropout_probes,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,

@@ -28,7 +28,8 @@ class Config(NamedTuple):
     prior_variance: σ² of the Gaussian slab prior on the weights.
     num_train: N, the number of training examples.
     method: a row of :data:`METHODS`: 'bernoulli' (this project's method),
-      'l0' (hard-concrete baseline) or 'dense' (every gate fixed at 1).
+      'l0' (hard-concrete baseline), 'dense' (every gate fixed at 1) or
+      'dropout' (the dense network under dropout at the rates ``dropout``).
     estimator: 'antithetic' (DisARM in θ), 'taylor_cv' (the same with the
       first-order Taylor expansion of ℓ around z = θ as control variate) or
       'local' ('taylor_cv' for the input pixels, the exact differences
@@ -87,6 +88,9 @@ class Config(NamedTuple):
       optimizer state (:mod:`ncg.parsimonious.averaging`; the L0 paper's
       0.999), which :func:`evaluation_params` returns for evaluation and the
       final network; 0 = none.
+    dropout: method 'dropout': the drop rate r_g ∈ [0, 1) of each gate group
+      (inputs, then hidden units or filters), units kept with probability
+      1 − r_g and scaled by 1/(1 − r_g); () for any other method.
   """
   learning_rate: float
   theta_learning_rate: float
@@ -115,6 +119,7 @@ class Config(NamedTuple):
   weight_ema: float = 0.0
   penalty_ramp_steps: int = 0
   difference_examples: int = 0
+  dropout: tuple[float, ...] = ()
 
 
 THETA_OPTIMIZERS = ('sgd', 'adam')
@@ -159,6 +164,13 @@ def validate(config: Config, arch: Architecture) -> None:
         f'penalty_ramp_steps must be >= 0, got {config.penalty_ramp_steps}')
   check(0 <= config.weight_ema < 1, f'weight_ema must be in [0, 1), got {config.weight_ema}')
   check(config.gate_clamp >= 0, f'gate_clamp must be >= 0, got {config.gate_clamp}')
+  check(config.method != 'dropout' or len(config.dropout) == len(arch.widths),
+        f"method 'dropout' needs one drop rate per gate group {models.group_names(arch)}, "
+        f'got {config.dropout}')
+  check(config.method == 'dropout' or not config.dropout,
+        f"dropout rates are used by method 'dropout' only, not {config.method!r}")
+  for rate in config.dropout:
+    check(0 <= rate < 1, f'dropout rates must be in [0, 1), got {config.dropout}')
   check(len(config.penalty_scale) == len(arch.widths),
         f'penalty_scale needs one value per gate group {models.group_names(arch)}, '
         f'got {config.penalty_scale}')

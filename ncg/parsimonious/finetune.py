@@ -15,7 +15,9 @@ last F epochs of the same run:
    starting from the gated phase's weights with a *fresh* Adam state and a
    fresh cosine decay over the F epochs. The weight prior stays (the slab of
    every weight now in use), so the objective is the MAP objective of the final
-   network.
+   network. With drop rates (``train.dropout``) the phase trains under dropout
+   instead (method 'dropout'): the gates' noise, which regularised the weights
+   during the gated phase, is replaced by a fixed one.
 
 The architecture is that of step 1 (test: no unit is added or removed), and the
 cost of the phase is F epochs at the final width, one pass per step
@@ -30,11 +32,20 @@ from ncg.parsimonious import train as train_lib
 from ncg.parsimonious.architecture import Architecture
 
 
-def finetune_config(config: train_lib.Config, steps: int) -> train_lib.Config:
+def finetune_config(config: train_lib.Config, steps: int,
+                    dropout: tuple[float, ...] = ()) -> train_lib.Config:
   """The trainer config of the deterministic phase: ``config``'s weights' settings
-  with the dense method and a cosine decay over ``steps`` (0: constant rate)."""
+  with the dense method and a cosine decay over ``steps`` (0: constant rate).
+
+  ``dropout``: drop rates per gate group; if any is > 0 the phase trains under
+  dropout (method 'dropout'), a regulariser of the small network in place of
+  the gates' noise that the gated phase had.
+  """
+  regularised = any(r > 0 for r in dropout)
   return train_lib.method_config(config._replace(
-      method='dense', decay_steps=int(steps), decide_step=0))
+      method='dropout' if regularised else 'dense',
+      dropout=tuple(float(r) for r in dropout) if regularised else (),
+      decay_steps=int(steps), decide_step=0))
 
 
 def start(arch: Architecture, config: train_lib.Config, state: train_lib.TrainState,

@@ -13,6 +13,11 @@ and made deterministic (docs/parsimonious.md §6, §7, §10).
 * 'l0' (the hard-concrete baseline, :mod:`ncg.parsimonious.l0`): log α with Adam
   at the weights' schedule, as in Louizos et al.
 * 'dense': the Bernoulli network with every θ fixed at 1.
+* 'dropout': the dense network trained under inverted dropout at fixed rates per
+  gate group (``Config.dropout``; Srivastava et al. 2014): every unit of group g
+  is kept with probability 1 − r_g and scaled by 1/(1 − r_g), so the evaluated
+  network (every gate 1) is the mean network. The regularised deterministic
+  phase (:mod:`ncg.parsimonious.finetune`) and a regularised dense baseline.
 
 ``config`` is a :class:`ncg.parsimonious.config.Config`.
 """
@@ -118,6 +123,34 @@ def _l0_gradients(arch, config, params, x, y, key, step=None):
   return {'weights': grad_w, 'theta': tuple(grad_a)}, StepMetrics(loss, value)
 
 
+def dropout_gates(key: jax.Array, rates: Sequence[float], widths: Sequence[int],
+                  batch: int) -> list[jax.Array]:
+  """Per group (B, w_g) gates b/(1 − r_g), b ~ Bernoulli(1 − r_g) (mean 1; r_g = 0: all 1)."""
+  keys = jax.random.split(key, len(widths))
+  gates = []
+  for k, rate, width in zip(keys, rates, widths):
+    if not rate:
+      gates.append(jnp.ones((batch, width), jnp.float32))
+      continue
+    keep = jax.random.bernoulli(k, 1.0 - rate, (batch, width))
+    gates.append(keep.astype(jnp.float32) / (1.0 - rate))
+  return gates
+
+
+def _dropout_gradients(arch, config, params, x, y, key, step=None):
+  """The dense network's (∂/∂W, 0) of mean ℓ under one draw of dropout masks, plus the prior."""
+  del step
+  weights, thetas = params['weights'], params['theta']
+  gates = dropout_gates(key, config.dropout, [t.shape[0] for t in thetas], x.shape[0])
+
+  def objective(w):
+    loss = per_example_loss(arch, w, x, y, gates).mean()
+    return loss + weight_prior(arch, config, w, thetas), loss
+  (value, loss), grad_w = jax.value_and_grad(objective, has_aux=True)(weights)
+  return ({'weights': grad_w, 'theta': tuple(jnp.zeros_like(t) for t in thetas)},
+          StepMetrics(loss, value))
+
+
 def _bernoulli_project(config, old, new):
   """Clip to [0, 1]; θ = 0 is absorbing (the unit is out for good)."""
   del config
@@ -192,6 +225,23 @@ L0_RATE_FACTOR = 10.0
 MODE_THRESHOLD = 0.5   # θ ≥ ½: kept by the final (mode) network, θ folded in
 NEVER = 2 ** 30        # grace_steps of the dense method: θ's step size stays 0
 
+# The unpruned baseline: the Bernoulli network with every θ at 1 and a
+# grace period that never ends (one deterministic pass per step: θ at a
+# vertex, no exploration; θ never moves; no price, no sharpening).
+_DENSE = Method(
+    init_gate=lambda theta, width: jnp.ones((width,), jnp.float32),
+    gradients=_bernoulli_gradients,
+    theta_optimizer=_bernoulli_optimizer,
+    project=_bernoulli_project,
+    final_gate=lambda t: jnp.where(t >= MODE_THRESHOLD, t, 0.0),
+    alive=lambda t: np.asarray(t) > 0,
+    one=1.0,
+    probability=np.asarray,
+    gated=False,
+    fixed=(('penalty', 0.0), ('explore', 0.0), ('sharpness', 0.0),
+           ('sharpness_final', 1.0), ('grace_steps', NEVER), ('warmup_steps', 0),
+           ('estimator', 'taylor_cv'), ('price_macs', False)))
+
 METHODS: dict[str, Method] = {
     'bernoulli': Method(
         init_gate=lambda theta, width: jnp.full((width,), theta, jnp.float32),
@@ -214,22 +264,8 @@ METHODS: dict[str, Method] = {
         alive=lambda a: np.ones(np.shape(a), bool),   # no removal while training
         one=20.0,                                     # test gate min(1, 1.2σ(20) − 0.1) = 1
         probability=lambda a: np.asarray(l0_lib.test_gate(a))),
-    # The unpruned baseline: the Bernoulli network with every θ at 1 and a
-    # grace period that never ends (one deterministic pass per step: θ at a
-    # vertex, no exploration; θ never moves; no price, no sharpening).
-    'dense': Method(
-        init_gate=lambda theta, width: jnp.ones((width,), jnp.float32),
-        gradients=_bernoulli_gradients,
-        theta_optimizer=_bernoulli_optimizer,
-        project=_bernoulli_project,
-        final_gate=lambda t: jnp.where(t >= MODE_THRESHOLD, t, 0.0),
-        alive=lambda t: np.asarray(t) > 0,
-        one=1.0,
-        probability=np.asarray,
-        gated=False,
-        fixed=(('penalty', 0.0), ('explore', 0.0), ('sharpness', 0.0),
-               ('sharpness_final', 1.0), ('grace_steps', NEVER), ('warmup_steps', 0),
-               ('estimator', 'taylor_cv'), ('price_macs', False))),
+    'dense': _DENSE,
+    'dropout': _DENSE._replace(gradients=_dropout_gradients),   # dense under dropout
 }
 
 
