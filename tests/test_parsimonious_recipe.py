@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from ncg.parsimonious import analysis, averaging, finetune, l0, models, prices, train
+from ncg.parsimonious import analysis, averaging, finetune, l0, methods, models, prices, train
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +101,56 @@ def test_deterministic_phase_keeps_the_architecture_and_lowers_the_training_loss
     losses.append(info.loss)
   assert losses[-1] < losses[0]
   assert all(np.all(np.asarray(t) == 1) for t in ft_state.params['theta'])
+
+
+def test_dropout_gates_have_mean_one_and_the_stated_keep_rate():
+  """b/(1 − r) with b ~ Bernoulli(1 − r): 20,000 draws per unit, the kept fraction within
+  4 standard errors of 1 − r and every value 0 or 1/(1 − r); r = 0 gives all ones."""
+  gates = methods.dropout_gates(jax.random.key(0), (0.0, 0.2, 0.5), (3, 4, 5), 20000)
+  np.testing.assert_array_equal(gates[0], 1.0)
+  for g, rate in zip(gates[1:], (0.2, 0.5)):
+    g = np.asarray(g)
+    assert set(np.unique(g)) <= {0.0, np.float32(1 / (1 - rate))}
+    kept = (g > 0).mean(axis=0)
+    se = np.sqrt(rate * (1 - rate) / len(g))
+    assert np.all(np.abs(kept - (1 - rate)) < 4 * se)
+
+
+def test_dropout_method_is_the_dense_gradient_of_the_dropped_network():
+  """Method 'dropout': the weights' gradient is that of the mean loss of the network
+  with the step's dropout gates plus the prior (θ never moves); at rates 0 it is the
+  dense method's step exactly. The deterministic phase trains under dropout when
+  rates are given, and the rates are checked per gate group."""
+  arch = models.mlp(4, (3,), num_classes=2)
+  x = jax.random.uniform(jax.random.key(1), (16, 4))
+  y = jax.random.randint(jax.random.key(2), (16,), 0, 2)
+  config = _config(arch, method='dropout', dropout=(0.2, 0.5))
+  trainer = train.make_trainer(train.method_config(config))
+  state = trainer.init(jax.random.key(0), arch, 4, 1.0)
+  key = jax.random.key(7)
+  grads, _ = methods.METHODS['dropout'].gradients(arch, train.method_config(config),
+                                                  state.params, x, y, key)
+  gates = methods.dropout_gates(key, (0.2, 0.5), arch.widths, 16)
+  want = jax.grad(lambda w: train.per_example_loss(arch, w, x, y, gates).mean()
+                  + train.weight_prior(arch, config, w, state.params['theta']))(
+                      state.params['weights'])
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+               grads['weights'], want)
+  assert all(np.all(np.asarray(g) == 0) for g in grads['theta'])
+  no_drop = train.method_config(config._replace(dropout=(0.0, 0.0)))
+  dense = train.method_config(config._replace(method='dense', dropout=()))
+  g0, _ = methods.METHODS['dropout'].gradients(arch, no_drop, state.params, x, y, key)
+  g1, _ = methods.METHODS['dense'].gradients(arch, dense, state.params, x, y, key)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+               g0['weights'], g1['weights'])
+  ft = finetune.finetune_config(_config(arch), 10, (0.1, 0.3))
+  assert (ft.method, ft.dropout) == ('dropout', (0.1, 0.3))
+  assert finetune.finetune_config(_config(arch), 10, (0.0, 0.0)).method == 'dense'
+  for bad in ((0.2,), (0.2, 1.0)):
+    with pytest.raises(Exception, match='drop'):
+      train.validate(config._replace(dropout=bad), arch)
+  with pytest.raises(Exception, match='dropout'):
+    train.validate(_config(arch, dropout=(0.1, 0.1)), arch)
 
 
 def test_removal_audit_reproduces_a_hand_delta():
