@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 
 import jax
+import jax.numpy as jnp
 
 ESTIMATOR_PRECISION = 'highest'
 # TrainConfig.matmul_precision -> jax.default_matmul_precision (None: leave
@@ -43,6 +44,12 @@ def highest(fn):
     with jax.default_matmul_precision(ESTIMATOR_PRECISION):
       return fn(*args, **kwargs)
   return wrapped
+
+
+def wide_float():
+  """The estimators' accumulation dtype: float64 when ``jax_enable_x64`` is
+  on, else float32 (exact log Z, AIS log weights, log p)."""
+  return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
 def training(name: str):
