@@ -310,6 +310,13 @@ def l0_paper(epochs, seeds):
         '_s0', '')
 
 
+# the initialisation study of the robustness studies (at the 1× start)
+INITIALISATIONS = (('he', dict(train__init_scheme='he')),
+                   ('x0.5', dict(train__init_scale=0.5)),
+                   ('x2', dict(train__init_scale=2.0)),
+                   ('theta0.9', dict(train__theta_init=0.9)))
+
+
 def robustness_compete(epochs, seeds):
   """Robustness of the recipe (configs/prune_lenet300_recipe.py, λ/N = 10⁻³, 100 epochs:
   10 gated + 90 deterministic): starts 1×, 2×, 4× and the deeper MLP, and the
@@ -323,10 +330,7 @@ def robustness_compete(epochs, seeds):
     for s in seeds:
       yield _line(LENET300_RECIPE, 'robustness_compete', f'w{widths.replace(",", "-")}', s,
                   100, model__widths=f"'({widths})'", **sub)
-  for name, overrides in (('he', dict(train__init_scheme='he')),
-                          ('x0.5', dict(train__init_scale=0.5)),
-                          ('x2', dict(train__init_scale=2.0)),
-                          ('theta0.9', dict(train__theta_init=0.9))):
+  for name, overrides in INITIALISATIONS:
     for s in seeds:
       yield _line(LENET300_RECIPE, 'robustness_compete', f'w300-100_{name}', s, 100,
                   **overrides, **sub)
@@ -407,15 +411,21 @@ def l0_compete(epochs, seeds):
 
 def robustness_ramp(epochs, seeds):
   """Robustness of the warm-up + ramp recipe (λ/N = 10⁻³, 100 epochs: 10 gated + 90
-  deterministic) at the 1× and 2× starts, widths *and* error, the exact differences on
-  64 examples of each batch at both starts (``difference_examples``):
-  runs/prune/robustness_ramp/..."""
+  deterministic), widths *and* error: starts 1× and 2×, then 4× and the deeper MLP,
+  then the initialisations of robustness_compete at the 1× start (5 seeds:
+  --seeds=0,1,2,3,4), the exact differences on 64 examples of each batch at every
+  start (``difference_examples``): runs/prune/robustness_ramp/..."""
   del epochs
   sub = dict(train__difference_examples=64, train__penalty='1e-3', **_RAMP)
+  for starts in (('600,200', '300,100'), ('1200,400', '300,100,100')):
+    for s in seeds:
+      for widths in starts:
+        yield _line(LENET300_RECIPE, 'robustness_ramp', f'w{widths.replace(",", "-")}', s,
+                    100, model__widths=f"'({widths})'", **sub)
   for s in seeds:
-    for widths in ('600,200', '300,100'):
-      yield _line(LENET300_RECIPE, 'robustness_ramp', f'w{widths.replace(",", "-")}', s,
-                  100, model__widths=f"'({widths})'", **sub)
+    for name, overrides in INITIALISATIONS:
+      yield _line(LENET300_RECIPE, 'robustness_ramp', f'w300-100_{name}', s, 100,
+                  **overrides, **sub)
 
 
 DROPOUT_PROBES = ('0,0.2,0.2', '0.1,0.3,0.3', '0.2,0.5,0.5')
