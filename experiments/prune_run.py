@@ -174,9 +174,11 @@ def resolve_run(config: ml_collections.ConfigDict) -> RunSetup:
       difference_examples=int(t.get('difference_examples', 0)),
       dropout=dropout if method == 'dropout' else ()))
   train_lib.validate(tconfig, arch)
-  fconfig = (finetune_lib.finetune_config(tconfig, finetune * steps if t.cosine_decay else 0,
-                                          dropout)
-             if finetune else None)
+  finetune_rate = float(t.get('finetune_learning_rate', 0.0))
+  check(finetune_rate >= 0, f'train.finetune_learning_rate must be >= 0, got {finetune_rate}')
+  fconfig = (finetune_lib.finetune_config(
+      tconfig._replace(learning_rate=finetune_rate or tconfig.learning_rate),
+      finetune * steps if t.cosine_decay else 0, dropout) if finetune else None)
   if fconfig is not None:
     train_lib.validate(fconfig, arch)
   check(t.init_scheme in models.INIT_GAINS,
@@ -474,6 +476,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'penalty_scale': list(tconfig.penalty_scale),
       'penalty_multipliers': [float(v) for v in config.train.penalty_scale],
       'learning_rate': tconfig.learning_rate,
+      'finetune_learning_rate': (fconfig.learning_rate if fconfig is not None else 0.0),
       'cosine_decay': bool(config.train.cosine_decay),
       'batch_size': schedule.batch_size,
       'weight_ema': tconfig.weight_ema,

@@ -447,10 +447,35 @@ def dropout_probes(epochs, seeds):
               train__dropout="'(0.2,0.5,0.5)'")
 
 
+def finetune_probes(epochs, seeds):
+  """Single-seed probes (seed 0, validation) of the deterministic phase's Adam step
+  (``train.finetune_learning_rate``; the recipe restarts it at the gated phase's 3·10⁻³)
+  at the recipe's two λ/N; the gated phase is frontier_ramp's seed 0:
+  runs/prune/finetune_probes/..."""
+  del epochs, seeds
+  for penalty in RAMP_PENALTIES:
+    for rate in ('1e-3', '3e-4'):
+      yield _line(LENET300_RECIPE, 'finetune_probes', f'ramp_l{penalty}_ft{rate}', '0', 100,
+                  train__penalty=penalty, train__finetune_learning_rate=rate, **_RAMP)
+
+
+def price_probes(epochs, seeds):
+  """Single-seed probes (seed 0, validation) of the per-group price multipliers
+  (``train.penalty_scale``: pixels, hidden-1, hidden-2; the recipe's (0.3, 1, 1)) at the
+  recipe's two λ/N, to be read on the validation-error/MAC frontier of ramp_probes:
+  runs/prune/price_probes/..."""
+  del epochs, seeds
+  for penalty in RAMP_PENALTIES:
+    for scale in ('0.1,1,1', '0.1,1,3'):
+      yield _line(LENET300_RECIPE, 'price_probes', f'ramp_l{penalty}_sc{scale.replace(",", "-")}',
+                  '0', 100, train__penalty=penalty, train__penalty_scale=f"'({scale})'", **_RAMP)
+
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
            'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete,
            'robustness_ramp': robustness_ramp, 'dropout_probes': dropout_probes,
+           'finetune_probes': finetune_probes, 'price_probes': price_probes,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,

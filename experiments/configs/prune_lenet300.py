@@ -46,6 +46,7 @@ def get_config():
   config.train.theta_init_per_group = ()  # one θ_init per gate group (overrides theta_init)
   config.train.warmup_epochs = 0          # first epochs of the grace with every gate on (dense)
   config.train.finetune_epochs = 0        # last epochs: the final net trained deterministically
+  config.train.finetune_learning_rate = 0.0  # Adam step of the deterministic phase (0: learning_rate)
   config.train.dropout = ()               # drop rate per gate group: method 'dropout', or the deterministic phase
   config.train.penalty = 1e-4             # λ/N: nats per example per surviving unit
   config.train.price = 'unit'             # 'unit': λ per unit; 'macs': × the unit's start MAC share;
