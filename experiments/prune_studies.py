@@ -471,11 +471,25 @@ def price_probes(epochs, seeds):
                   '0', 100, train__penalty=penalty, train__penalty_scale=f"'({scale})'", **_RAMP)
 
 
+def switch_probes(epochs, seeds):
+  """Single-seed probes (seed 0, validation) of a late sharpening that decides the
+  gates by the switch (the recipe rounds 33–97 undecided gates there): the sharpened
+  hyper-prior's γ/N rising linearly from 10⁻⁵ after the grace period to 10⁻³ or
+  3·10⁻³ at the end of the gated phase (``sharpness``, ``sharpness_final``), at
+  λ/N = 10⁻³: runs/prune/switch_probes/..."""
+  del epochs, seeds
+  for final in ('100', '300'):
+    yield _line(LENET300_RECIPE, 'switch_probes', f'ramp_l1e-3_sharp1e-5x{final}', '0', 100,
+                train__penalty='1e-3', train__sharpness='1e-5', train__sharpness_final=final,
+                **_RAMP)
+
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
            'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete,
            'robustness_ramp': robustness_ramp, 'dropout_probes': dropout_probes,
            'finetune_probes': finetune_probes, 'price_probes': price_probes,
+           'switch_probes': switch_probes,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
