@@ -5,8 +5,11 @@ A preemptible machine (or ``kill``, or Ctrl-C) sends SIGTERM or SIGINT. Inside
 ``stop.requested``; the epoch loop checks it after each epoch, saves a
 checkpoint, prints :func:`StopSignals.message` (one line: what stopped it and
 how to resume) and returns, so the process exits 0 and rerunning the same
-command resumes exactly. A second SIGINT (Ctrl-C twice) stops at once, like
-Python's default, without saving (the previous checkpoint stays valid).
+command resumes exactly. The handlers stay installed up to the run's last
+file: a signal after the last epoch lets the run write its outputs (model/,
+figures, summary.json), print :func:`StopSignals.finished_message` and exit
+0. A second SIGINT (Ctrl-C twice) stops at once, like Python's default,
+without saving (the previous checkpoint stays valid).
 
 :class:`CheckpointSchedule` decides when an epoch's end is a checkpoint: every
 ``every_epochs`` epochs and whenever ``every_minutes`` of wall-clock time have
@@ -22,6 +25,9 @@ Usage (the shape of every entry point's epoch loop)::
           save(epoch); schedule.saved()
         if stop.requested:
           print(stop.message(epoch, workdir)); return
+      ...write model/, figures, summary.json...
+      if stop.requested:
+        print(stop.finished_message(workdir))
 """
 
 from __future__ import annotations
@@ -109,6 +115,13 @@ class StopSignals:
               f'save in {workdir}; rerun the same command to start')
     return (f'stopped by {self.name} after epoch {epoch}: checkpoint saved in '
             f'{workdir}; rerun the same command to resume')
+
+  def finished_message(self, workdir: str) -> str:
+    """The one line printed when the signal came after the last epoch: the
+    run went on to write its outputs (a run is stopped only between epochs)."""
+    return (f'stopped by {self.name} after the last epoch: the run is complete '
+            f'and every output is saved in {workdir} (rerunning the same '
+            'command redoes none of it)')
 
 
 class CheckpointSchedule:

@@ -420,8 +420,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
           f'{r["undecided_units"]} undecided, test error {100 * r["test_error"]:.2f}%'
           f'{validation}, {seconds:.1f} s')
 
+  # The handlers stay installed to the last file: a signal after the last
+  # epoch is honoured once model/, figures/widths.png and summary.json are written.
+  summary = write_summary(workdir, config, setup, arch, state)
   stop.uninstall()
-  return write_summary(workdir, config, setup, arch, state)
+  if stop.requested:
+    print(stop.finished_message(workdir))
+  return summary
 
 
 def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSetup,
