@@ -11,7 +11,7 @@ headlines, ``figures/learning_curves.png`` (the free-energy gap of held-out
 against training data per epoch, and test log p at the in-training
 evaluations where there are some, for both) and a ``baseline`` record in its
 summary.json. On a CPU the baseline costs as much as the run (a population
-of two would not be cheaper there: README, "When populations pay off").
+of two would not be cheaper there: docs/operations.md, "Sweeps and populations").
 """
 
 from __future__ import annotations
