@@ -121,7 +121,7 @@ def sharpened(epochs, seeds):
 
 
 def anneal(epochs, seeds):
-  """Annealed sharpness against starting width (docs §7, §9b), 10 epochs:
+  """Annealed sharpness against starting width (docs §7, §9c), 10 epochs:
   γ/N = 10⁻³ shrinking to r = 0.1 (and r = 0 at 1×), and γ/N = 10⁻⁴ growing
   to 10⁻³ (r = 10); runs/prune/anneal/...; results/parsimonious/anneal/."""
   del epochs
@@ -170,7 +170,7 @@ def verdict(epochs, seeds):
 def exact(epochs, seeds):
   """Exact hidden-unit differences (estimator 'local'), the flattening hyper-prior
   (γ = 0), η₀ = 10, λ/N = 10⁻³ (configs/prune_lenet300_exact.py) at the 1×, 2×
-  and 4× starts, and two initialisations, 10 epochs (docs §9a‴):
+  and 4× starts, and two initialisations, 10 epochs (docs §9e):
   runs/prune/robustness_local/..."""
   del epochs
   for widths, examples in (('300,100', 1000), ('600,200', 1000), ('1200,400', 200)):
@@ -257,7 +257,7 @@ LENET300_L0 = '--config=experiments/configs/prune_lenet300_l0.py'
 
 def recipe_probes(epochs, seeds):
   """The single-seed probes (seed 0, validation) that chose the recipe of docs §8a /
-  §9c: the exact recipe at 3·10⁻³ with a 20-epoch deterministic phase (30 epochs in
+  §9g: the exact recipe at 3·10⁻³ with a 20-epoch deterministic phase (30 epochs in
   all), priced per unit, with cheaper pixels, by expected MACs (with and without the
   ramp), with and without the dense warm-up: runs/prune/recipe_probes/..."""
   del epochs, seeds

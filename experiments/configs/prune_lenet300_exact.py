@@ -3,7 +3,7 @@
     python -m experiments.prune --config=experiments/configs/prune_lenet300_exact.py \
         --workdir=runs/prune/exact_s0
 
-The recipe of docs/parsimonious.md §9a‴ (study ``exact``): the θ-gradient of the
+The recipe of docs/parsimonious.md §9e (study ``exact``): the θ-gradient of the
 hidden units is the exact difference ℓ(z_j = 1) − ℓ(z_j = 0) (``estimator='local'``,
 ≈ 1 % of the Taylor estimator's variance), no sharpening (γ = 0), so a gate is
 held at a vertex only by its own Δ_j + λ/N, and larger θ steps (η₀ = 10) that

@@ -1,4 +1,4 @@
-"""LeNet-300-100, the recipe whose final networks compete (docs/parsimonious.md §8a, §9c).
+"""LeNet-300-100, the recipe whose final networks compete (docs/parsimonious.md §8a, §9g).
 
     python -m experiments.prune --config=experiments/configs/prune_lenet300_recipe.py \
         --workdir=runs/prune/recipe_s0
@@ -15,11 +15,11 @@ digits. The first 2 epochs train the dense network (``warmup_epochs``: the first
 decisions rest on trained weights) and the price then ramps in over 4 epochs
 (``penalty_ramp_epochs``), chosen on validation at the full 100-epoch protocol
 (``prune_studies ramp_probes``, then ``compete_ramp`` at 3 seeds: validation 2.06 % at
-≈ 22K MACs against 2.17 % without them; docs §9d). ``--config.train.penalty`` sets the
+≈ 22K MACs against 2.17 % without them; docs §9h). ``--config.train.penalty`` sets the
 size: 10⁻³ (the default) for L0's 26.6K MACs, 4·10⁻³ for VIBNet's 9.6K. Without the
 warm-up and the ramp (``--config.train.warmup_epochs=0
 --config.train.penalty_ramp_epochs=0``) the same sizes need 2·10⁻⁴ and 10⁻³: the
-recipe of ``prune_studies compete`` (docs §9c).
+recipe of ``prune_studies compete`` (docs §9g).
 """
 
 from experiments.configs import prune_lenet300_exact

@@ -1,4 +1,4 @@
-"""LeNet-5-Caffe with the deterministic phase (docs/parsimonious.md §8a, §9c).
+"""LeNet-5-Caffe with the deterministic phase (docs/parsimonious.md §8a, §9g).
 
     python -m experiments.prune --config=experiments/configs/prune_lenet5_recipe.py \
         --workdir=runs/prune/lenet5_recipe_s0
