@@ -22,7 +22,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from ncg import estimators
+from ncg import ais
+from ncg import ais_kernels
 from ncg import rbm
 from ncg import sampling
 
@@ -67,11 +68,11 @@ def ais_case(peak_gflops: float, num_temperatures: int | None = None,
     rng: the AIS generator (a name of ncg.sampling.IMPLS).
   """
   state = benchmark_state(jax.random.key(0))
-  betas = estimators.ais_betas(num_temperatures)
+  betas = ais.betas(num_temperatures)
   k = len(betas)
   args = (sampling.keyed(jax.random.key(1), rng), state, jnp.asarray(betas, jnp.float32),
           jnp.zeros((NUM_VISIBLE,), jnp.float32))
-  compiled = estimators._ais.lower(  # pylint: disable=protected-access
+  compiled = ais_kernels.bernoulli_log_weights.lower(
       *args, num_runs=NUM_RUNS, label_units=0).compile()
   began = time.perf_counter()
   log_weights, log_z_base = compiled(*args)
@@ -79,7 +80,7 @@ def ais_case(peak_gflops: float, num_temperatures: int | None = None,
   seconds = time.perf_counter() - began
   flops = (2 * k - 3) * 2 * NUM_RUNS * NUM_VISIBLE * NUM_HIDDEN
   gflops = flops / seconds / 1e9
-  result = estimators._summarise(log_weights, log_z_base)  # pylint: disable=protected-access
+  result = ais.summarise(log_weights, log_z_base)
   name = NAME if num_temperatures is None else f'{NAME}_t{k}'
   return {'name': name, 'seconds': seconds, 'gflops': gflops,
           'fraction_of_peak': gflops / peak_gflops,

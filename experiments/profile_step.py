@@ -43,6 +43,8 @@ import time
 import jax
 import jax.numpy as jnp
 
+from ncg import ais
+from ncg import ais_kernels
 from ncg import rbm
 from ncg import sampling
 from ncg import train
@@ -215,11 +217,10 @@ def profile_ais(num_temperatures: int = 1001, num_runs: int = 100) -> dict:
   """AIS on the benchmark's 784×500 RBM (experiments.benchmark_ais), per
   temperature; a shortened schedule (the per-temperature work is the same)."""
   from experiments import benchmark_ais  # pylint: disable=g-import-not-at-top
-  from ncg import estimators  # pylint: disable=g-import-not-at-top
   state = benchmark_ais.benchmark_state(jax.random.key(0))
-  betas = jnp.asarray(estimators.ais_betas(num_temperatures), jnp.float32)
+  betas = jnp.asarray(ais.betas(num_temperatures), jnp.float32)
   args = (sampling.keyed(jax.random.key(1), 'hash'), state, betas, jnp.zeros((784,), jnp.float32))
-  compiled = estimators._ais.lower(  # pylint: disable=protected-access
+  compiled = ais_kernels.bernoulli_log_weights.lower(
       *args, num_runs=num_runs, label_units=0).compile()
   k = betas.shape[0]
   wall, ops, kinds = op_profile(compiled, args, 2, k)

@@ -45,6 +45,10 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from ncg import ais
+from ncg import ais_kernels
+from ncg import sampling
+from ncg import train
 from ncg.errors import check
 
 MEMBER_AXIS = 'member'
@@ -160,7 +164,6 @@ def data_parallel(config, batch_size: int, mesh: jax.sharding.Mesh,
     batch sums reduced by XLA; parameters replicated (over ``'data'``).
     Only the order of the float32 sums differs.
   """
-  from ncg import train  # pylint: disable=g-import-not-at-top
   data = _axis_size(mesh, DATA_AXIS)
   check(batch_size % data == 0,
         f'batch size {batch_size} is not a multiple of the {data} data shards')
@@ -182,10 +185,10 @@ def data_parallel(config, batch_size: int, mesh: jax.sharding.Mesh,
 
 
 def ais_runs(mesh: jax.sharding.Mesh):
-  """``ncg.estimators._ais`` jitted with its log-weights (M,) over ``'data'``."""
-  from ncg import estimators  # pylint: disable=g-import-not-at-top
+  """:func:`ncg.ais_kernels.bernoulli_log_weights` jitted with its
+  log-weights (M,) over ``'data'``."""
   return jax.jit(
-      estimators._ais,  # pylint: disable=protected-access
+      ais_kernels.bernoulli_log_weights,
       static_argnames=('num_runs', 'label_units'),
       out_shardings=(NamedSharding(mesh, P(DATA_AXIS)),
                      NamedSharding(mesh, P())))
@@ -202,18 +205,15 @@ def sharded_ais(mesh: jax.sharding.Mesh, key, state, *, num_runs: int,
   Same random numbers as one device, so the same estimate up to float32
   rounding. ``num_runs`` must be a multiple of the ``'data'`` size.
   """
-  from ncg import estimators, sampling  # pylint: disable=g-import-not-at-top
   data = _axis_size(mesh, DATA_AXIS)
   check(num_runs % data == 0,
         f'{num_runs} AIS runs are not a multiple of the {data} data shards')
-  betas = estimators._check_betas(  # pylint: disable=protected-access
-      estimators.ais_betas(betas) if isinstance(betas, int) else betas)
+  betas = ais.resolve_betas(betas)
   log_weights, log_z_base = ais_runs(mesh)(
       sampling.keyed(key, rng), state, jnp.asarray(betas, state.W.dtype),
       jnp.asarray(base_visible_bias), num_runs=num_runs,
       label_units=label_units)
-  return estimators._summarise(  # pylint: disable=protected-access
-      log_weights, log_z_base)
+  return ais.summarise(log_weights, log_z_base)
 
 
 # Several hosts.

@@ -378,34 +378,3 @@ def test_ais_on_a_trained_mnist_rbm():
   b_a = rbm.base_rate_visible_bias(x)
   base_ll = float(jnp.mean(x[:500] @ b_a - jnp.sum(jax.nn.softplus(b_a))))
   assert ll > base_ll + 10
-
-
-def test_kahan_accumulation_in_float32():
-  incs = jnp.asarray(np.random.default_rng(0).normal(0.01, 1e-3, 14500),
-                     jnp.float32)
-  def body(carry, inc):
-    return estimators._kahan_add(*carry, inc), None  # pylint: disable=protected-access
-  zero = jnp.zeros((), jnp.float32)
-  (hi, lo), _ = jax.lax.scan(body, (zero, zero), incs)
-  exact = np.sum(np.asarray(incs, np.float64))
-  naive = float(jax.lax.scan(lambda c, i: (c + i, None), zero, incs)[0])
-  assert abs(float(hi) + float(lo) - exact) < 1e-5
-  assert abs(float(hi) + float(lo) - exact) <= abs(naive - exact)
-
-
-
-
-@pytest.mark.parametrize('log_weights', [[0.0, 0.1, -0.2, 0.05], [0.0, 10.0]])
-def test_summarise_is_log_mean_exp_with_the_3_sigma_interval(log_weights):
-  lw = np.asarray(log_weights)
-  result = estimators._summarise(jnp.asarray(lw), jnp.asarray(1.5))  # pylint: disable=protected-access
-  w = np.exp(lw)
-  spread = 3 * np.std(w, ddof=1) / np.sqrt(len(w))
-  assert float(result.log_z) == pytest.approx(np.log(w.mean()) + 1.5, abs=1e-12)
-  assert float(result.log_z_high) == pytest.approx(np.log(w.mean() + spread) + 1.5,
-                                                   abs=1e-12)
-  if w.mean() > spread:
-    assert float(result.log_z_low) == pytest.approx(
-        np.log(w.mean() - spread) + 1.5, abs=1e-12)
-  else:  # the data cannot bound log Z from below
-    assert float(result.log_z_low) == -np.inf

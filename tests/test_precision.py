@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ncg import ais_kernels
 from ncg import classification
 from ncg import errors
 from ncg import estimators
@@ -41,13 +42,13 @@ def test_estimators_lower_every_matmul_at_highest_precision():
   assert _all_highest(estimators.log_likelihood.lower(state, v, 0.0))
   assert _all_highest(estimators.pseudo_log_likelihood.lower(state, v))
   betas = jnp.asarray(estimators.ais_betas(10))
-  assert _all_highest(estimators._ais.lower(  # pylint: disable=protected-access
+  assert _all_highest(ais_kernels.bernoulli_log_weights.lower(
       jax.random.key(1), state, betas.astype(jnp.float32), jnp.zeros(6, jnp.float32), num_runs=4, label_units=0))
   joint = train.connect_label_units(_state(), 2)
   assert _all_highest(classification.label_log_probs.lower(joint, v[:, :4], 2))
   gauss = _state()
   assert _all_highest(units.gaussian_exact_log_partition.lower(gauss))
-  assert _all_highest(units._gaussian_ais.lower(  # pylint: disable=protected-access
+  assert _all_highest(ais_kernels.gaussian_log_weights.lower(
       jax.random.key(1), gauss, betas.astype(jnp.float32), num_runs=4))
   # Whatever the caller asks for around it.
   with jax.default_matmul_precision('bfloat16'):
