@@ -58,6 +58,7 @@ from ncg import rbm
 from ncg import rewiring
 from ncg import sampling
 from ncg import strength_rules
+from ncg import units
 from ncg.errors import check
 from ncg.rbm import RBMState
 
@@ -208,9 +209,9 @@ class TrainConfig:
     check(self.l1_penalty >= 0, f'l1_penalty must be >= 0, got {self.l1_penalty}')
     check(self.magnitude_threshold >= 0,
           f'magnitude_threshold must be >= 0, got {self.magnitude_threshold}')
-    check(self.visible in sampling.VISIBLE_SAMPLERS,
+    check(self.visible in units.VISIBLE,
           f'unknown visible unit type {self.visible!r}; choose one of '
-          f'{tuple(sampling.VISIBLE_SAMPLERS)}')
+          f'{tuple(units.VISIBLE)}')
     check(self.visible == 'bernoulli' or not self.label_units,
           f'label units need binary visible units, not {self.visible!r}')
     check(0 <= self.hysteresis < 0.5,
@@ -378,7 +379,7 @@ def phases(config: TrainConfig, model: RBMState, batch: jax.Array,
   v_first = recon = None
   if not config.persistent or config.reconstruction:
     h_data = sampling.bernoulli(key_h, ph_data)
-    v_first, recon = sampling.VISIBLE_SAMPLERS[config.visible](
+    v_first, recon = units.VISIBLE[config.visible].sample(
         key_v, rbm.visible_logits(model, h_data), config.label_units)
   if config.persistent:
     start, sweeps = chains, config.k
