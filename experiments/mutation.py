@@ -43,7 +43,8 @@ from absl import flags
 
 _MODULES = flags.DEFINE_list(
     'modules', ['rbm', 'sampling', 'train', 'rewiring', 'analytics',
-                'estimators', 'classification', 'parsimonious'],
+                'estimators', 'partition', 'ais', 'ais_kernels',
+                'classification', 'parsimonious'],
     'Modules of ncg/ to mutate (parsimonious = the whole subpackage).')
 _WORKDIR = flags.DEFINE_string(
     'workdir', '/tmp/ncg-mutation',
@@ -78,8 +79,11 @@ MODULE_TESTS = {
     'rewiring': ('tests/test_rewiring_exact.py',
                  'tests/test_connectivity_modes.py'),
     'analytics': ('tests/test_analytics.py', 'tests/test_connectivity_modes.py'),
-    'estimators': ('tests/test_estimators_mutants.py',
-                   'tests/test_estimators.py'),
+    'estimators': ('tests/test_estimators.py',),
+    'partition': ('tests/test_partition.py', 'tests/test_estimators.py'),
+    'ais': ('tests/test_ais.py', 'tests/test_estimators.py'),
+    'ais_kernels': ('tests/test_estimators_mutants.py', 'tests/test_ais.py',
+                    'tests/test_estimators.py', 'tests/test_ais_base.py'),
     'classification': ('tests/test_classification_mutants.py',
                        'tests/test_classification.py'),
     'parsimonious': ('tests/test_parsimonious_gates.py',
@@ -95,7 +99,8 @@ MODULE_PATHS = {'parsimonious': 'ncg/parsimonious/*'}
 SELECTION = 'pytest_add_cli_args_test_selection =\n    tests\n'
 WARMUP = 'forkserver_warmup = none\n'
 PRELOAD = ('jax', 'jax.numpy', 'numpy', 'optax', 'ncg.rbm', 'ncg.sampling',
-           'ncg.train', 'ncg.estimators', 'ncg.classification',
+           'ncg.train', 'ncg.estimators', 'ncg.ais', 'ncg.ais_kernels',
+           'ncg.partition', 'ncg.classification',
            'tests.conftest')
 COPIED = ('ncg', 'tests', 'setup.cfg', 'pyproject.toml')
 KILLED = {1, 3, 36, -24, 152, 37}   # mutmut exit codes counted as killed

@@ -4,7 +4,11 @@ Modules, one idea each:
   rbm             the RBM with learned connectivity: state, energies, conditionals
   sampling        block-Gibbs kernels and chains; threefry or hash uniforms
   train           CD-k / PCD-k training with network connectivity gradients (NCG)
-  estimators      exact and AIS partition functions, likelihoods, pseudo-likelihood
+  estimators      likelihoods, pseudo-likelihood; the partition functions re-exported
+  partition       the exact partition function (a chunked sum over the smaller layer)
+  ais             AIS building blocks: schedule, increments, compensated sum, anneal, summary
+  ais_kernels     the AIS kernel and estimator of each visible-unit type
+  units           the visible-unit table (binary, Gaussian)
   classification  exact p(y|x) of a joint RBM; a linear probe on p(h|x)
   data            data sets and minibatches
   errors          InputError, the one exception for invalid user input
