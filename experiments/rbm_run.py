@@ -281,10 +281,13 @@ def load_trained(workdir: str, member: int | None = None) -> TrainedRun:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
   """Trains (or resumes) the run of ``config`` in ``workdir``; True when the
-  run is complete (False: stopped by a signal, resumable).
+  run is complete and no signal asked to stop (False: stopped by a signal;
+  rerunning the same command goes on, so experiments/train.py then starts no
+  baseline).
 
   SIGTERM/SIGINT stop it after the current epoch with a checkpoint (and one
-  line saying so); NaN/Inf raise :class:`ncg.errors.Diverged` after making
+  line saying so); after the last epoch they let it write every output
+  first (model/, figures, summary.json), then stop with one line; NaN/Inf raise :class:`ncg.errors.Diverged` after making
   sure the last finite epoch is checkpointed (experiments/preemption.py,
   experiments/divergence.py).
   """
@@ -397,12 +400,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
       schedule.saved()
       saved = epoch
   bar.close()
-  stop.uninstall()
   if stop.requested and saved < epochs:
     if saved:  # the state of the last epoch run, which was just checkpointed
       save_model(workdir, config, state, saved, label_units, dataset)
+    stop.uninstall()
     print(stop.message(saved, workdir))
     return False
+
+  # The handlers stay installed to the last file: a signal from here on is
+  # honoured once model/, the figures and summary.json are written.
 
   save_model(workdir, config, state, epochs, label_units, dataset)
   write_figures(workdir, config, state, dataset, label_units, key_figures,
@@ -416,6 +422,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
   print(f'Outputs in {workdir}: config.json, metrics.jsonl, summary.json, '
         f'model/, checkpoints/, figures/ ({workdir_lib.figure_path(workdir, "")})')
   print(evaluation_lib.headline(summary))
+  stop.uninstall()
+  if stop.requested:  # the run is complete; the command stops here
+    print(stop.finished_message(workdir))
+    return False
   return True
 
 

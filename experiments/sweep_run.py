@@ -209,6 +209,8 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   otherwise, with several devices, the members are laid out over all of
   them (:func:`ncg.distributed.shard_members`).
   """
+  # SIGTERM/SIGINT: stop at an epoch's end; after the last, once every file is written
+  stop = preemption.StopSignals().install()
   dataset, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
   batch_size = config.train.batch_size
   n_free = config.train.free_energy_examples
@@ -239,7 +241,6 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
       manager, {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(0),
                 'diverged_epoch': jnp.zeros(len(grid['seed']), jnp.int32)})
   guard = divergence.PopulationGuard(tree['diverged_epoch'], grid)
-  stop = preemption.StopSignals().install()
   schedule = preemption.CheckpointSchedule(config.train.checkpoint_every,
                                           config.train.checkpoint_minutes)
   start = 0
@@ -314,13 +315,14 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
            'diverged_epoch': jnp.asarray(guard.diverged_epoch)})
       schedule.saved()
       saved = epoch
-  stop.uninstall()
   if stop.requested and saved < epochs:
+    stop.uninstall()
     print(stop.message(saved, workdir))
     return
   for line in guard.report():
     print(line)
   if not guard.alive.any():
+    stop.uninstall()
     raise Diverged(f'every member of the sweep diverged (NaN or Inf); the '
                    f'likely cause is learning rates too large; see {workdir}')
   write_members(workdir, config, grid, states, opt_states, dataset,
@@ -328,3 +330,6 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
         'and epoch), checkpoints/, summary.json, figures/density.png, '
         'members/m<i>/ (summary.json, model/, figures/connectivity.png)')
+  stop.uninstall()
+  if stop.requested:  # it came after the last epoch: every file is written
+    print(stop.finished_message(workdir))
