@@ -55,8 +55,12 @@ def _pct(v) -> str:
 def _label(s) -> str:
   """'dense', or the method, its price (λ/N per unit; κ/N per MAC for 'expected_macs';
   other price rows named) and the deterministic phase ('+F det.') of a summary."""
-  if s.get('method') == 'dense' or not s.get('gated', True):
-    return 'dense' + (f' {s["epochs"]} ep.' if s.get('finetune_epochs') is not None else '')
+  rates = s.get('dropout') or []
+  dropout = (' dropout (' + ','.join(f'{v:g}' for v in rates) + ')'
+             if any(v > 0 for v in rates) else '')
+  if s.get('method') in ('dense', 'dropout') or not s.get('gated', True):
+    return ('dense' + (f' {s["epochs"]} ep.' if s.get('finetune_epochs') is not None else '')
+            + dropout)
   price = s.get('price', 'unit')
   value = (f'κ/N={s["penalty"]:g}' if price == 'expected_macs' else
            f'λ/N={s["penalty"]:g}' + ('' if price == 'unit' else f' ({price})'))
@@ -71,6 +75,13 @@ def _label(s) -> str:
     detail += f', warm-up {s["warmup_epochs"]:g}'
   if s.get('penalty_ramp_epochs'):
     detail += f', ramp {s["penalty_ramp_epochs"]:g}'
+  if s.get('sharpness'):
+    detail += f', γ/N={s["sharpness"]:g}' + (f' ×{s["sharpness_final"]:g}'
+                                            if s.get('sharpness_final', 1) != 1 else '')
+  rate = s.get('finetune_learning_rate')
+  if rate and rate != s.get('learning_rate'):
+    detail += f', det. step {rate:g}'
+  detail += dropout.replace(' dropout', ', det. dropout')
   return f'{s.get("method", "bernoulli")} {value}{detail}'
 
 
