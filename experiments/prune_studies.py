@@ -484,12 +484,25 @@ def switch_probes(epochs, seeds):
                 **_RAMP)
 
 
+def warmup_probes(epochs, seeds):
+  """Single-seed probes (seed 0, validation) of a long dense warm-up, so that the gates
+  decide on a well-trained dense network (as L0 and VIBNet start from a pretrained one):
+  20 dense epochs (the grace period), the recipe's 8 gated epochs (price ramped over 4),
+  then its 90 deterministic ones, 118 in all, at the two λ/N:
+  runs/prune/warmup_probes/..."""
+  del epochs, seeds
+  for penalty in RAMP_PENALTIES:
+    yield _line(LENET300_RECIPE, 'warmup_probes', f'warm20_l{penalty}', '0', 118,
+                train__penalty=penalty, train__grace_epochs=20, train__warmup_epochs=20,
+                train__penalty_ramp_epochs=4)
+
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
            'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete,
            'robustness_ramp': robustness_ramp, 'dropout_probes': dropout_probes,
            'finetune_probes': finetune_probes, 'price_probes': price_probes,
-           'switch_probes': switch_probes,
+           'switch_probes': switch_probes, 'warmup_probes': warmup_probes,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
