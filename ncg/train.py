@@ -55,54 +55,14 @@ from ncg import data as data_lib
 from ncg import inputs
 from ncg import precision
 from ncg import rbm
-from ncg import rewiring
 from ncg import sampling
 from ncg import strength_rules
 from ncg import units
 from ncg.errors import check
+from ncg.modes import CONNECTIVITY_MODES, DENSE_MODES, MODES, Mode  # the table (re-exported)
 from ncg.rbm import RBMState
 
 
-class Mode(NamedTuple):
-  """What a connectivity mode does besides the CD step on W ⊙ A, b, c.
-
-  Attributes:
-    learns_strength: strengths follow the network gradient W ⊙ G (NCG).
-    l1: the weights' ascent direction gets −λ·sign(W).
-    rewire: ``rewire(config, key, state, gradient, step) → state`` applied
-      every ``rewire_every`` steps (None: never).
-    needs_gradient: ``rewire`` reads the CD statistics G of a minibatch.
-  """
-  learns_strength: bool = False
-  l1: bool = False
-  rewire: Callable | None = None
-  needs_gradient: bool = False
-
-
-def _set_rewire(config, key, state, gradient, step):
-  del gradient, step
-  return rewiring.set_rewire(key, state, config.rewire_fraction,
-                             config.new_weight_scale, config.label_units)
-
-
-def _rigl_rewire(config, key, state, gradient, step):
-  del key
-  fraction = (rewiring.cosine_fraction(step, config.rewire_fraction,
-                                       config.rewire_until)
-              if config.rewire_until > 0 else config.rewire_fraction)
-  return rewiring.rigl_rewire(state, gradient, fraction, config.label_units)
-
-
-MODES = {
-    'ncg': Mode(learns_strength=True),
-    'dense': Mode(),
-    'fixed': Mode(),
-    'set': Mode(rewire=_set_rewire),
-    'rigl': Mode(rewire=_rigl_rewire, needs_gradient=True),
-    'l1': Mode(l1=True),
-}
-CONNECTIVITY_MODES = tuple(MODES)
-DENSE_MODES = ('dense', 'l1')  # modes whose mask is all ones
 NEAR_THRESHOLD_BAND = 0.05  # |α − ½| below this counts as "near the threshold"
 OPTIMIZERS = ('sgd', 'momentum', 'adam')
 PARAMS, STRENGTH = 'params', 'strength'
