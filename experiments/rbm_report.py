@@ -21,15 +21,15 @@ from matplotlib.figure import Figure
 import numpy as np
 
 from experiments import rbm_readings
+from ncg import modes
 
-# Method directory → readable label (anything else: the directory name).
+# Study-variant directory → readable label. A directory named after its
+# connectivity mode (or '<mode>_<number>') gets the mode's own label
+# (ncg.modes.label); anything else: the directory name.
 LABELS = {
-    'ncg': 'NCG', 'dense_uniform': 'dense, U[−1, 1] weights (reference init)',
+    'dense_uniform': 'dense, U[−1, 1] weights (reference init)',
     'dense_small': 'dense, N(0, 0.01²) weights + base-rate biases',
-    'dense': 'dense, U[−1, 1] weights (reference init)',
-    'fixed': 'fixed random mask at NCG\'s final density',
-    'set': 'SET at NCG\'s final density', 'rigl': 'RigL at NCG\'s final density',
-    'l1': 'dense + L1', 'ncg_ratio1': 'NCG, η_α = η', 'ncg_ratio25': 'NCG, η_α = 25η',
+    'ncg_ratio1': 'NCG, η_α = η', 'ncg_ratio25': 'NCG, η_α = 25η',
 }
 ORDER = ('ncg', 'ncg_p', 'ncg_ratio', 'dense_uniform', 'dense_small', 'dense',
          'fixed', 'set', 'rigl', 'l1')
@@ -45,10 +45,22 @@ def _parts(path: str) -> tuple[str, str]:
 SUFFIXES = ('_set32', '_norm_small', '_small', '_norm')
 
 
+def _mode(s: dict) -> modes.Mode:
+  return modes.MODES[s['connectivity']]
+
+
+def _is_number(text: str) -> bool:
+  try:
+    float(text)
+  except ValueError:
+    return False
+  return True
+
+
 def _label(method: str, s: dict) -> str:
   if method.endswith('_labels'):
     return _label(method[:-len('_labels')], s) + ', joint RBM with label units'
-  if s.get('connectivity') == 'dense' and not method.startswith('l1'):
+  if _mode(s).dense_mask and not _mode(s).l1:   # a plain dense RBM: its start
     return LABELS['dense_small' if s.get('weight_init') == 'normal'
                   else 'dense_uniform']
   for suffix in SUFFIXES:
@@ -63,12 +75,11 @@ def _label(method: str, s: dict) -> str:
     return f'NCG from p = {method[5:]}'
   if method.startswith('ncg_hyst'):
     return f'NCG, hysteresis band ½ ± {method[8:]}'
-  label = LABELS.get('l1' if method.startswith('l1') else method, method)
-  if method.startswith('l1') and s.get('l1_penalty') is not None:
-    label += f' (λ = {s["l1_penalty"]:g}, τ = {s["magnitude_threshold"]:g})'
-  if method in ('set', 'rigl') and s.get('rewire_fraction') is not None:
-    label += f' (ζ = {s["rewire_fraction"]:g})'
-  return label
+  name = s['connectivity']
+  if method == name or (method.startswith(name + '_')
+                        and _is_number(method[len(name) + 1:])):
+    return modes.label(name, s)
+  return LABELS.get(method, method)
 
 
 def _rank(method: str) -> int:
@@ -93,7 +104,7 @@ def groups_of(runs: list[dict]) -> dict[tuple, list[dict]]:
   groups: dict[tuple, list[dict]] = {}
   for s in runs:
     _, method = _parts(s['_path'])
-    density0 = s['density0'] if s['connectivity'] == 'ncg' else None
+    density0 = s['density0'] if _mode(s).learns_strength else None
     groups.setdefault((method, density0), []).append(s)
   return dict(sorted(groups.items(), key=lambda kv: (
       _rank(kv[0][0]), kv[0][0], -(kv[0][1] if kv[0][1] is not None else 2))))
@@ -131,7 +142,7 @@ def study_table(runs: list[dict]) -> list[str]:
     row = [label, str(len(group)),
            f'{d0:.3g} → {_ms([g["density"] for g in group], "{:.3f}")}'
            + (f' (eff. {_ms([g.get("effective_density") for g in group], "{:.3f}")})'
-              if s['connectivity'] == 'l1' else '')]
+              if _mode(s).l1 else '')]
     if exact:
       nll = [g['train_nll_exact'] for g in group]
       row += [_ms(nll, '{:.3f}'), f'{min(nll):.3f}']
@@ -146,7 +157,7 @@ def study_table(runs: list[dict]) -> list[str]:
     row += [totals,
             _ms([g.get('flips_ever_flipped') for g in group], '{:.1f}', 100),
             (_ms([g.get('near_threshold') for g in group], '{:.1f}', 100)
-             if s['connectivity'] == 'ncg' else '–')]
+             if _mode(s).learns_strength else '–')]
     out.append('| ' + ' | '.join(row) + ' |')
   return out
 
@@ -167,7 +178,8 @@ def curve_figure(path: str, runs: list[dict], field: str, ylabel: str,
     stack = np.stack(curves)
     epochs, values = stack[0, :, 0], stack[:, :, 1]
     label = _label(method, group[0]) + (
-        f' p={density0:g}' if density0 is not None and method == 'ncg' else '')
+        f' p={density0:g}' if density0 is not None
+        and method == group[0]['connectivity'] else '')
     mean, std = values.mean(0), values.std(0)
     line, = ax.plot(epochs, mean, label=f'{label} ({len(curves)})', lw=1.2)
     ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15)
@@ -187,8 +199,9 @@ def curve_figure(path: str, runs: list[dict], field: str, ylabel: str,
 
 def density_scatter(path: str, runs: list[dict]) -> str | None:
   """Initial against final density of every NCG member."""
-  ncg = [r for r in runs if r['connectivity'] == 'ncg' and
-         _parts(r['_path'])[1].startswith('ncg') and 'ratio' not in r['_path']]
+  ncg = [r for r in runs if _mode(r).learns_strength and
+         _parts(r['_path'])[1].startswith(r['connectivity'])
+         and 'ratio' not in r['_path']]
   if len({r['density0'] for r in ncg}) < 2:
     return None
   fig = Figure(figsize=(4.5, 4.2))
