@@ -497,12 +497,27 @@ def warmup_probes(epochs, seeds):
                 train__penalty_ramp_epochs=4)
 
 
+def probe_seeds(epochs, seeds):
+  """The probes chosen on validation (seed 0) at each MAC budget, at more seeds
+  (--seeds=1,2), in their probes' folders: the 20-epoch dense warm-up at λ/N = 10⁻³
+  (≤ 26.6K MACs: validation 1.87 %) and the prices ×(0.1, 1, 3) at 4·10⁻³ (≤ 9.6K:
+  2.40 %)."""
+  del epochs
+  for s in seeds:
+    yield _line(LENET300_RECIPE, 'warmup_probes', 'warm20_l1e-3', s, 118,
+                train__penalty='1e-3', train__grace_epochs=20, train__warmup_epochs=20,
+                train__penalty_ramp_epochs=4)
+    yield _line(LENET300_RECIPE, 'price_probes', 'ramp_l4e-3_sc0.1-1-3', s, 100,
+                train__penalty='4e-3', train__penalty_scale="'(0.1,1,3)'", **_RAMP)
+
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
            'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete,
            'robustness_ramp': robustness_ramp, 'dropout_probes': dropout_probes,
            'finetune_probes': finetune_probes, 'price_probes': price_probes,
            'switch_probes': switch_probes, 'warmup_probes': warmup_probes,
+           'probe_seeds': probe_seeds,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
