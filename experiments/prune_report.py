@@ -75,7 +75,7 @@ def _label(s) -> str:
     detail += f', warm-up {s["warmup_epochs"]:g}'
   if s.get('penalty_ramp_epochs'):
     detail += f', ramp {s["penalty_ramp_epochs"]:g}'
-  if s.get('sharpness'):
+  if s.get('sharpness') and s.get('method', 'bernoulli') == 'bernoulli':   # L0 ignores γ
     detail += f', γ/N={s["sharpness"]:g}' + (f' ×{s["sharpness_final"]:g}'
                                             if s.get('sharpness_final', 1) != 1 else '')
   rate = s.get('finetune_learning_rate')
