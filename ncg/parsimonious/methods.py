@@ -225,11 +225,8 @@ L0_RATE_FACTOR = 10.0
 MODE_THRESHOLD = 0.5   # θ ≥ ½: kept by the final (mode) network, θ folded in
 NEVER = 2 ** 30        # grace_steps of the dense method: θ's step size stays 0
 
-# The unpruned baseline: the Bernoulli network with every θ at 1 and a
-# grace period that never ends (one deterministic pass per step: θ at a
-# vertex, no exploration; θ never moves; no price, no sharpening).
-_DENSE = Method(
-    init_gate=lambda theta, width: jnp.ones((width,), jnp.float32),
+_BERNOULLI = Method(
+    init_gate=lambda theta, width: jnp.full((width,), theta, jnp.float32),
     gradients=_bernoulli_gradients,
     theta_optimizer=_bernoulli_optimizer,
     project=_bernoulli_project,
@@ -237,23 +234,21 @@ _DENSE = Method(
     alive=lambda t: np.asarray(t) > 0,
     one=1.0,
     probability=np.asarray,
-    gated=False,
+    passes=3,          # two antithetic, one mean-field (the Taylor control variate)
+    decisions=True)
+
+# The unpruned baseline: the Bernoulli network with every θ at 1 and a
+# grace period that never ends (one deterministic pass per step: θ at a
+# vertex, no exploration; θ never moves; no price, no sharpening).
+_DENSE = _BERNOULLI._replace(
+    init_gate=lambda theta, width: jnp.ones((width,), jnp.float32),
+    gated=False, passes=1, decisions=False,
     fixed=(('penalty', 0.0), ('explore', 0.0), ('sharpness', 0.0),
            ('sharpness_final', 1.0), ('grace_steps', NEVER), ('warmup_steps', 0),
            ('estimator', 'taylor_cv'), ('price_macs', False)))
 
 METHODS: dict[str, Method] = {
-    'bernoulli': Method(
-        init_gate=lambda theta, width: jnp.full((width,), theta, jnp.float32),
-        gradients=_bernoulli_gradients,
-        theta_optimizer=_bernoulli_optimizer,
-        project=_bernoulli_project,
-        final_gate=lambda t: jnp.where(t >= MODE_THRESHOLD, t, 0.0),
-        alive=lambda t: np.asarray(t) > 0,
-        one=1.0,
-        probability=np.asarray,
-        passes=3,          # two antithetic, one mean-field (the Taylor control variate)
-        decisions=True),
+    'bernoulli': _BERNOULLI,
     'l0': Method(
         init_gate=_l0_init_gate,
         gradients=_l0_gradients,
