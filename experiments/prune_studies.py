@@ -511,13 +511,31 @@ def probe_seeds(epochs, seeds):
                 train__penalty='4e-3', train__penalty_scale="'(0.1,1,3)'", **_RAMP)
 
 
+def combined_probes(epochs, seeds):
+  """Single-seed probes (seed 0, validation) of the two settings probe_seeds confirmed,
+  combined: the 20-epoch dense warm-up with the prices ×(0.1, 1, 3), 8 gated epochs
+  (118 in all) at three λ/N (10⁻³ for L0's 26.6K MACs; 4·10⁻³ and 6·10⁻³ for VIBNet's
+  9.6K, as the warm-up keeps more units at a given price); and a gradual gated phase
+  after the warm-up (20 gated epochs, the price ramped in over 10; 130 in all) at
+  10⁻³ and 6·10⁻³: runs/prune/combined_probes/..."""
+  del epochs, seeds
+  warm = dict(train__grace_epochs=20, train__warmup_epochs=20,
+              train__penalty_scale="'(0.1,1,3)'")
+  for penalty in ('1e-3', '4e-3', '6e-3'):
+    yield _line(LENET300_RECIPE, 'combined_probes', f'warm20_sc0.1-1-3_l{penalty}', '0', 118,
+                train__penalty=penalty, train__penalty_ramp_epochs=4, **warm)
+  for penalty in ('1e-3', '6e-3'):
+    yield _line(LENET300_RECIPE, 'combined_probes', f'warm20_g20_sc0.1-1-3_l{penalty}', '0',
+                130, train__penalty=penalty, train__penalty_ramp_epochs=10, **warm)
+
+
 STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
            'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp,
            'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete,
            'robustness_ramp': robustness_ramp, 'dropout_probes': dropout_probes,
            'finetune_probes': finetune_probes, 'price_probes': price_probes,
            'switch_probes': switch_probes, 'warmup_probes': warmup_probes,
-           'probe_seeds': probe_seeds,
+           'probe_seeds': probe_seeds, 'combined_probes': combined_probes,
            'robustness_compete': robustness_compete,
            'anneal': anneal, 'frontier': frontier, 'robustness': robustness, 'decision': decision,
            'lenet5': lenet5, 'sharpened': sharpened, 'verdict': verdict,
