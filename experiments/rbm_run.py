@@ -299,11 +299,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
   key = jax.random.key(config.train.seed)
   key_init, key_chains, key_epochs, key_figures = jax.random.split(key, 4)
   state = initial_state(config, train_x, label_units, key_init)
+  trainer = train_lib.make_trainer(tconfig)
+  opt_state = trainer.init(state, key_chains, batch_size)
+  # Built (not compiled) here: its checks (data shards against the devices
+  # and the batch size) come before anything is written.
+  epoch_fn, mesh, feed = epoch_program(config, tconfig, train_x)
   # Every check of the config has passed: only now is the workdir touched.
   resuming = workdir_lib.prepare(workdir, config, growable_fields(config))
 
-  trainer = train_lib.make_trainer(tconfig)
-  opt_state = trainer.init(state, key_chains, batch_size)
   manager = workdir_lib.checkpoint_manager(workdir)
   step, tree = workdir_lib.restore_checkpoint(
       manager, _checkpoint_tree(state, opt_state, 0))
@@ -321,24 +324,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
     workdir_lib.truncate_metrics(workdir, lambda r: False)
 
   # Compiled ahead of the loop so that each epoch's wall time is training only.
-  data_shards = config.train.get('data_shards', 1)
-  feed = lambda key: train_x  # what the epoch reads: the data set (on device)
-  if data_shards > 1:  # minibatches over devices (ncg.distributed)
-    mesh = distributed.make_mesh(1, data_shards)
-    epoch_fn = distributed.data_parallel(tconfig, batch_size, mesh)
+  if mesh is not None:
     # A restored state sits on one device: replicate it on the mesh (a
     # resume may change train.data_shards, workdir.RESUMABLE_CHANGES).
     state, opt_state = jax.device_put(
         (state, opt_state), distributed.replicated(mesh))
-    if jax.process_count() > 1:  # several hosts: each loads its rows only
-      check(data_shards == jax.device_count(),
-            f'train.data_shards={data_shards} must be the {jax.device_count()} '
-            f'devices of the {jax.process_count()} processes')
-      host_x = np.asarray(train_x)
-      feed = lambda key: distributed.host_minibatches(key, host_x, batch_size,
-                                                      mesh)
-  else:
-    epoch_fn = train_lib.make_epoch(tconfig, batch_size)
   epoch_fn = epoch_fn.lower(state, opt_state, feed(key_epochs),
                             key_epochs).compile()
   examples_per_epoch = (len(train_x) // batch_size) * batch_size
@@ -427,6 +417,39 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
     print(stop.finished_message(workdir))
     return False
   return True
+
+
+def epoch_program(config: ml_collections.ConfigDict,
+                  tconfig: train_lib.TrainConfig, train_x: jax.Array):
+  """(epoch, mesh or None, feed) of a run, built but not compiled.
+
+  ``train.data_shards`` > 1 spreads each minibatch over that many devices
+  (:func:`ncg.distributed.data_parallel`); its checks (enough devices, a
+  batch size they divide, on several processes every device) raise here,
+  before the workdir is written. ``feed(key)`` is what the epoch reads: the
+  data set on the device, or on several processes each host's rows.
+  """
+  batch_size = config.train.batch_size
+  data_shards = config.train.get('data_shards', 1)
+  if data_shards <= 1:
+    return train_lib.make_epoch(tconfig, batch_size), None, lambda key: train_x
+  check(data_shards <= jax.device_count(),
+        f'train.data_shards={data_shards} needs {data_shards} devices; '
+        f'{jax.device_count()} available')
+  check(batch_size % data_shards == 0,
+        f'train.batch_size={batch_size} is not a multiple of '
+        f'train.data_shards={data_shards}')
+  if jax.process_count() > 1:
+    check(data_shards == jax.device_count(),
+          f'train.data_shards={data_shards} must be the {jax.device_count()} '
+          f'devices of the {jax.process_count()} processes')
+  mesh = distributed.make_mesh(1, data_shards)
+  epoch_fn = distributed.data_parallel(tconfig, batch_size, mesh)
+  if jax.process_count() == 1:
+    return epoch_fn, mesh, lambda key: train_x
+  host_x = np.asarray(train_x)  # several hosts: each loads its rows only
+  return epoch_fn, mesh, lambda key: distributed.host_minibatches(
+      key, host_x, batch_size, mesh)
 
 
 def already_complete(workdir: str, epochs: int) -> str:

@@ -201,6 +201,38 @@ def member_table(members: list[dict]) -> str:
   return '\n'.join(lines)
 
 
+def population_program(config, tconfig, members: int, chunk: int = 0):
+  """(epoch, chunked) of a sweep of ``members``, built but not compiled.
+
+  ``chunk`` members per device call (:func:`chunked_epoch`), or all of them
+  laid out over the devices: minibatches over ``train.data_shards`` of
+  them, the members over the rest (or over all when data_shards is 1). Its
+  checks (chunk, data shards against the devices and the batch size) raise
+  here, before the workdir is written.
+  """
+  check(isinstance(chunk, int) and chunk >= 0,
+        f'--chunk must be an integer >= 0, got {chunk}')
+  batch_size = config.train.batch_size
+  epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True)
+  if 0 < chunk < members:
+    return chunked_epoch(epoch_fn, chunk, members), True
+  data_shards = config.train.get('data_shards', 1)
+  if data_shards > 1:  # members x minibatches over a 2-D mesh
+    check(data_shards <= jax.device_count(),
+          f'train.data_shards={data_shards} needs {data_shards} devices; '
+          f'{jax.device_count()} available')
+    check(batch_size % data_shards == 0,
+          f'train.batch_size={batch_size} is not a multiple of '
+          f'train.data_shards={data_shards}')
+    return distributed.data_parallel(
+        tconfig, batch_size, distributed.make_mesh(
+            max(jax.device_count() // data_shards, 1), data_shards),
+        population=True), False
+  if jax.device_count() > 1:  # members over a ('member',) mesh, padded
+    return distributed.shard_members(epoch_fn, distributed.member_mesh()), False
+  return epoch_fn, False
+
+
 def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   """Trains, checkpoints and evaluates the population ``grid`` of ``config``.
 
@@ -232,6 +264,9 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   opt_states = jax.vmap(trainer.init, in_axes=(0, 0, None, 0, 0))(
       states, key_chains, batch_size, lrs, ratio * lrs)
 
+  members = len(grid['seed'])
+  # Built (not compiled) here: its checks come before anything is written.
+  epoch_fn, chunked = population_program(config, tconfig, members, chunk)
   config = config.copy_and_resolve_references()
   with config.unlocked():
     config.sweep = grid
@@ -255,22 +290,7 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   saved = start
   workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
 
-  members = len(grid['seed'])
-  check(chunk >= 0, f'--chunk must be >= 0, got {chunk}')
-  chunked = 0 < chunk < members
-  epoch_fn = train_lib.make_epoch(tconfig, batch_size, population=True)
-  if chunked:
-    epoch_fn = chunked_epoch(epoch_fn, chunk, members)
-  else:
-    data_shards = config.train.get('data_shards', 1)
-    if data_shards > 1:  # members x minibatches over a 2-D mesh
-      epoch_fn = distributed.data_parallel(
-          tconfig, batch_size, distributed.make_mesh(
-              max(jax.device_count() // data_shards, 1), data_shards),
-          population=True)
-    elif jax.device_count() > 1:  # members over a ('member',) mesh, padded
-      epoch_fn = distributed.shard_members(
-          epoch_fn, distributed.member_mesh())
+  if not chunked:
     epoch_fn = epoch_fn.lower(
         states, opt_states, train_x, key_epochs).compile()  # time epochs only
   gap = jax.jit(jax.vmap(train_lib.free_energy_gap, in_axes=(0, None, None)))
