@@ -25,7 +25,7 @@ from experiments import preemption
 from experiments import workdir as workdir_lib
 from ncg import checkpoint as checkpoint_lib
 from ncg import data as data_lib
-from ncg.errors import Diverged, check
+from ncg.errors import Diverged, InputError, check
 from ncg.parsimonious import analysis
 from ncg.parsimonious import complexity
 from ncg.parsimonious import finetune as finetune_lib
@@ -200,9 +200,13 @@ def restore(manager, start: Architecture, trainer: train_lib.Trainer, num_inputs
             theta_init: float) -> tuple[Architecture, train_lib.TrainState, int]:
   """(architecture, state, epoch) of the latest checkpoint, from the checkpoint alone."""
   step = manager.latest_step()
-  raw = manager.restore(step, args=workdir_lib.ocp.args.StandardRestore())
-  arch = start._replace(widths=tuple(int(w) for w in raw['architecture']['widths']),
-                        gather=tuple(int(i) for i in raw['architecture']['gather']))
+  raw = workdir_lib.restore_raw(manager, step)  # damaged: InputError
+  try:
+    arch = start._replace(widths=tuple(int(w) for w in raw['architecture']['widths']),
+                          gather=tuple(int(i) for i in raw['architecture']['gather']))
+  except (KeyError, TypeError, ValueError):
+    raise InputError(f'checkpoint {step} in {manager.directory} does not fit this '
+                     'run (it holds no architecture of a parsimonious net)') from None
   like = trainer.init(jax.random.key(0), arch, num_inputs, theta_init)
   template = _checkpoint_tree(arch, like, 0)
   _, tree = workdir_lib.restore_checkpoint(manager, template, step)

@@ -41,6 +41,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from typing import Any, Callable
 
 from absl import flags
@@ -85,6 +86,7 @@ def clean_errors(main: Callable[..., Any]) -> Callable[..., Any]:
   """
   @functools.wraps(main)
   def wrapped(*args, **kwargs):
+    quiet_teardown()
     try:
       return main(*args, **kwargs)
     except InputError as e:
@@ -96,6 +98,26 @@ def clean_errors(main: Callable[..., Any]) -> Callable[..., Any]:
         raise
       fail(f'cannot write {e.filename or "the workdir"}: {e.strerror}')
   return wrapped
+
+
+def _drop_teardown_noise(unraisable, default=sys.unraisablehook) -> None:
+  error = unraisable.exc_value
+  if isinstance(error, RuntimeError) and 'Event loop is closed' in str(error):
+    return  # tensorstore's callbacks after orbax's failed restore ended its loop
+  default(unraisable)
+
+
+def quiet_teardown() -> None:
+  """Keeps a failed orbax read or write to the one ``error:`` line.
+
+  When a restore or save fails, tensorstore's pending callbacks later find
+  orbax's event loop closed and print "Event loop is closed" tracebacks
+  (unraisable exceptions) and "coroutine ... was never awaited" warnings,
+  after the line that explains the failure; both are dropped, nothing else.
+  """
+  sys.unraisablehook = _drop_teardown_noise
+  warnings.filterwarnings('ignore', message='coroutine .* was never awaited',
+                          category=RuntimeWarning)
 
 
 def parse_flags(argv: list[str],
@@ -498,6 +520,8 @@ def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
   """(step, tree) of the given or latest checkpoint, or (None, like) if none.
 
   ``like`` is a pytree with the structure, shapes and dtypes to restore into.
+  A checkpoint that cannot be restored is an InputError: damaged (its files
+  cannot be read even without ``like``; :func:`damaged`) or of another run.
   """
   step = manager.latest_step() if step is None else step
   if step is None:
@@ -505,8 +529,12 @@ def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
   try:
     tree = manager.restore(step, args=ocp.args.StandardRestore(abstract))
-  except (ValueError, TypeError, KeyError, OSError) as e:
-    detail = ' '.join(str(e).split())[:300]
+  except Exception as e:  # pylint: disable=broad-except
+    # orbax/tensorstore raise ValueError, TypeError, KeyError, OSError or a
+    # bare Exception; which of the two it is, a raw read tells
+    detail = _one_line(e)
+    if not _readable(manager, step):
+      raise damaged(manager, step, detail) from None
     raise InputError(
         f'checkpoint {step} in {manager.directory} does not fit this run '
         f'(a checkpoint of another architecture or config?): {detail}') from None
@@ -516,16 +544,50 @@ def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
 def restore_raw(manager: ocp.CheckpointManager, step: int) -> Any:
   """Checkpoint ``step`` as saved (nested dicts of arrays), with no template.
 
-  What a reader that does not train needs (experiments/rbm_run.load_model):
-  no data set or trainer is rebuilt to give the shapes. A checkpoint that
-  cannot be read is an InputError.
+  What a reader that does not train needs (experiments/rbm_run.load_model,
+  experiments/prune_run.restore): no data set or trainer is rebuilt to give
+  the shapes. A checkpoint that cannot be read is damaged: an InputError
+  (:func:`damaged`).
   """
   try:
     return manager.restore(step, args=ocp.args.StandardRestore())
-  except (ValueError, TypeError, KeyError, OSError) as e:
-    detail = ' '.join(str(e).split())[:300]
-    raise InputError(f'checkpoint {step} in {manager.directory} does not fit '
-                     f'this run (cannot be read: {detail})') from None
+  except Exception as e:  # pylint: disable=broad-except
+    raise damaged(manager, step, _one_line(e)) from None
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+  text = ' '.join(str(error).split()) or type(error).__name__
+  return text if len(text) <= limit else text[:limit] + '…'
+
+
+def _readable(manager: ocp.CheckpointManager, step: int) -> bool:
+  """Whether checkpoint ``step``'s files can be read (a raw restore)."""
+  try:
+    manager.restore(step, args=ocp.args.StandardRestore())
+    return True
+  except Exception:  # pylint: disable=broad-except
+    return False
+
+
+def damaged(manager: ocp.CheckpointManager, step: int, detail: str) -> InputError:
+  """The error of a damaged checkpoint ``step``, saying how to go on.
+
+  Names the step and what failed; when an older checkpoint can be read, says
+  to delete the damaged one and rerun (the run resumes from the older one,
+  metrics past it dropped); else that the rerun then starts over.
+  """
+  path = os.path.join(str(manager.directory), str(step))
+  older = [s for s in sorted(manager.all_steps(), reverse=True) if s < step]
+  intact = next((s for s in older if _readable(manager, s)), None)
+  if intact is not None:
+    advice = (f'checkpoint {intact} is intact: delete the damaged one '
+              f'(rm -r {path}) and rerun the same command to resume from '
+              f'checkpoint {intact}')
+  else:
+    advice = (f'no older checkpoint is intact: delete it (rm -r {path}) and '
+              'rerun the same command to start over, or use another --workdir')
+  return InputError(f'checkpoint {step} in {manager.directory} is damaged (its '
+                    f'files cannot be read: {detail}); {advice}')
 
 
 def figure_path(workdir: str, name: str) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -237,6 +238,49 @@ def _state_type(name: str | None):
     return None
 
 
+def _described(metadata: dict, file: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+  """{'a/b': (shape, dtype)} of metadata.json, checked (InputError if malformed)."""
+  shapes, dtypes = metadata['shapes'], metadata.get('dtypes')
+  check(isinstance(dtypes, dict),
+        f'{file} is damaged: it has no dtypes record of the arrays')
+  check(set(dtypes) == set(shapes),
+        f'{file} is damaged: its shapes and dtypes name different arrays '
+        f'({sorted(set(dtypes) ^ set(shapes))})')
+  out = {}
+  for key, shape in shapes.items():
+    check(isinstance(shape, list) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape),
+          f'{file} is damaged: the shape of {key!r} is {shape!r}, not a list '
+          'of sizes')
+    try:
+      dtype = np.dtype(dtypes[key])
+    except (TypeError, ValueError):
+      dtype = None
+    check(dtype is not None and dtype != object and isinstance(dtypes[key], str),
+          f'{file} is damaged: the dtype of {key!r} is {dtypes[key]!r}, not a '
+          'numpy dtype')
+    out[key] = (tuple(shape), dtype)
+  return out
+
+
+def _saved_arrays(ocp, directory: str) -> dict[str, tuple[tuple[int, ...], np.dtype]] | None:
+  """{'a/b': (shape, dtype)} as orbax recorded the arrays (None if unknown)."""
+  quiet = logging.getLogger('absl')  # orbax warns of damaged metadata
+  level = quiet.level
+  quiet.setLevel(logging.ERROR)
+  try:
+    meta = ocp.StandardCheckpointer().metadata(directory)
+    tree = getattr(meta, 'item_metadata', meta)
+    tree = getattr(tree, 'tree', tree)
+    leaves = _leaves(jax.tree.map(lambda m: m, dict(tree),
+                                  is_leaf=lambda m: hasattr(m, 'shape')))
+    return {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in leaves.items()}
+  except Exception:  # pylint: disable=broad-except
+    return None  # an orbax without this metadata: the restore checks shapes
+  finally:
+    quiet.setLevel(level)
+
+
 def load(path: str) -> Checkpoint:
   """Restores a model directory written by :func:`save`, without any template.
 
@@ -246,20 +290,42 @@ def load(path: str) -> Checkpoint:
     saved shapes and dtypes; ``metadata`` as saved.
 
   Raises:
-    InputError: not a model directory, or arrays that do not match metadata.
+    InputError: not a model directory; a metadata.json whose shapes or
+      dtypes are malformed or do not match the arrays saved; array files
+      that cannot be read (truncated, damaged, missing).
   """
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   path = os.path.abspath(path)
   metadata = read_metadata(path)
-  abstract = _nest({k: jax.ShapeDtypeStruct(tuple(shape),
-                                            np.dtype(metadata['dtypes'][k]))
-                    for k, shape in metadata['shapes'].items()})
+  file = os.path.join(path, METADATA_FILE)
+  described = _described(metadata, file)
+  state_dir = os.path.join(path, STATE_DIR)
+  check(os.path.isdir(state_dir),
+        f'cannot restore the model in {path}: it is damaged (its arrays, '
+        f'{STATE_DIR}/, are missing)')
+  saved = _saved_arrays(ocp, state_dir)
+  if saved is not None:
+    check(set(saved) == set(described),
+          f'{file} does not match the arrays saved beside it (arrays '
+          f'{sorted(set(saved) ^ set(described))} are in one but not the '
+          'other): the model is damaged')
+    for key, (shape, dtype) in described.items():
+      check(saved[key] == (shape, dtype),
+            f'{file} says {key!r} is {dtype}{list(shape)} but the saved array '
+            f'is {saved[key][1]}{list(saved[key][0])}: the model is damaged')
+  abstract = _nest({k: jax.ShapeDtypeStruct(shape, dtype)
+                    for k, (shape, dtype) in described.items()})
   try:
-    tree = ocp.StandardCheckpointer().restore(os.path.join(path, STATE_DIR),
-                                              abstract)
-  except (ValueError, TypeError, KeyError, OSError, FileNotFoundError) as e:
-    detail = ' '.join(str(e).split())[:300]
-    raise InputError(f'cannot restore the model in {path}: {detail}') from None
+    tree = ocp.StandardCheckpointer().restore(state_dir, abstract)
+  except Exception as e:  # pylint: disable=broad-except
+    # orbax and tensorstore raise ValueError, OSError or a bare Exception
+    detail = ' '.join(str(e).split())[:200]
+    raise InputError(f'cannot restore the model in {path}: it is damaged (its '
+                     f'arrays cannot be read: {detail})') from None
+  for key, leaf in _leaves(tree).items():
+    check(tuple(np.shape(leaf)) == described[key][0],
+          f'{file} says {key!r} has shape {list(described[key][0])} but the '
+          f'saved array has {list(np.shape(leaf))}: the model is damaged')
   tree = jax.tree.map(jax.numpy.asarray,
                       _restore_sequences(tree, metadata.get('sequences', [])))
   cls = _state_type(metadata.get('state_type'))
