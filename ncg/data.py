@@ -293,16 +293,41 @@ def binarize(x: np.ndarray, method: str, seed: int) -> np.ndarray:
         f'unknown binarization {method!r}; choose one of {BINARIZATIONS}')
   if method == 'none':
     return x
+  check(_in_unit_interval(x),
+        f'{method} binarization reads intensities in [0, 1], but the data hold '
+        f'{_first_outside(x)}: rescale them first, or they are not intensities')
   if method == 'threshold':
     return (x > 0.5).astype(np.float32)
   rng = np.random.default_rng(seed)
   return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
 
+def _in_unit_interval(x: np.ndarray) -> bool:
+  return bool(np.all((x >= 0) & (x <= 1)))  # NaN fails both
+
+
+def _first_outside(x: np.ndarray, ok=lambda v: (v >= 0) & (v <= 1)) -> str:
+  """'the value V (example i, feature j)' of the first entry failing ``ok``."""
+  where = np.argwhere(~ok(np.asarray(x)))
+  if not len(where):
+    return 'no such value'
+  index = tuple(int(i) for i in where[0])
+  text = f'the value {np.asarray(x)[index]!r}'
+  return text + (f' (example {index[0]}, feature {index[1]})'
+                 if len(index) == 2 else f' at {index}')
+
+
 def standardization(x: np.ndarray, min_scale: float = STANDARDIZE_MIN_SCALE
                     ) -> tuple[np.ndarray, np.ndarray]:
-  """Per-feature (mean, scale) of x (N, D), scale = max(std, min_scale); float32."""
+  """Per-feature (mean, scale) of x (N, D), scale = max(std, min_scale); float32.
+
+  InputError for an empty split or one holding NaN or Inf (a mean and scale
+  of them would turn every value of the feature into NaN).
+  """
   check(len(x) > 0, 'cannot standardize an empty split')
+  check(bool(np.all(np.isfinite(x))),
+        f'cannot standardize data holding NaN or Inf: '
+        f'{_first_outside(x, np.isfinite)}')
   mean = np.mean(x, axis=0, dtype=np.float64)
   scale = np.maximum(np.std(x, axis=0, dtype=np.float64), min_scale)
   return mean.astype(np.float32), scale.astype(np.float32)
@@ -377,7 +402,14 @@ def load(name: str,
   elif name in ('mushrooms', 'connect4'):
     check(path is not None, f'data set {name!r} needs a path to its LIBSVM file')
     features, train_size = (112, 2000) if name == 'mushrooms' else (126, 12000)
-    full = _permute(read_libsvm(path, features))
+    full = read_libsvm(path, features)
+    if not is_binary(full.x):
+      line, feature = np.argwhere((full.x != 0) & (full.x != 1))[0]
+      raise InputError(
+          f'{path}: example {line + 1} has the value {full.x[line, feature]:g} '
+          f'for feature {feature + 1}; {name} is a data set of one-hot binary '
+          'features (values 0 and 1 only)')
+    full = _permute(full)
     check(len(full.x) > train_size, f'{path} holds {len(full.x)} examples; '
           f'{name} takes the first {train_size} for training and needs more')
     train, test = _take(full, 0, train_size), _take(full, train_size)
@@ -401,6 +433,10 @@ def load(name: str,
   splits = [Split(binarize(s.x, binarization, seed + i), s.y)
             for i, s in enumerate((train, valid, test))]
   if standardize:
+    for split, which in zip(splits, ('training', 'validation', 'test')):
+      check(bool(np.all(np.isfinite(split.x))),
+            f'cannot standardize {name!r}: its {which} split holds NaN or Inf '
+            f'({_first_outside(split.x, np.isfinite)})')
     mean, scale = standardization(splits[0].x)
     splits = [Split((s.x - mean) / scale, s.y) for s in splits]
   return Dataset(name, *splits, num_classes=num_classes, image_shape=image_shape)

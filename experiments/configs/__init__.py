@@ -47,15 +47,17 @@ def path(name: str) -> str:
 def resolve_argv(argv: list[str]) -> list[str]:
   """``--config=NAME`` → the packaged config's path, when NAME is not a file.
 
-  Anything else (a path that exists, an unknown name, ``--config.x=...``) is
-  left as it is, so the flag parser reports it as before.
+  Anything else (a file that exists, an unknown name, ``--config.x=...``) is
+  left as it is, so the flag parser reports it as before. A directory is
+  never a config file: ``mnist/`` (the data) beside ``--config=mnist`` does
+  not hide the packaged config.
   """
   out = []
   for arg in argv:
     if arg.startswith('--config='):
       value = arg[len('--config='):]
       stem, _, override = value.partition(':')  # config_flags' 'file:arg'
-      if not os.path.exists(stem) and stem in names():
+      if not os.path.isfile(stem) and stem in names():
         arg = '--config=' + path(stem) + (':' + override if override else '')
     out.append(arg)
   return out
