@@ -1,0 +1,34 @@
+"""The pruning studies' command lines: every study names existing configs, known fields
+and one workdir per run (experiments/prune_studies.py, experiments/studies/prune_*.py)."""
+
+import os
+import re
+
+import pytest
+
+from experiments import prune_studies
+from experiments.studies import prune_lines
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_line_builds_overrides_and_workdir():
+  got = prune_lines.line('--config=c.py', 'study', 'run', '3', 7, train__penalty='1e-3',
+                         model__widths="'(3,2)'")
+  assert got == ("--config=c.py --config.train.seed=3 --config.train.epochs=7 "
+                 "--config.train.penalty=1e-3 --config.model.widths='(3,2)' "
+                 "--workdir=runs/prune/study/run_s3")
+
+
+@pytest.mark.parametrize('name', sorted(prune_studies.STUDIES))
+def test_every_study_names_configs_that_exist_and_distinct_workdirs(name):
+  lines = list(prune_studies.STUDIES[name](20, ['0', '1']))
+  assert lines
+  workdirs = []
+  for line in lines:
+    config = re.search(r'--config=(\S+)', line).group(1)
+    assert os.path.isfile(os.path.join(_ROOT, config)), config
+    workdir = re.search(r'--workdir=(\S+)', line).group(1)
+    assert workdir.startswith('runs/prune/'), workdir
+    workdirs.append(workdir)
+  assert len(set(workdirs)) == len(workdirs), 'two runs of one study share a workdir'
