@@ -8,6 +8,7 @@ LENET5 = '--config=experiments/configs/prune_lenet5.py'
 LENET300_EXACT = '--config=experiments/configs/prune_lenet300_exact.py'
 LENET300_RECIPE = '--config=experiments/configs/prune_lenet300_recipe.py'
 LENET300_L0 = '--config=experiments/configs/prune_lenet300_l0.py'
+LENET5_RECIPE = '--config=experiments/configs/prune_lenet5_recipe.py'
 
 
 def line(config: str, study: str, run: str, seed: str, epochs: int, **overrides) -> str:

@@ -4,7 +4,8 @@ follow cost, a long dense warm-up, a late sharpening, and their combinations."""
 
 from __future__ import annotations
 
-from experiments.studies.prune_lines import LENET300_RECIPE, RAMP, RAMP_PENALTIES, line
+from experiments.studies.prune_lines import (LENET300_RECIPE, LENET5_RECIPE, RAMP,
+    RAMP_PENALTIES, line)
 
 
 DROPOUT_PROBES = ('0,0.2,0.2', '0.1,0.3,0.3', '0.2,0.5,0.5')
@@ -107,5 +108,22 @@ def combined_probes(epochs, seeds):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_g20_sc0.1-1-3_l{penalty}', '0',
                 130, train__penalty=penalty, train__penalty_ramp_epochs=10, **warm)
 
+def lenet5_probes(epochs, seeds):
+  """Single-seed probes (seed 0, validation) of LeNet-5's recipe (configs/
+  prune_lenet5_recipe.py: 10 gated + 20 deterministic epochs at λ/N = 2·10⁻⁴, 1.10 %
+  test at ≈ 157K MACs over 3 seeds): a 50-epoch deterministic phase at 2·10⁻⁴ and at
+  2.5·10⁻⁴ (for a margin under BC-GHS's 153K), and the MLP recipe's weights' step
+  3·10⁻³ with it: runs/prune/lenet5_probes/..."""
+  del epochs, seeds
+  for name, extra in (('ft50_l2e-4', dict(train__penalty='2e-4')),
+                      ('ft50_l2.5e-4', dict(train__penalty='2.5e-4')),
+                      ('ft50_l2e-4_lr3e-3', dict(train__penalty='2e-4',
+                                                 train__learning_rate='3e-3'))):
+    yield line(LENET5_RECIPE, 'lenet5_probes', name, '0', 60, train__finetune_epochs=50,
+               **extra)
 
-STUDIES = {'dropout_probes': dropout_probes, 'finetune_probes': finetune_probes, 'price_probes': price_probes, 'switch_probes': switch_probes, 'warmup_probes': warmup_probes, 'probe_seeds': probe_seeds, 'combined_probes': combined_probes}
+
+STUDIES = {'dropout_probes': dropout_probes, 'finetune_probes': finetune_probes,
+           'price_probes': price_probes, 'switch_probes': switch_probes,
+           'warmup_probes': warmup_probes, 'probe_seeds': probe_seeds,
+           'combined_probes': combined_probes, 'lenet5_probes': lenet5_probes}

@@ -158,4 +158,7 @@ def robustness_ramp(epochs, seeds):
                   **overrides, **sub)
 
 
-STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper, 'robustness_compete': robustness_compete, 'ramp_probes': ramp_probes, 'compete_ramp': compete_ramp, 'lenet5_recipe': lenet5_recipe, 'l0_compete': l0_compete, 'robustness_ramp': robustness_ramp}
+STUDIES = {'recipe_probes': recipe_probes, 'compete': compete, 'l0_paper': l0_paper,
+           'robustness_compete': robustness_compete, 'ramp_probes': ramp_probes,
+           'compete_ramp': compete_ramp, 'lenet5_recipe': lenet5_recipe,
+           'l0_compete': l0_compete, 'robustness_ramp': robustness_ramp}

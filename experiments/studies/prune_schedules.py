@@ -186,4 +186,7 @@ def exact_100(epochs, seeds):
     yield line(LENET300, 'frontier_100ep', 'dense', s, 100, train__method='dense')
 
 
-STUDIES = {'frontier': frontier, 'robustness': robustness, 'decision': decision, 'lenet5': lenet5, 'sharpened': sharpened, 'anneal': anneal, 'verdict': verdict, 'exact': exact, 'exact_verdict': exact_verdict, 'exact_long': exact_long, 'exact_100': exact_100}
+STUDIES = {'frontier': frontier, 'robustness': robustness, 'decision': decision,
+           'lenet5': lenet5, 'sharpened': sharpened, 'anneal': anneal, 'verdict': verdict,
+           'exact': exact, 'exact_verdict': exact_verdict, 'exact_long': exact_long,
+           'exact_100': exact_100}
