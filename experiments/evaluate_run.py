@@ -21,6 +21,7 @@ import jax
 from experiments import evaluation
 from experiments import rbm_run
 from experiments import workdir as workdir_lib
+from ncg import distributed
 from ncg.errors import check
 
 
@@ -69,7 +70,49 @@ def evaluate_model(directory: str, model: rbm_run.Model, dataset,
                    settings: Settings) -> Result:
   """Evaluates one model into ``directory`` (eval[-N].json, figures, summary)."""
   os.makedirs(workdir_lib.figure_path(directory, ''), exist_ok=True)
-  name = evaluation.free_result_name(directory)
+  name, reservation = reserve_result_name(directory)
+  try:
+    return _evaluate_model(directory, model, dataset, settings, name)
+  finally:
+    if reservation is not None:
+      workdir_lib.unlock(*reservation)
+
+
+def reserve_result_name(directory: str) -> tuple[str, tuple[str, int] | None]:
+  """(eval[-N].json, its reservation): the first name no file and no live
+  evaluation has.
+
+  Two evaluations of one directory at once would otherwise both pick
+  eval.json, write their figures (figures/eval_*.png) over each other, and
+  one record would land in eval-2.json with the other's figures. Each
+  reserves its name by holding the lock of ``.eval[-N].json.lock``
+  (:func:`experiments.workdir.try_lock`; released, and the file removed,
+  when it is done; a killed evaluation's lock is free again). Several hosts:
+  the writer reserves; the others take the first free name.
+  """
+  if not distributed.is_writer():
+    return evaluation.free_result_name(directory), None
+  for n in range(1, 1_000_000):
+    name = 'eval.json' if n == 1 else f'eval-{n}.json'
+    if os.path.exists(os.path.join(directory, name)):
+      continue
+    path = os.path.join(directory, f'.{name}.lock')
+    try:
+      fd, _ = workdir_lib.try_lock(path)
+    except OSError:  # a file system without locks: as before, unreserved
+      return name, None
+    if fd is None:
+      continue  # another evaluation is writing this one
+    if os.path.exists(os.path.join(directory, name)):  # it just finished
+      workdir_lib.unlock(path, fd)
+      continue
+    os.pwrite(fd, (workdir_lib.owner_text() + '\n').encode(), 0)
+    return name, (path, fd)
+  raise RuntimeError('no free result name')  # unreachable in practice
+
+
+def _evaluate_model(directory: str, model: rbm_run.Model, dataset,
+                    settings: Settings, name: str) -> Result:
   stem = name[:-len('.json')]
   record = evaluation.evaluate(
       jax.random.key(settings.seed), model.state, dataset,

@@ -10,20 +10,36 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from typing import Mapping, Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
 import numpy as np
 
+from ncg import checkpoint
 from ncg import distributed
 
 
 def _save(fig, path: str, dpi: int = 100) -> str:
+  """Renders ``fig`` to a temporary file beside ``path``, then renames it
+  over ``path``: a reader (or a second writer) sees the old PNG or the new
+  one, never half of one, and a kill leaves no truncated figure."""
   if not distributed.is_writer():  # several hosts: process 0 draws
     return path
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=dpi, bbox_inches='tight')
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path),
+                             suffix='.tmp.png')
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      fig.savefig(f, format='png', dpi=dpi, bbox_inches='tight')
+    checkpoint.follow_umask(tmp)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
   return path
 
 

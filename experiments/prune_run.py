@@ -322,6 +322,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   ``stop_after_epochs`` > 0 stops (as if preempted) once that many epochs are
   checkpointed and returns None.
   """
+  try:
+    return _train_and_evaluate(config, workdir, stop_after_epochs)
+  finally:
+    workdir_lib.release(workdir)  # the workdir lock (workdir.lock) ends with the run
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       stop_after_epochs: int = 0) -> dict | None:
   stop = preemption.StopSignals().install()  # SIGTERM/SIGINT: stop at an epoch's end
   setup = resolve_run(config)
   dataset, start, tconfig, schedule, theta_init, fconfig = setup
@@ -332,6 +340,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     return trainer if setup.phase_config(epoch) is tconfig else finetune_trainer
   init_key, train_key = jax.random.split(jax.random.key(config.train.seed))
   num_inputs = dataset.num_features
+  # before anything is allocated: the weights and two optimizer moments
+  # (float32), a lower bound of what training keeps
+  config_checks.check_memory(
+      [jax.ShapeDtypeStruct((complexity.num_params(start),), np.float32)] * 3,
+      'model.widths', tuple(config.model.widths), f'a {config.model.net} network')
   state = trainer.init(init_key, start, num_inputs, theta_init, config.train.init_scheme,
                        config.train.init_scale)
   arch = start

@@ -291,6 +291,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
   sure the last finite epoch is checkpointed (experiments/preemption.py,
   experiments/divergence.py).
   """
+  try:
+    return _train_and_evaluate(config, workdir)
+  finally:
+    workdir_lib.release(workdir)  # the workdir lock (workdir.lock) ends with the run
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
   stop = preemption.StopSignals().install()
   config = resolve_density_from(config)
   dataset, label_units, tconfig, train_x, held_x = resolve_run(config)
@@ -298,8 +305,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
   n_free = config.train.free_energy_examples
   key = jax.random.key(config.train.seed)
   key_init, key_chains, key_epochs, key_figures = jax.random.split(key, 4)
-  state = initial_state(config, train_x, label_units, key_init)
   trainer = train_lib.make_trainer(tconfig)
+  check_fits_memory(config, trainer, train_x, label_units)  # before allocating
+  state = initial_state(config, train_x, label_units, key_init)
   opt_state = trainer.init(state, key_chains, batch_size)
   # Built (not compiled) here: its checks (data shards against the devices
   # and the batch size) come before anything is written.
@@ -417,6 +425,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool:
     print(stop.finished_message(workdir))
     return False
   return True
+
+
+def check_fits_memory(config: ml_collections.ConfigDict, trainer,
+                      train_x: jax.Array, label_units: int,
+                      members: int = 1) -> None:
+  """InputError, before anything is allocated, when the RBM (``members`` of
+  them) and its training state cannot fit the free memory
+  (:func:`experiments.config_checks.check_memory`: the size asked, what fits)."""
+  def build(key):
+    state = initial_state(config, train_x, label_units, key)
+    return state, trainer.init(state, key, config.train.batch_size)
+  one = jax.eval_shape(build, jax.random.key(0))
+  config_checks.check_memory(
+      [one] * members, 'model.num_hidden', config.model.num_hidden,
+      f'an RBM of {train_x.shape[1]} visible units' if members == 1 else
+      f'a population of {members} RBMs of {train_x.shape[1]} visible units')
 
 
 def epoch_program(config: ml_collections.ConfigDict,

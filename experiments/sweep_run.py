@@ -241,6 +241,13 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   otherwise, with several devices, the members are laid out over all of
   them (:func:`ncg.distributed.shard_members`).
   """
+  try:
+    return _run_sweep(config, workdir, grid, chunk)
+  finally:
+    workdir_lib.release(workdir)  # the workdir lock (workdir.lock) ends with the run
+
+
+def _run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   # SIGTERM/SIGINT: stop at an epoch's end; after the last, once every file is written
   stop = preemption.StopSignals().install()
   dataset, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
@@ -254,6 +261,10 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   lrs = jnp.asarray(grid['learning_rate'], jnp.float32)
   ratio = tconfig.resolved_strength_learning_rate / tconfig.learning_rate
   densities = jnp.asarray(grid['density0'], jnp.float32)
+
+  # before allocating: the population, or (chunked) one member at a time
+  rbm_run.check_fits_memory(config, train_lib.make_trainer(tconfig), train_x,
+                            label_units, 1 if 0 < chunk < len(lrs) else len(lrs))
 
   def init_member(key, density):
     return rbm_run.initial_state(config, train_x, label_units, key, density)

@@ -6,6 +6,8 @@ A workdir holds one run:
     metrics.jsonl    one JSON object per line (per epoch, per evaluation)
     checkpoints/     orbax checkpoints, one per saved epoch; reruns resume
     figures/         PNG figures
+    .lock            while a run is in progress: the process that owns the
+                     workdir (:func:`lock`; a second run there is refused)
 
 Entry points parse their flags with :func:`parse_flags` and wrap their
 ``main`` with :func:`clean_errors`, so that invalid input (a flag, a config
@@ -33,14 +35,19 @@ each array shard is written once, by the process holding its replica 0).
 
 from __future__ import annotations
 
+import atexit
 import errno
+import fcntl
 import functools
 import json
+import logging
 import math
 import os
 import re
+import socket
 import sys
 import tempfile
+import time
 import warnings
 from typing import Any, Callable
 
@@ -59,6 +66,7 @@ CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
 FIGURE_DIR = 'figures'
+LOCK_FILE = '.lock'  # held (flock) by the process that runs in the workdir
 # Config fields a resumed run may change (how often it saves, not what it
 # computes); any other difference makes prepare() refuse the workdir.
 RESUMABLE_CHANGES = frozenset({'train.checkpoint_every',
@@ -94,9 +102,19 @@ def clean_errors(main: Callable[..., Any]) -> Callable[..., Any]:
     except Diverged as e:
       fail(e, EXIT_DIVERGED)
     except OSError as e:
-      if e.errno not in DISK_ERRNOS:
+      if e.errno in DISK_ERRNOS:
+        fail(f'cannot write {e.filename or "the workdir"}: {e.strerror}')
+      if disk_failure(e) is None:
         raise
-      fail(f'cannot write {e.filename or "the workdir"}: {e.strerror}')
+      fail(f'cannot write the workdir: {disk_failure(e)} ({_one_line(e)})')
+    except Exception as e:  # pylint: disable=broad-except
+      # orbax/tensorstore report a full or read-only disk as ValueError etc.
+      if disk_failure(e) is None:
+        raise
+      fail(f'cannot write the workdir: {disk_failure(e)} ({_one_line(e)}); '
+           'free space (or fix the permissions) and rerun to resume')
+    finally:
+      release_locks()
   return wrapped
 
 
@@ -112,12 +130,20 @@ def quiet_teardown() -> None:
 
   When a restore or save fails, tensorstore's pending callbacks later find
   orbax's event loop closed and print "Event loop is closed" tracebacks
-  (unraisable exceptions) and "coroutine ... was never awaited" warnings,
-  after the line that explains the failure; both are dropped, nothing else.
+  (unraisable exceptions), "coroutine ... was never awaited" warnings and
+  asyncio's "Task exception was never retrieved" records, after the line
+  that explains the failure; these are dropped, nothing else.
   """
   sys.unraisablehook = _drop_teardown_noise
   warnings.filterwarnings('ignore', message='coroutine .* was never awaited',
                           category=RuntimeWarning)
+  logging.getLogger('asyncio').addFilter(_drop_unretrieved)
+
+
+def _drop_unretrieved(record: logging.LogRecord) -> bool:
+  """asyncio's "Task exception was never retrieved" of orbax's failed
+  writes (its other tasks' copies of the error that was raised)."""
+  return 'exception was never retrieved' not in str(record.msg)
 
 
 def parse_flags(argv: list[str],
@@ -308,15 +334,119 @@ def config_to_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
+_LOCKS: dict[str, int] = {}  # realpath of a workdir → the fd holding its lock
+
+
+def owner_text() -> str:
+  """'process PID on HOST (since TIME)': what a lock file says of its owner."""
+  return (f'process {os.getpid()} on {socket.gethostname()} (since '
+          f'{time.strftime("%Y-%m-%d %H:%M:%S %Z")})')
+
+
+def try_lock(path: str) -> tuple[int | None, str]:
+  """(fd holding an exclusive flock of ``path``, or None; the file's text).
+
+  Creates ``path`` if absent. None when another live process holds it (the
+  text then names that process). A file removed by its owner while we
+  opened it is opened again, so a lock is always that of the file at
+  ``path``. OSError where the file system has no locks.
+  """
+  while True:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask applies
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      text = os.pread(fd, 4096, 0).decode('utf-8', 'replace').strip()
+      os.close(fd)
+      if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        return None, text
+      raise
+    try:
+      same = os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+      same = False
+    if same:
+      return fd, os.pread(fd, 4096, 0).decode('utf-8', 'replace').strip()
+    os.close(fd)
+
+
+def unlock(path: str, fd: int) -> None:
+  """Removes ``path`` (whose lock ``fd`` holds: no one else can be using it)
+  and releases the lock."""
+  try:
+    os.unlink(path)
+  except OSError:
+    pass
+  os.close(fd)
+
+
+def lock(workdir: str) -> None:
+  """Makes the calling process the owner of ``workdir`` until it ends.
+
+  The owner holds an exclusive ``flock`` of workdir/.lock, which names it
+  (pid, host, start); the kernel releases the lock when the process dies,
+  however it dies, and NFS carries it to the other hosts. A second live
+  process on the workdir is refused (InputError: two runs would mix their
+  metrics, checkpoints and summaries); a lock file left by a process that
+  was killed (SIGKILL, a lost node) is taken over, with one line saying
+  whose it was. Entry points release their locks as they exit
+  (:func:`clean_errors`; the file is removed). Reentrant within a process;
+  only the writing process locks (:func:`ncg.distributed.is_writer`).
+  """
+  if not distributed.is_writer():
+    return
+  key = os.path.realpath(workdir)
+  if key in _LOCKS:
+    return
+  path = os.path.join(workdir, LOCK_FILE)
+  try:
+    fd, owner = try_lock(path)
+  except OSError as e:  # ENOLCK, EOPNOTSUPP...
+    print(f'{workdir}: cannot lock {path} ({e.strerror}: the file system '
+          'has no locks); make sure no other run uses this workdir', flush=True)
+    return
+  if fd is None:
+    raise InputError(
+        f'{workdir} is in use by {owner or "another process"}: two runs '
+        'in one workdir would mix their metrics and checkpoints; wait for '
+        'it to end (or stop it), or use another --workdir')
+  if owner:  # the file of an owner that died without removing it
+    print(f'{workdir}: taking over the lock of {owner}, which is no longer '
+          'running (killed, or its machine went down)', flush=True)
+  os.ftruncate(fd, 0)
+  os.pwrite(fd, (owner_text() + '\n').encode(), 0)
+  os.fsync(fd)
+  _LOCKS[key] = fd
+
+
+def release(workdir: str) -> None:
+  """Releases this process's lock of ``workdir``, if it holds one (a run
+  ends: rbm_run, sweep_run and prune_run release theirs on every exit)."""
+  fd = _LOCKS.pop(os.path.realpath(workdir), None)
+  if fd is not None:
+    unlock(os.path.join(workdir, LOCK_FILE), fd)
+
+
+def release_locks() -> None:
+  """Releases every workdir lock this process holds (removing their files)."""
+  for key in list(_LOCKS):
+    release(key)
+
+
+atexit.register(release_locks)
+
+
 def prepare(workdir: str, config: ml_collections.ConfigDict,
             growable: tuple[str, ...] = ()) -> bool:
-  """Creates ``workdir`` and writes the config; returns True if it resumes.
+  """Creates ``workdir``, locks it and writes the config; True if it resumes.
 
   A workdir whose config.json differs from ``config`` is refused (InputError)
   rather than overwritten: choose another workdir or delete that one. Only
   the checkpoint interval (:data:`RESUMABLE_CHANGES`) may change on resume,
   and the integer fields named in ``growable`` (e.g. ``'train.epochs'``: a
   finished run extended) may grow; config.json then records the new values.
+  The calling process then owns the workdir (:func:`lock`): a second run in
+  it is refused while this one lives.
   """
   check(bool(workdir), '--workdir is required')
   check(not os.path.isfile(workdir), f'--workdir {workdir} is a file')
@@ -350,13 +480,15 @@ def prepare(workdir: str, config: ml_collections.ConfigDict,
           f'{workdir} holds a run with {shrunk[0]}={_lookup(existing, shrunk[0])}; '
           f'{shrunk[0]} may only grow when resuming (got '
           f'{_lookup(wanted, shrunk[0])}); use another --workdir')
-    if (changed or added) and set(changed) <= RESUMABLE_CHANGES | grown:
-      _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
-    elif changed:
+    if changed and not set(changed) <= RESUMABLE_CHANGES | grown:
       raise InputError(
           f'{workdir} holds a run with a different config (differs in: '
           f'{", ".join(changed)}); use another --workdir or delete it')
+    lock(workdir)  # every check passed: this process owns the workdir
+    if changed or added:
+      _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
     return True
+  lock(workdir)
   _write_atomic(path, json.dumps(wanted, indent=2, sort_keys=True))
   return False
 
@@ -490,8 +622,19 @@ def checkpoint_manager(workdir: str, max_to_keep: int = 2) -> ocp.CheckpointMana
 
 
 # How orbax/tensorstore word a save that failed for want of space or rights.
-_DISK_FAILURES = ('RESOURCE_EXHAUSTED', 'No space left', 'Permission denied',
-                  'Read-only file system', 'Disk quota exceeded')
+_DISK_FAILURES = ('No space left on device', 'Disk quota exceeded',
+                  'Read-only file system', 'Permission denied',
+                  'RESOURCE_EXHAUSTED')
+
+
+def disk_failure(error: BaseException) -> str | None:
+  """What a failed write says of the disk ('No space left on device'...),
+  or None for an error of another kind."""
+  text = str(error)
+  for failure in _DISK_FAILURES:
+    if failure in text:
+      return failure if failure != 'RESOURCE_EXHAUSTED' else 'disk full'
+  return None
 
 
 def save_checkpoint(manager: ocp.CheckpointManager, step: int, tree: Any) -> None:
@@ -504,15 +647,16 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, tree: Any) -> Non
   temporary directory); rerunning after freeing space resumes.
   """
   try:
-    manager.save(step, args=ocp.args.StandardSave(tree))
-    manager.wait_until_finished()
-  except (ValueError, OSError, RuntimeError) as e:
-    text = ' '.join(str(e).split())
-    if not any(failure in text for failure in _DISK_FAILURES):
+    with checkpoint.quiet_logs():  # failures raise; their threads' logs go
+      manager.save(step, args=ocp.args.StandardSave(tree))
+      manager.wait_until_finished()
+  except Exception as e:  # pylint: disable=broad-except
+    if disk_failure(e) is None:
       raise
     raise InputError(f'cannot save checkpoint {step} in {manager.directory}: '
-                     f'{text[:200]} (earlier checkpoints are intact; free space '
-                     'and rerun to resume)') from None
+                     f'{_one_line(e, 160)} ({disk_failure(e)}; earlier '
+                     'checkpoints are intact: free space and rerun to resume)'
+                     ) from None
 
 
 def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
@@ -528,7 +672,8 @@ def restore_checkpoint(manager: ocp.CheckpointManager, like: Any,
     return None, like
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
   try:
-    tree = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    with checkpoint.quiet_logs():
+      tree = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   except Exception as e:  # pylint: disable=broad-except
     # orbax/tensorstore raise ValueError, TypeError, KeyError, OSError or a
     # bare Exception; which of the two it is, a raw read tells
@@ -550,7 +695,8 @@ def restore_raw(manager: ocp.CheckpointManager, step: int) -> Any:
   (:func:`damaged`).
   """
   try:
-    return manager.restore(step, args=ocp.args.StandardRestore())
+    with checkpoint.quiet_logs():
+      return manager.restore(step, args=ocp.args.StandardRestore())
   except Exception as e:  # pylint: disable=broad-except
     raise damaged(manager, step, _one_line(e)) from None
 
@@ -563,7 +709,8 @@ def _one_line(error: BaseException, limit: int = 200) -> str:
 def _readable(manager: ocp.CheckpointManager, step: int) -> bool:
   """Whether checkpoint ``step``'s files can be read (a raw restore)."""
   try:
-    manager.restore(step, args=ocp.args.StandardRestore())
+    with checkpoint.quiet_logs():
+      manager.restore(step, args=ocp.args.StandardRestore())
     return True
   except Exception:  # pylint: disable=broad-except
     return False

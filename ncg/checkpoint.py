@@ -24,6 +24,7 @@ numpy only.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -72,6 +73,23 @@ def follow_umask(path: str) -> None:
   """
   base = 0o777 if os.path.isdir(path) else 0o666
   os.chmod(path, base & ~_umask())
+
+
+@contextlib.contextmanager
+def quiet_logs():
+  """orbax's log records below CRITICAL are dropped while it runs.
+
+  A save or restore that fails (a full disk, a damaged file) makes orbax log
+  every failing thread's traceback (hundreds of lines) before it raises; the
+  exception it raises says what failed, and callers turn it into one line.
+  """
+  logger = logging.getLogger('absl')
+  level = logger.level
+  logger.setLevel(logging.CRITICAL)
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
 
 
 def _versions() -> dict[str, str | None]:
@@ -176,7 +194,8 @@ def save(path: str, state: Any, metadata: dict | None = None) -> str:
   tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(path)}.')
   follow_umask(tmp)
   try:
-    _checkpointer(ocp).save(os.path.join(tmp, STATE_DIR), plain)
+    with quiet_logs():  # a failure is raised, not logged thread by thread
+      _checkpointer(ocp).save(os.path.join(tmp, STATE_DIR), plain)
     with open(os.path.join(tmp, METADATA_FILE), 'w') as f:
       f.write(text)
     old = None
@@ -265,11 +284,9 @@ def _described(metadata: dict, file: str) -> dict[str, tuple[tuple[int, ...], np
 
 def _saved_arrays(ocp, directory: str) -> dict[str, tuple[tuple[int, ...], np.dtype]] | None:
   """{'a/b': (shape, dtype)} as orbax recorded the arrays (None if unknown)."""
-  quiet = logging.getLogger('absl')  # orbax warns of damaged metadata
-  level = quiet.level
-  quiet.setLevel(logging.ERROR)
   try:
-    meta = ocp.StandardCheckpointer().metadata(directory)
+    with quiet_logs():  # orbax warns of damaged metadata
+      meta = ocp.StandardCheckpointer().metadata(directory)
     tree = getattr(meta, 'item_metadata', meta)
     tree = getattr(tree, 'tree', tree)
     leaves = _leaves(jax.tree.map(lambda m: m, dict(tree),
@@ -277,8 +294,6 @@ def _saved_arrays(ocp, directory: str) -> dict[str, tuple[tuple[int, ...], np.dt
     return {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in leaves.items()}
   except Exception:  # pylint: disable=broad-except
     return None  # an orbax without this metadata: the restore checks shapes
-  finally:
-    quiet.setLevel(level)
 
 
 def load(path: str) -> Checkpoint:
@@ -316,7 +331,8 @@ def load(path: str) -> Checkpoint:
   abstract = _nest({k: jax.ShapeDtypeStruct(shape, dtype)
                     for k, (shape, dtype) in described.items()})
   try:
-    tree = ocp.StandardCheckpointer().restore(state_dir, abstract)
+    with quiet_logs():
+      tree = ocp.StandardCheckpointer().restore(state_dir, abstract)
   except Exception as e:  # pylint: disable=broad-except
     # orbax and tensorstore raise ValueError, OSError or a bare Exception
     detail = ' '.join(str(e).split())[:200]
