@@ -111,6 +111,7 @@ def clean_errors(main: Callable[..., Any]) -> Callable[..., Any]:
       # orbax/tensorstore report a full or read-only disk as ValueError etc.
       if disk_failure(e) is None:
         raise
+      logging.getLogger('absl').setLevel(logging.CRITICAL)  # see save_checkpoint
       fail(f'cannot write the workdir: {disk_failure(e)} ({_one_line(e)}); '
            'free space (or fix the permissions) and rerun to resume')
     finally:
@@ -653,6 +654,9 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, tree: Any) -> Non
   except Exception as e:  # pylint: disable=broad-except
     if disk_failure(e) is None:
       raise
+    # orbax's other writing threads fail after the first and log as they do:
+    # the run ends with the line below, so orbax stays quiet from here on
+    logging.getLogger('absl').setLevel(logging.CRITICAL)
     raise InputError(f'cannot save checkpoint {step} in {manager.directory}: '
                      f'{_one_line(e, 160)} ({disk_failure(e)}; earlier '
                      'checkpoints are intact: free space and rerun to resume)'

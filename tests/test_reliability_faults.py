@@ -227,8 +227,13 @@ def test_a_full_disk_is_one_line_without_orbax_tracebacks(capfd):
 
   def main():
     workdir_lib.save_checkpoint(FullDisk(), 3, {})
-  with pytest.raises(SystemExit) as stopped:
-    workdir_lib.clean_errors(main)()
+  absl = logging.getLogger('absl')
+  level = absl.level  # a disk failure silences orbax for the rest of the run
+  try:
+    with pytest.raises(SystemExit) as stopped:
+      workdir_lib.clean_errors(main)()
+  finally:
+    absl.setLevel(level)
   assert stopped.value.code == 2
   err = capfd.readouterr().err
   assert err.count('\n') == 1 and err.startswith(
@@ -237,8 +242,11 @@ def test_a_full_disk_is_one_line_without_orbax_tracebacks(capfd):
 
   def model_save():  # ncg.checkpoint.save and other orbax writes
     raise ValueError(full)
-  with pytest.raises(SystemExit) as stopped:
-    workdir_lib.clean_errors(model_save)()
+  try:
+    with pytest.raises(SystemExit) as stopped:
+      workdir_lib.clean_errors(model_save)()
+  finally:
+    absl.setLevel(level)
   assert stopped.value.code == 2
   err = capfd.readouterr().err
   assert err.count('\n') == 1 and err.startswith(

@@ -31,7 +31,7 @@ EPOCHS = 6
 def _config(epochs):
   config = bars_and_stripes.get_config()
   config.train.epochs = epochs
-  config.train.checkpoint_every = 1
+  config.train.checkpoint_every = EPOCHS  # the last epoch; a signal's epoch
   config.eval.final = False
   config.figures.gibbs_steps = 2
   config.figures.num_samples = 4
