@@ -36,6 +36,10 @@ def _save(fig, path: str, dpi: int = 100) -> str:
       fig.savefig(f, format='png', dpi=dpi, bbox_inches='tight')
     checkpoint.follow_umask(tmp)
     os.replace(tmp, path)
+  except OSError as e:  # a full disk: name the figure
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise OSError(e.errno, e.strerror, path) from None
   except BaseException:
     if os.path.exists(tmp):
       os.unlink(tmp)

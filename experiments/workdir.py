@@ -324,6 +324,10 @@ def _write_atomic(path: str, text: str) -> None:
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
+  except OSError as e:  # a write's error names no file: name it
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise OSError(e.errno, e.strerror, path) from None
   except BaseException:
     if os.path.exists(tmp):
       os.unlink(tmp)
@@ -578,8 +582,12 @@ def append_metrics(workdir: str, record: dict[str, Any]) -> None:
   if not distributed.is_writer():
     return
   record = {k: _to_json(v) for k, v in record.items()}
-  with open(os.path.join(workdir, METRICS_FILE), 'a') as f:
-    f.write(json.dumps(record) + '\n')
+  path = os.path.join(workdir, METRICS_FILE)
+  try:
+    with open(path, 'a') as f:
+      f.write(json.dumps(record) + '\n')
+  except OSError as e:  # a write's error names no file: name it
+    raise OSError(e.errno, e.strerror, e.filename or path) from None
   sinks.publish(workdir, record)
 
 
