@@ -24,7 +24,7 @@ from ncg.trainer import Trainer, TrainerState, make_trainer
 
 
 class EpochMetrics(NamedTuple):
-  """Per-epoch diagnostics (scalars).
+  """Per-epoch diagnostics (scalars, and the ladder's swap acceptance rates).
 
   Attributes:
     reconstruction_error: mean over the epoch's steps (bits per example).
@@ -36,6 +36,10 @@ class EpochMetrics(NamedTuple):
       ``magnitude_threshold``): the density an L1-trained RBM is judged by.
     near_threshold: fraction of strengths with |α − ½| < 0.05, averaged
       over the epoch's steps.
+    swap_rates: (K − 1,) for a K-rung tempering ladder: swaps accepted /
+      proposed of each neighbour pair (k, k + 1) over the epoch's sweeps and
+      chains (:func:`swap_rates`); a scalar 0 for CD and PCD (no ladder), so
+      that every metric of those is a finite scalar as before.
   """
   reconstruction_error: jax.Array
   added: jax.Array
@@ -44,6 +48,16 @@ class EpochMetrics(NamedTuple):
   mean_abs_weight: jax.Array
   effective_density: jax.Array
   near_threshold: jax.Array
+  swap_rates: jax.Array
+
+
+def swap_rates(proposed: jax.Array, accepted: jax.Array) -> jax.Array:
+  """Σ accepted / max(Σ proposed, 1) over the steps of (S, K − 1) swap counts:
+  (K − 1,) float32 (0 for a pair never proposed), a scalar 0 when K = 1."""
+  if proposed.shape[-1] == 0:
+    return jnp.zeros((), jnp.float32)
+  total = jnp.sum(proposed, axis=0)
+  return (jnp.sum(accepted, axis=0) / jnp.maximum(total, 1)).astype(jnp.float32)
 
 
 def connectivity_summary(state: RBMState) -> tuple[jax.Array, jax.Array]:
@@ -56,6 +70,7 @@ def connectivity_summary(state: RBMState) -> tuple[jax.Array, jax.Array]:
 def effective_density(state: RBMState, threshold: float) -> jax.Array:
   """Fraction of the V·H connections present with |W_ij| > threshold."""
   return jnp.mean(rbm.mask(state) * (jnp.abs(state.W) > threshold))
+
 
 def flip_transitions(start_mask: jax.Array, flips: jax.Array
                      ) -> tuple[jax.Array, jax.Array]:
@@ -99,12 +114,30 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
              data_lib.epoch_batches(key_order, x, batch_size))
   if batch_sharding is not None:
     batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
+  start_mask, start_flips = rbm.mask(state), opt_state.flips
+  state, opt_state, steps = scan_steps(trainer, state, opt_state, batches,
+                                       key_steps, first_step)
+  # Every switch of the epoch, by a step or a rewiring, is one flip count.
+  added, removed = flip_transitions(start_mask, opt_state.flips - start_flips)
+  density, mean_abs_weight = connectivity_summary(state)
+  return state, opt_state, EpochMetrics(
+      jnp.mean(steps.reconstruction_error), added, removed, density,
+      mean_abs_weight, effective_density(state, magnitude_threshold),
+      jnp.mean(steps.near_threshold),
+      swap_rates(steps.swaps_proposed, steps.swaps_accepted))
+
+
+def scan_steps(trainer: Trainer, state: RBMState, opt_state: TrainerState,
+               batches: jax.Array, key_steps: jax.Array, first_step=None):
+  """``trainer``'s steps over minibatches (S, B, V) under ``lax.scan``, with
+  the rewiring of :func:`run_epoch`: (state, opt_state, the stacked
+  StepMetrics). Step i's key is ``split(key_steps, S)[i]``, its rewiring's
+  ``fold_in(fold_in(key_steps, S), i)``."""
   num_steps = batches.shape[0]
   keys = jax.random.split(key_steps, num_steps)
   key_rewire = jax.random.fold_in(key_steps, num_steps)  # not among ``keys``
   zero = jnp.zeros((), jnp.int32)
   step_fn = trainer.epoch_step or trainer.step
-  start_mask, start_flips = rbm.mask(state), opt_state.flips
 
   if trainer.rewire is None:
     def body(carry, inputs):
@@ -134,13 +167,7 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
     (state, opt_state), steps = jax.lax.scan(
         body, (state, opt_state),
         (batches, keys, jnp.arange(num_steps, dtype=jnp.int32)))
-  # Every switch of the epoch, by a step or a rewiring, is one flip count.
-  added, removed = flip_transitions(start_mask, opt_state.flips - start_flips)
-  density, mean_abs_weight = connectivity_summary(state)
-  return state, opt_state, EpochMetrics(
-      jnp.mean(steps.reconstruction_error), added, removed, density,
-      mean_abs_weight, effective_density(state, magnitude_threshold),
-      jnp.mean(steps.near_threshold))
+  return state, opt_state, steps
 
 
 def make_epoch(config: TrainConfig, batch_size: int, population: bool = False,

@@ -12,6 +12,10 @@ the *network gradient* ∂ log p / ∂A_ij of every possible connection
 (:func:`network_gradient`). :func:`expected_statistics` gives the exact
 expectations of either phase for a weighted set of visible vectors (the
 model's, by enumeration, in the tests).
+
+The persistent chains are a parallel-tempering ladder (:func:`persistent_negatives`,
+:func:`ncg.tempering.ladder_sweeps`): K rungs per chain, K = 1 being PCD
+itself; the negatives are rung 0's, so the statistics keep their form.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import jax.numpy as jnp
 
 from ncg import rbm
 from ncg import sampling
+from ncg import tempering
 from ncg import units
 from ncg.rbm import RBMState
 from ncg.train_config import TrainConfig
@@ -70,21 +75,56 @@ class Phases(NamedTuple):
     reconstruction: (B, V) p(v=1|h) with h ~ p(h|v), the one-step
       reconstruction of the data; None for PCD with
       ``config.reconstruction`` off.
+    chains: the persistent chains after the phase: (B, V) for PCD, (K, B, V)
+      for a K-rung ladder; the chains given (None) for CD.
+    swaps: the ladder's (K − 1,) swaps proposed and accepted in the phase
+      (:class:`ncg.tempering.TemperingInfo`; (0,) for CD and PCD).
   """
   ph_data: jax.Array
   negatives: jax.Array
   ph_negatives: jax.Array
   reconstruction: jax.Array
+  chains: jax.Array | None = None
+  swaps: tempering.TemperingInfo | None = None
+
+
+def no_swaps() -> tempering.TemperingInfo:
+  """The swaps of a phase without a ladder: (0,) proposed and accepted."""
+  empty = jnp.zeros((0,), jnp.int32)
+  return tempering.TemperingInfo(empty, empty)
+
+
+def persistent_negatives(config: TrainConfig, model: RBMState, chains: jax.Array,
+                         key: jax.Array, step: jax.Array | int
+                         ) -> tuple[jax.Array, jax.Array, tempering.TemperingInfo]:
+  """k ladder steps of the persistent chains: (ṽ (B, V), new chains, swaps).
+
+  ``chains`` are (B, V) for PCD (a one-rung ladder: k Gibbs sweeps, the draws
+  of :func:`ncg.sampling.sample_chains`) or (K, B, V) for parallel tempering
+  at ``config.temperatures`` = K rungs from β = 1 to ``config.beta_min``
+  (geometric); ṽ is rung 0. ``step``, the trainer's step count, sets the swap
+  parity: the ladder has taken step·k steps before.
+  """
+  num_temperatures = config.temperatures
+  ladder = chains if num_temperatures > 1 else chains[None]
+  betas = tempering.geometric_ladder(num_temperatures, config.beta_min)
+  parity = (step % 2) * (config.k % 2)
+  v, swaps = tempering.ladder_sweeps(key, model, betas, ladder, config.k, parity,
+                                     config.label_units, config.visible)
+  return v[0], (v if num_temperatures > 1 else v[0]), swaps
 
 
 def phases(config: TrainConfig, model: RBMState, batch: jax.Array,
-           chains: jax.Array | None, key: jax.Array) -> Phases:
+           chains: jax.Array | None, key: jax.Array,
+           step: jax.Array | int = 0) -> Phases:
   """Positive and negative phase of one minibatch under ``model`` (W ⊙ A).
 
   The first half-sweep from the data gives both the reconstruction and, for
   CD, the chain's first visible sample, so CD-k costs 2k + 1 matmuls here.
   PCD continues ``chains`` (B, V) for k sweeps (2k + 1 matmuls, or 2k + 2
-  with the reconstruction).
+  with the reconstruction); a K-rung ladder (K, B, V) costs K times the
+  sweeps and 3 free energies per sweep for the swaps
+  (:func:`persistent_negatives`, whose parity ``step`` sets).
   """
   # the config's generator, as the keys' PRNG implementation (same splits)
   key_h, key_v, key_chain = jax.random.split(sampling.keyed(key, config.rng), 3)
@@ -94,16 +134,17 @@ def phases(config: TrainConfig, model: RBMState, batch: jax.Array,
     h_data = sampling.bernoulli(key_h, ph_data)
     v_first, recon = units.VISIBLE[config.visible].sample(
         key_v, rbm.visible_logits(model, h_data), config.label_units)
+  swaps = no_swaps()
   if config.persistent:
-    start, sweeps = chains, config.k
-  else:
-    start, sweeps = v_first, config.k - 1
-  if sweeps:
-    negatives = sampling.sample_chains(key_chain, model, start, sweeps,
+    negatives, chains, swaps = persistent_negatives(config, model, chains,
+                                                    key_chain, step)
+  elif config.k > 1:
+    negatives = sampling.sample_chains(key_chain, model, v_first, config.k - 1,
                                        config.label_units, config.visible)
   else:
-    negatives = start
-  return Phases(ph_data, negatives, rbm.hidden_probs(model, negatives), recon)
+    negatives = v_first
+  return Phases(ph_data, negatives, rbm.hidden_probs(model, negatives), recon,
+                chains, swaps)
 
 
 def cd_statistics(batch: jax.Array, p: Phases) -> RBMState:

@@ -29,6 +29,11 @@ The states are :class:`TemperingState` (K, C, V) arrays: C independent ladders
 (chains) of K temperatures; :class:`TemperingInfo` reports per neighbour pair the
 swaps proposed and accepted. Everything is vmapped over temperatures and chains
 and scanned over steps, like :mod:`ncg.sampling`'s Gibbs chains.
+
+:func:`ladder_sweeps` is the same ladder as a training negative phase (the
+trainer's persistent chains, ``TrainConfig.temperatures``): rung 0 draws exactly
+the keys of :func:`ncg.sampling.sample_chains`, so a one-rung ladder is PCD bit
+for bit, and the swap parity continues from the sweeps already done.
 """
 
 from __future__ import annotations
@@ -115,9 +120,12 @@ def swap_log_ratio(f_lo_at_lo: jax.Array, f_hi_at_hi: jax.Array, f_lo_at_hi: jax
   return f_lo_at_lo + f_hi_at_hi - f_lo_at_hi - f_hi_at_lo
 
 
-def _swap(key: jax.Array, state: RBMState, betas: jax.Array, v: jax.Array,
-          parity: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Proposes the exchanges of pairs (k, k + 1) with k ≡ parity (mod 2) in every ladder."""
+def swap(key: jax.Array, state: RBMState, betas: jax.Array, v: jax.Array,
+         parity: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Proposes the exchanges of pairs (k, k + 1) with k ≡ parity (mod 2) in every ladder.
+
+  v: (K, C, V) states of C ladders. Returns (the new v, proposed (K − 1,) and
+  accepted (K − 1,) int32 counts, summed over the ladders)."""
   pairs = jnp.arange(v.shape[0] - 1)
   active = (pairs % 2) == parity                                        # (K−1,)
   free = jax.vmap(lambda beta, x: rbm.free_energy(tempered(state, beta), x))
@@ -155,7 +163,7 @@ def step(key: jax.Array, state: RBMState, betas: jax.Array, tstate: TemperingSta
   if num_temperatures == 1:
     empty = jnp.zeros((0,), jnp.int32)
     return TemperingState(v, tstate.step + 1), TemperingInfo(empty, empty)
-  v, proposed, accepted = _swap(key_swap, state, betas, v, tstate.step % 2)
+  v, proposed, accepted = swap(key_swap, state, betas, v, tstate.step % 2)
   return TemperingState(v, tstate.step + 1), TemperingInfo(proposed, accepted)
 
 
@@ -184,3 +192,60 @@ def sample(key: jax.Array, state: RBMState, betas: jax.Array, num_chains: int,
   tstate = init(key_init, state, betas, num_chains)
   tstate, info = run(key_run, state, betas, tstate, num_steps, label_units)
   return tstate.v[0], info
+
+
+def ladder_keys(key: jax.Array, num_temperatures: int, num_chains: int,
+                num_sweeps: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """The keys of :func:`ladder_sweeps`: (S, C) of rung 0, (S, K − 1, C) of the
+  hotter rungs, (S,) of the swaps.
+
+  Rung 0's are :func:`ncg.sampling.sample_chains`' (one key per chain, split
+  into one per sweep); the hotter rungs and the swaps draw from keys folded off
+  ``key`` (1 and 2), so they leave rung 0's stream alone.
+  """
+  def per_sweep(keys):  # (...,) → (S, ...): each chain's key split over sweeps
+    flat = keys.reshape(-1)
+    split = jax.vmap(lambda k: jax.random.split(k, num_sweeps))(flat)
+    return jnp.moveaxis(split, 1, 0).reshape((num_sweeps,) + keys.shape)
+  cold = per_sweep(jax.random.split(key, num_chains))
+  hot = per_sweep(jax.random.split(jax.random.fold_in(key, 1),
+                                   (num_temperatures - 1, num_chains)))
+  return cold, hot, jax.random.split(jax.random.fold_in(key, 2), num_sweeps)
+
+
+def ladder_sweeps(key: jax.Array, model: RBMState, betas: jax.Array, v: jax.Array,
+                  num_sweeps: int, parity: jax.Array, label_units: int = 0,
+                  visible: str | None = None) -> tuple[jax.Array, TemperingInfo]:
+  """``num_sweeps`` PT steps of C persistent ladders: v (K, C, V) → (K, C, V).
+
+  Each step is a block-Gibbs sweep of every rung k on ``tempered(model, β_k)``
+  (rung 0, β_0 = 1, on ``model`` itself), then the swaps of pairs
+  (k, k + 1) with k ≡ parity + s (mod 2) at step s (:func:`swap`); ``parity``
+  (a traced scalar) is the number of steps taken before, mod 2. Keys:
+  :func:`ladder_keys`. With K = 1 there are no swaps and v[0] follows
+  ``sampling.sample_chains(key, model, v[0], num_sweeps, …)`` bit for bit.
+
+  Returns the new states and the (K − 1,) swaps proposed and accepted, summed
+  over the steps and ladders.
+  """
+  num_temperatures, num_chains = v.shape[:2]
+  cold_keys, hot_keys, swap_keys = ladder_keys(key, num_temperatures, num_chains,
+                                               num_sweeps)
+  hot = jax.vmap(tempered, in_axes=(None, 0))(model, betas[1:])
+  sweep = lambda k, m, x: sampling.gibbs_sweep(k, m, x, label_units, visible)
+  chains = jax.vmap(sweep, in_axes=(0, None, 0))           # C chains of one model
+  rungs = jax.vmap(chains, in_axes=(0, 0, 0))               # K − 1 tempered models
+
+  def body(v, inputs):
+    k_cold, k_hot, k_swap, s = inputs
+    cold = chains(k_cold, model, v[0])
+    if num_temperatures == 1:
+      return cold[None], (jnp.zeros((0,), jnp.int32),) * 2
+    v = jnp.concatenate([cold[None], rungs(k_hot, hot, v[1:])], axis=0)
+    v, proposed, accepted = swap(k_swap, model, betas, v, (parity + s) % 2)
+    return v, (proposed, accepted)
+
+  steps = jnp.arange(num_sweeps, dtype=jnp.int32)
+  v, (proposed, accepted) = jax.lax.scan(body, v, (cold_keys, hot_keys, swap_keys,
+                                                   steps))
+  return v, TemperingInfo(jnp.sum(proposed, axis=0), jnp.sum(accepted, axis=0))

@@ -6,7 +6,8 @@ The pieces, one concern per module (the maths: docs/ncg.md):
 * :mod:`ncg.train_config`: :class:`TrainConfig` (static, hashable settings,
   checked in one place) and :func:`check_model`.
 * :mod:`ncg.phases`: the positive and negative phase of a minibatch
-  (:func:`phases`: CD-k from the data, PCD-k from persistent chains) and the
+  (:func:`phases`: CD-k from the data, PCD-k from persistent chains, or
+  parallel tempering: a ladder of tempered persistent chains) and the
   statistics they give (:func:`cd_statistics`: G, Δb, Δc;
   :func:`expected_statistics`; the network gradient W ⊙ G).
 * :mod:`ncg.trainer`: ``make_trainer(config)`` → :class:`Trainer` (init, step,
@@ -26,10 +27,12 @@ The pieces, one concern per module (the maths: docs/ncg.md):
 
 # pylint: disable=unused-import
 from ncg.epoch import (EpochMetrics, connectivity_summary, effective_density,
-                       flip_transitions, free_energy_gap, make_epoch, run_epoch)
+                       flip_transitions, free_energy_gap, make_epoch, run_epoch,
+                       scan_steps, swap_rates)
 from ncg.modes import CONNECTIVITY_MODES, DENSE_MODES, MODES, Mode
 from ncg.phases import (Phases, Statistics, cd_statistics, expected_statistics,
-                        network_gradient, phases, reconstruction_error)
+                        network_gradient, no_swaps, persistent_negatives, phases,
+                        reconstruction_error)
 from ncg.train_config import (OPTIMIZERS, STRENGTH_LR_FACTOR, TrainConfig,
                               check_model)
 from ncg.trainer import (NEAR_THRESHOLD_BAND, PARAMS, STRENGTH, StepMetrics,

@@ -31,6 +31,13 @@ class TrainConfig:
   Attributes:
     k: Gibbs sweeps per negative sample (k ≥ 1).
     persistent: PCD-k (persistent chains) instead of CD-k.
+    temperatures: K, the rungs of the persistent chains' parallel-tempering
+      ladder (:mod:`ncg.tempering`, docs/ncg.md §7): each of the B chains is
+      a ladder of K chains at inverse temperatures 1 = β_0 > … > β_{K−1} =
+      ``beta_min`` (geometric) that swap neighbours after every sweep; the
+      negative phase reads rung 0. 1 (default) is plain PCD, the one-rung
+      ladder. K > 1 needs ``persistent``.
+    beta_min: β_{K−1}, the hottest rung's inverse temperature, in (0, 1).
     connectivity: one of :data:`MODES` ('ncg', 'dense', 'fixed', 'set',
       'rigl', 'l1').
     learning_rate: η of W, b, c (default of :meth:`Trainer.init`).
@@ -96,6 +103,8 @@ class TrainConfig:
   strength_rule: str = 'reference'
   reconstruction: bool = True
   matmul_precision: str = 'default'
+  temperatures: int = 1
+  beta_min: float = 0.1
 
   def __post_init__(self):
     check(isinstance(self.k, int) and self.k >= 1, f'k must be an integer >= 1, got {self.k}')
@@ -134,6 +143,12 @@ class TrainConfig:
     check(self.strength_rule in strength_rules.RULES,
           f'unknown strength_rule {self.strength_rule!r}; choose one of '
           f'{tuple(strength_rules.RULES)}')
+    check(isinstance(self.temperatures, int) and self.temperatures >= 1,
+          f'temperatures must be an integer >= 1, got {self.temperatures}')
+    check(self.temperatures == 1 or self.persistent,
+          'parallel tempering (temperatures > 1) is a persistent negative '
+          'phase: set persistent=True')
+    check(0 < self.beta_min < 1, f'beta_min must be in (0, 1), got {self.beta_min}')
     check(self.matmul_precision in precision.TRAINING_PRECISIONS,
           f'unknown matmul_precision {self.matmul_precision!r}; choose one of '
           f'{tuple(precision.TRAINING_PRECISIONS)}')

@@ -25,6 +25,7 @@ call (learning rates live in the optimizer state, see :meth:`Trainer.init`).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -50,7 +51,9 @@ class TrainerState(NamedTuple):
 
   Attributes:
     optimizer: the ``optax.partition`` state (learning rates inside).
-    chains: (C, V) persistent fantasy particles for PCD; None for CD.
+    chains: (B, V) persistent fantasy particles for PCD, (K, B, V) for a
+      K-rung parallel-tempering ladder (``config.temperatures``, rung 0 at
+      β = 1); None for CD.
     step: steps taken (int32 scalar; RigL's schedule reads it).
     flips: (V, H) int32, how often each connection's mask bit has flipped
       (steps and rewirings), for the connectivity analytics.
@@ -62,7 +65,7 @@ class TrainerState(NamedTuple):
 
 
 class StepMetrics(NamedTuple):
-  """Per-step diagnostics (scalars).
+  """Per-step diagnostics (scalars, and the ladder's swap counts).
 
   Attributes:
     reconstruction_error: mean over the batch of Σ_i (v_i − p(v_i=1|h))² with
@@ -70,11 +73,16 @@ class StepMetrics(NamedTuple):
     added: connections switched on by this step.
     removed: connections switched off by this step.
     near_threshold: fraction of strengths with |α − ½| < 0.05 after it.
+    swaps_proposed, swaps_accepted: (K − 1,) int32, the tempering ladder's
+      swaps of each neighbour pair in this step, summed over the chains
+      ((0,) for CD and PCD).
   """
   reconstruction_error: jax.Array
   added: jax.Array
   removed: jax.Array
   near_threshold: jax.Array
+  swaps_proposed: jax.Array | None = None
+  swaps_accepted: jax.Array | None = None
 
 
 class Trainer(NamedTuple):
@@ -159,7 +167,8 @@ def init(config: TrainConfig, state: RBMState, key: jax.Array, batch_size: int,
          learning_rate=None, strength_learning_rate=None) -> TrainerState:
   """:meth:`Trainer.init`: the optimizer state at these learning rates (traced
   scalars allowed; None: the config's), zero counters, and for PCD (B, V)
-  chains of uniform random bits (a random one-hot label group, if any)."""
+  chains of uniform random bits (a random one-hot label group, if any), for
+  a K-rung ladder (K, B, V) of them."""
   check_model(config, state)
   lr = config.learning_rate if learning_rate is None else learning_rate
   strength_lr = (config.resolved_strength_learning_rate
@@ -169,12 +178,14 @@ def init(config: TrainConfig, state: RBMState, key: jax.Array, batch_size: int,
   if not config.persistent:
     return TrainerState(opt_state, None, *counters)
   key_bits, key_labels = jax.random.split(key)
-  chains = sampling.random_visible(key_bits, batch_size, state.num_visible,
-                                   state.W.dtype)
+  shape = ((batch_size,) if config.temperatures == 1
+           else (config.temperatures, batch_size))
+  chains = sampling.random_visible(key_bits, math.prod(shape), state.num_visible,
+                                   state.W.dtype).reshape(shape + (-1,))
   label_units = config.label_units
   if label_units:
-    labels = jax.random.randint(key_labels, (batch_size,), 0, label_units)
-    chains = chains.at[:, -label_units:].set(
+    labels = jax.random.randint(key_labels, shape, 0, label_units)
+    chains = chains.at[..., -label_units:].set(
         jax.nn.one_hot(labels, label_units, dtype=chains.dtype))
   return TrainerState(opt_state, chains, *counters)
 
@@ -200,7 +211,8 @@ def update(config: TrainConfig, optimizer: optax.GradientTransformation,
   A = rbm.mask(state)
   check_model(config, state)
   model = rbm.dense(state.W * A, state.b, state.c, state.visible)  # W ⊙ A once
-  p = phases_lib.phases(config, model, batch, opt_state.chains, key)
+  p = phases_lib.phases(config, model, batch, opt_state.chains, key,
+                       opt_state.step)
   direction = ascent(config, state, A, phases_lib.cd_statistics(batch, p))
   updates, new_opt = optimizer.update(jax.tree.map(jnp.negative, direction),
                                       opt_state.optimizer, state)
@@ -211,8 +223,7 @@ def update(config: TrainConfig, optimizer: optax.GradientTransformation,
     strength = hysteresis_band(strength, A, config.hysteresis)
   new_state = new_state._replace(strength=strength)
   flipped = (rbm.mask(new_state) != A).astype(jnp.int32)
-  chains = p.negatives if config.persistent else opt_state.chains
-  return new_state, TrainerState(new_opt, chains, opt_state.step + 1,
+  return new_state, TrainerState(new_opt, p.chains, opt_state.step + 1,
                                  opt_state.flips + flipped), p, A
 
 
@@ -225,7 +236,7 @@ def step(update_fn: Callable, state: RBMState, opt_state: TrainerState,
   added, removed, _ = mask_changes(A, rbm.mask(new_state))
   return new_state, new_opt, StepMetrics(
       phases_lib.reconstruction_error(batch, p), added, removed,
-      near_threshold(new_state))
+      near_threshold(new_state), *p.swaps)
 
 
 def epoch_step(update_fn: Callable, state: RBMState, opt_state: TrainerState,
@@ -235,7 +246,7 @@ def epoch_step(update_fn: Callable, state: RBMState, opt_state: TrainerState,
   new_state, new_opt, p, _ = update_fn(state, opt_state, batch, key)
   return new_state, new_opt, StepMetrics(
       phases_lib.reconstruction_error(batch, p), None, None,
-      near_threshold(new_state))
+      near_threshold(new_state), *p.swaps)
 
 
 def rewire(config: TrainConfig, state: RBMState, opt_state: TrainerState,
@@ -248,7 +259,8 @@ def rewire(config: TrainConfig, state: RBMState, opt_state: TrainerState,
   if mode.needs_gradient:  # the CD statistics of a minibatch, chains untouched
     model = rbm.dense(state.W * A, state.b, state.c, state.visible)
     gradient = phases_lib.cd_statistics(
-        batch, phases_lib.phases(config, model, batch, opt_state.chains, key)).W
+        batch, phases_lib.phases(config, model, batch, opt_state.chains, key,
+                                 opt_state.step)).W
   new_state = mode.rewire(config, key, state, gradient, opt_state.step)
   added, removed, flipped = mask_changes(A, rbm.mask(new_state))
   return (new_state, opt_state._replace(flips=opt_state.flips + flipped),
@@ -256,7 +268,7 @@ def rewire(config: TrainConfig, state: RBMState, opt_state: TrainerState,
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
-  """Builds the pure CD-k / PCD-k trainer of ``config``."""
+  """Builds the pure CD-k / PCD-k / PT-k trainer of ``config``."""
   optimizer = make_optimizer(config, config.learning_rate,
                              config.resolved_strength_learning_rate)
   update_fn = precision.training(config.matmul_precision)(

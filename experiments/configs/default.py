@@ -45,6 +45,8 @@ def get_config() -> config_dict.ConfigDict:
   config.train.strength_rule = 'reference'  # ncg: reference (W ⊙ G) | normalized (scale-free, docs/ncg.md §2a)
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
+  config.train.temperatures = 1      # PCD: K rungs of a parallel-tempering ladder per chain (1 = PCD; docs/ncg.md §7)
+  config.train.beta_min = 0.1        # PT: the hottest rung's β (geometric ladder 1 … beta_min)
   config.train.reconstruction = True  # PCD: also reconstruct the data for the metric (1 matmul)
   config.train.matmul_precision = 'default'  # default (backend's) | float32 | bfloat16 (f32 accumulation)
   config.train.data_shards = 1       # >1: each minibatch over this many devices (B a multiple)
