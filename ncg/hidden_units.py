@@ -1,0 +1,66 @@
+"""Hidden-unit gates of an RBM and the likelihood gradient with respect to them (NCG-H's maths).
+
+Give every hidden unit j a gate s_j that scales all of its terms in the energy,
+
+    E_s(v, h) = −bᵀv − Σ_j s_j h_j a_j(v),     a_j(v) = c_j + Σ_i v_i (W ⊙ A)_ij,
+
+so s = 1 is the RBM and s_j = 0 switches unit j off (:func:`gated`: column j of
+W ⊙ A and c_j times s_j). Summing out h,
+
+    F_s(v) = −bᵀv − Σ_j softplus(s_j a_j(v)),
+    ∂ log p_s(v) / ∂s_j = σ(s_j a_j(v)) a_j(v) − E_{p_s}[σ(s_j a_j(v')) a_j(v')],
+
+and σ(s_j a_j(v)) = p_s(h_j = 1 | v): the gradient of the mean log-likelihood is
+the data-minus-model difference of p(h_j | v) · a_j(v) (:func:`unit_activity`,
+:func:`expected_unit_gradient` with the model's expectation by enumeration,
+:func:`cd_unit_gradient` with CD/PCD negatives), the hidden-unit analogue of
+the network gradient W ⊙ G of a connection. At s_j = 0, p(h_j | v) = ½: the
+gradient of a switched-off unit is ½ (E_data a_j − E_model a_j), computed with
+its frozen weights. A switched-off unit contributes softplus(0) = log 2 to
+every F_s(v) and a factor 2 to Z, so p_s(v) is exactly the distribution of the
+RBM with the unit deleted (docs/ncg.md §8; tests/test_hidden_units.py).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ncg import rbm
+from ncg.rbm import RBMState
+
+
+def gated(state: RBMState, s: jax.Array) -> RBMState:
+  """The RBM of E_s: W ⊙ A with column j times s_j, c_j times s_j; (H,) gates.
+
+  The result is dense (its mask all ones) with the gated effective weights,
+  so any estimator of the RBM applies to it.
+  """
+  return rbm.dense(rbm.effective_weights(state) * s, state.b, state.c * s,
+                   state.visible)
+
+
+def unit_activity(state: RBMState, v: jax.Array, s: jax.Array | None = None
+                  ) -> jax.Array:
+  """p_s(h_j = 1 | v) · a_j(v) = σ(s_j a_j) a_j for each row of v (N, V) → (N, H),
+  a = c + v(W ⊙ A) of the ungated state; s = None means all gates 1."""
+  a = rbm.hidden_logits(state, v)
+  return jax.nn.sigmoid(a if s is None else s * a) * a
+
+
+def expected_unit_gradient(state: RBMState, data: jax.Array, vs: jax.Array,
+                           weights: jax.Array, s: jax.Array | None = None
+                           ) -> jax.Array:
+  """(H,) ∂ mean log p_s(data) / ∂s, the model's term exact: ``vs`` (M, V) with
+  p_s(v) ``weights`` (M,) summing to 1 (every state, by enumeration); at the
+  gates ``s`` (H,) (None: all 1, the RBM itself)."""
+  return (jnp.mean(unit_activity(state, data, s), axis=0)
+          - weights @ unit_activity(state, vs, s))
+
+
+def cd_unit_gradient(state: RBMState, data: jax.Array, negatives: jax.Array,
+                     s: jax.Array | None = None) -> jax.Array:
+  """(H,) the CD/PCD estimate: the mean over the data of p_s(h|v) · a(v) minus
+  the mean over the chains' negatives ṽ (B, V) (e.g. ``Phases.negatives``)."""
+  return (jnp.mean(unit_activity(state, data, s), axis=0)
+          - jnp.mean(unit_activity(state, negatives, s), axis=0))
