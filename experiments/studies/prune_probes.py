@@ -91,6 +91,11 @@ def probe_seeds(epochs, seeds):
                 train__penalty='4e-3', train__penalty_scale="'(0.1,1,3)'", **RAMP)
 
 
+# the 20-epoch dense warm-up with prices ×(0.1, 1, 3) (combined_probes, combined_seeds)
+WARM20_PRICED = dict(train__grace_epochs=20, train__warmup_epochs=20,
+                     train__penalty_scale="'(0.1,1,3)'")
+
+
 def combined_probes(epochs, seeds):
   """Single-seed probes (seed 0, validation) of the two settings probe_seeds confirmed,
   combined: the 20-epoch dense warm-up with the prices ×(0.1, 1, 3), 8 gated epochs
@@ -100,14 +105,12 @@ def combined_probes(epochs, seeds):
   after the warm-up (20 gated epochs, the price ramped in over 10; 130 in all) at
   10⁻³ and 6·10⁻³: runs/prune/combined_probes/..."""
   del epochs, seeds
-  warm = dict(train__grace_epochs=20, train__warmup_epochs=20,
-              train__penalty_scale="'(0.1,1,3)'")
   for penalty in ('1e-3', '4e-3', '6e-3', '1.3e-3', '1.6e-3'):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_sc0.1-1-3_l{penalty}', '0', 118,
-                train__penalty=penalty, train__penalty_ramp_epochs=4, **warm)
+                train__penalty=penalty, train__penalty_ramp_epochs=4, **WARM20_PRICED)
   for penalty in ('1e-3', '6e-3'):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_g20_sc0.1-1-3_l{penalty}', '0',
-                130, train__penalty=penalty, train__penalty_ramp_epochs=10, **warm)
+                130, train__penalty=penalty, train__penalty_ramp_epochs=10, **WARM20_PRICED)
 
 def lenet5_probes(epochs, seeds):
   """Single-seed probes (seed 0, validation) of LeNet-5's recipe (configs/
@@ -124,7 +127,23 @@ def lenet5_probes(epochs, seeds):
                **extra)
 
 
+# λ/N of the warm-up + prices ×(0.1, 1, 3) chosen on validation in combined_probes, per budget
+COMBINED_PENALTIES = ('6e-3',)
+
+
+def combined_seeds(epochs, seeds):
+  """The settings of combined_probes chosen on validation (seed 0) at each MAC budget, at
+  more seeds (--seeds=1,2), in combined_probes' folder (seed 0's lines equal the probes'):
+  the 20-epoch warm-up with the prices ×(0.1, 1, 3) at COMBINED_PENALTIES."""
+  del epochs
+  for s in seeds:
+    for penalty in COMBINED_PENALTIES:
+      yield line(LENET300_RECIPE, 'combined_probes', f'warm20_sc0.1-1-3_l{penalty}', s, 118,
+                 train__penalty=penalty, train__penalty_ramp_epochs=4, **WARM20_PRICED)
+
+
 STUDIES = {'dropout_probes': dropout_probes, 'finetune_probes': finetune_probes,
            'price_probes': price_probes, 'switch_probes': switch_probes,
            'warmup_probes': warmup_probes, 'probe_seeds': probe_seeds,
-           'combined_probes': combined_probes, 'lenet5_probes': lenet5_probes}
+           'combined_probes': combined_probes, 'combined_seeds': combined_seeds,
+           'lenet5_probes': lenet5_probes}
