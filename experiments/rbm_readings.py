@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ncg import modes
+
 # data set → (studies whose runs are pooled, metric field, metric label, higher is better);
 # 'study:mode' takes only that study's runs of one connectivity mode (mnist20 holds the
 # one dense RBM from U[−1, 1]; its other rows repeat seed 0 of mnist).
@@ -62,23 +64,30 @@ def _standard(s: dict) -> bool:
           and not s.get('bars_reference_set'))
 
 
+def _from_start(mode: modes.Mode, s: dict) -> str:
+  """A mode that learns its density, named by where it starts: 'NCG from p = 1'."""
+  return f'{mode.short} from p = {s["density0"]:g}'
+
+
 def family(s: dict) -> str | None:
-  """The method of a run regardless of its start (None: not in the table)."""
+  """The method of a run regardless of its start (None: not in the table).
+
+  Read from the mode's row (:data:`ncg.modes.MODES`): a mode that learns its
+  density by its start (and the scale-free strength rule), a dense one with
+  the first setting its label shows, any other at its density.
+  """
   if not _standard(s):
     return None
-  mode = s['connectivity']
-  if mode == 'ncg':
+  mode = modes.MODES[s['connectivity']]
+  if mode.learns_strength:
     rule = s.get('strength_rule') or 'reference'
-    return (f'NCG from p = {s["density0"]:g}'
+    return (_from_start(mode, s)
             + (', scale-free strength rule' if rule == 'normalized' else ''))
-  if mode == 'l1':
-    return f'dense + L1 (λ = {s["l1_penalty"]:g})'
-  name = {'dense': 'dense', 'fixed': 'fixed random mask', 'set': 'SET',
-          'rigl': 'RigL'}[mode]
-  if mode == 'dense':
-    return name
-  return name + (" at NCG's density" if s.get('density_from') else
-                 f' at density {s["density0"]:.3g}')
+  if mode.dense_mask:
+    return mode.short + ''.join(f' ({symbol} = {s[field]:g})'
+                                for field, symbol in mode.shows[:1])
+  return mode.short + (" at NCG's density" if s.get('density_from') else
+                       f' at density {s["density0"]:.3g}')
 
 
 def _mean_std(values: list[float], scale: float, fmt: str) -> str:
@@ -101,7 +110,9 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
 
 
 def _order(name: str) -> tuple:
-  kinds = ('NCG', 'dense', 'fixed', 'SET', 'RigL')
+  """Rows in the order of :data:`ncg.modes.MODES` (a row's name starts with
+  the first word of its mode's short name: 'fixed', 'dense'), then by name."""
+  kinds = tuple(mode.short.split()[0] for mode in modes.MODES.values())
   return (next((i for i, k in enumerate(kinds) if name.startswith(k)), 9), name)
 
 
@@ -168,9 +179,9 @@ def _rows(runs: list[dict], key: Callable[[dict], str]) -> dict[str, list[dict]]
 
 
 def _name(s: dict) -> str:
+  mode = modes.MODES[s['connectivity']]
   base = family(s) if _standard(s) else (
-      f'NCG from p = {s["density0"]:g}' if s['connectivity'] == 'ncg'
-      else s['connectivity'])
+      _from_start(mode, s) if mode.learns_strength else s['connectivity'])
   return f'{base or s["connectivity"]}, {start_of(s)} start'
 
 

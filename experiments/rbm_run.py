@@ -32,6 +32,7 @@ from ncg import analytics
 from ncg import checkpoint as checkpoint_lib
 from ncg import data as data_lib
 from ncg import distributed
+from ncg import modes
 from ncg import precision
 from ncg import rbm
 from ncg import train as train_lib
@@ -78,10 +79,11 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
       optimizer=t.optimizer, momentum=t.momentum, label_units=label_units,
       rng=t.rng, rewire_fraction=t.rewire_fraction,
       rewire_every=t.rewire_every,
-      # only RigL reads it; 0 elsewhere keeps the compiled epoch independent
-      # of train.epochs (an extended run reuses it)
-      rewire_until=(int(t.rewire_until * steps) if t.connectivity == 'rigl'
-                    else 0),
+      # only a mode whose schedule spans the run (RigL) reads it; 0 elsewhere
+      # keeps the compiled epoch independent of train.epochs (an extended run
+      # reuses it)
+      rewire_until=(int(t.rewire_until * steps)
+                    if modes.MODES[t.connectivity].spans_run else 0),
       new_weight_scale=t.new_weight_scale, l1_penalty=t.l1_penalty,
       magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis,
       strength_rule=t.get('strength_rule', 'reference'),
@@ -89,9 +91,9 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
       matmul_precision=t.get('matmul_precision', 'default'))
 
 
-NEEDS_PATH = {'mnist_idx': 'DIR (the four MNIST IDX files)',
-              'mushrooms': 'FILE (mushrooms.libsvm)',
-              'connect4': 'FILE (connect-4.libsvm[.gz])'}
+# data set → what --config.data.path must name (ncg.data.SOURCES' needs_path)
+NEEDS_PATH = {name: source.needs_path for name, source in data_lib.SOURCES.items()
+              if source.needs_path}
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
@@ -486,10 +488,12 @@ def already_complete(workdir: str, epochs: int) -> str:
 def growable_fields(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """Config fields a finished run may grow on resume: ``train.epochs``.
 
-  Not for RigL, whose drop fraction decays over a fraction of the run's
-  steps (``train.rewire_until``): more epochs would change the past schedule.
+  Not for a mode whose schedule spans the run (``Mode.spans_run``: RigL, whose
+  drop fraction decays over a fraction of the run's steps,
+  ``train.rewire_until``): more epochs would change the past schedule.
   """
-  return () if config.train.connectivity == 'rigl' else ('train.epochs',)
+  return (() if modes.MODES[config.train.connectivity].spans_run
+          else ('train.epochs',))
 
 
 def evaluate_start(config: ml_collections.ConfigDict, state: rbm.RBMState,
@@ -546,8 +550,7 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'strength_learning_rate': (5 * t.learning_rate
                                  if t.strength_learning_rate is None
                                  else t.strength_learning_rate),
-      'rewire_fraction': t.rewire_fraction if t.connectivity in ('set', 'rigl') else None,
-      'l1_penalty': t.l1_penalty if t.connectivity == 'l1' else None,
+      **modes.recorded_settings(t.connectivity, t),  # None for other modes
       'magnitude_threshold': t.magnitude_threshold,
       'hysteresis': t.hysteresis,
       'strength_rule': t.get('strength_rule', 'reference'),

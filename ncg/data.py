@@ -17,7 +17,8 @@ s = max(std, 0.1) (:func:`standardization`): the floor keeps pixels that are
 (almost) constant in the training digits from turning a rare grey level of a
 test digit into a huge value.
 
-Sources (the ``name`` given to :func:`load`):
+Sources (the ``name`` given to :func:`load`; one row each of :data:`SOURCES`,
+in this order):
 
 * ``'embedded'``: a 5,000-image MNIST subset shipped inside the package
   (real 28×28 handwritten digits, no download, numpy only); 3,500 train / 500
@@ -47,7 +48,7 @@ import math
 import os
 import struct
 import zlib
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -347,6 +348,125 @@ def _cut(split: Split, sizes: tuple[int, ...]) -> list[Split]:
   return [_take(split, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+class Raw(NamedTuple):
+  """What a source's loader returns, before the shared steps of :func:`load`.
+
+  Attributes:
+    train, valid, test: the splits (intensities, not yet binarized).
+    num_classes: number of label values (0 if unlabelled).
+    image_shape: (rows, cols) when ``x`` rows are images, else None.
+    validation_size: examples :func:`load` still moves from the end of
+      ``train`` into ``valid`` (None or 0: none).
+  """
+  train: Split
+  valid: Split
+  test: Split
+  num_classes: int
+  image_shape: tuple[int, int] | None
+  validation_size: int | None
+
+
+def load_embedded(name, path, options) -> Raw:
+  """The packaged 5,000-image MNIST subset: 3,500 / 500 / 1,000; with a
+  ``validation_size`` the 500 go back to training first."""
+  del name, path
+  train, valid, test = _cut(_permute(embedded_mnist()), (3500, 500, 1000))
+  if options['validation_size'] is not None:
+    train = Split(*(np.concatenate(p) for p in zip(train, valid)))
+    valid = _take(train, 0, 0)
+  return Raw(train, valid, test, 10, (28, 28), options['validation_size'])
+
+
+def load_mnist_idx(name, path, options) -> Raw:
+  """The four MNIST IDX files in the directory ``path``."""
+  del name
+  check(path is not None, "data set 'mnist_idx' needs a path to the IDX files")
+  train, test = read_mnist_idx(path)
+  return Raw(train, _take(train, 0, 0), test, 10, (28, 28),
+             options['validation_size'])
+
+
+def load_tfds(name, path, options) -> Raw:
+  """``tfds:NAME`` from the TFDS data dir ``path`` (or the default one)."""
+  train, test, num_classes = tfds_images(name[len('tfds:'):], path)
+  side = int(round(np.sqrt(train.x.shape[1])))
+  image_shape = (side, side) if side * side == train.x.shape[1] else None
+  return Raw(train, _take(train, 0, 0), test, num_classes, image_shape,
+             options['validation_size'])
+
+
+# LIBSVM sources: name → (features, training examples); the rest is test.
+LIBSVM_SIZES = {'mushrooms': (112, 2000), 'connect4': (126, 12000)}
+
+
+def load_libsvm(name, path, options) -> Raw:
+  """A LIBSVM file of one-hot binary features, cut at :data:`LIBSVM_SIZES`."""
+  check(path is not None, f'data set {name!r} needs a path to its LIBSVM file')
+  features, train_size = LIBSVM_SIZES[name]
+  full = read_libsvm(path, features)
+  if not is_binary(full.x):
+    line, feature = np.argwhere((full.x != 0) & (full.x != 1))[0]
+    raise InputError(
+        f'{path}: example {line + 1} has the value {full.x[line, feature]:g} '
+        f'for feature {feature + 1}; {name} is a data set of one-hot binary '
+        'features (values 0 and 1 only)')
+  full = _permute(full)
+  check(len(full.x) > train_size, f'{path} holds {len(full.x)} examples; '
+        f'{name} takes the first {train_size} for training and needs more')
+  train, test = _take(full, 0, train_size), _take(full, train_size)
+  return Raw(train, _take(train, 0, 0), test, int(full.y.max()) + 1, None,
+             options['validation_size'])
+
+
+def load_bars(name, path, options) -> Raw:
+  """Every bars-and-stripes pattern as train, validation and test (no
+  ``validation_size``: the three splits are the same set)."""
+  del name, path
+  n = options['bars_size']
+  images = bars_and_stripes(n, options['bars_reference_set'])
+  split = Split(images, -np.ones(len(images), np.int32))
+  return Raw(split, split, split, 0, (n, n), None)
+
+
+class Source(NamedTuple):
+  """One data source of :func:`load`.
+
+  Attributes:
+    load: ``load(name, path, options) → Raw`` (``options``: the keyword
+      arguments of :func:`load` after ``path``, as a dict).
+    needs_path: what ``path`` must name when the source reads files (the
+      run's error message shows it), else None.
+    prefix: the name is a prefix followed by a data set's name ('tfds:').
+  """
+  load: Callable[[str, str | None, dict], Raw]
+  needs_path: str | None = None
+  prefix: bool = False
+
+
+# The sources in the module docstring's order: a new data set is a row here
+# (and a line there; tests/test_data_sources.py compares them).
+SOURCES = {
+    'embedded': Source(load_embedded),
+    'mnist_idx': Source(load_mnist_idx, needs_path='DIR (the four MNIST IDX files)'),
+    'tfds:': Source(load_tfds, prefix=True),
+    'mushrooms': Source(load_libsvm, needs_path='FILE (mushrooms.libsvm)'),
+    'connect4': Source(load_libsvm, needs_path='FILE (connect-4.libsvm[.gz])'),
+    'bars_and_stripes': Source(load_bars),
+}
+# What the docs and error messages call them ('tfds:NAME' for the prefix).
+SOURCE_NAMES = tuple(name + 'NAME' if source.prefix else name
+                     for name, source in SOURCES.items())
+
+
+def source(name: str) -> Source:
+  """The row of :data:`SOURCES` that loads ``name`` (InputError: none)."""
+  for key, row in SOURCES.items():
+    if name == key or (row.prefix and name.startswith(key)):
+      return row
+  raise InputError(f'unknown data set {name!r}; choose '
+                   f'{", ".join(SOURCE_NAMES[:-1])} or {SOURCE_NAMES[-1]}')
+
+
 def load(name: str,
          *,
          path: str | None = None,
@@ -356,7 +476,7 @@ def load(name: str,
          bars_size: int = 4,
          bars_reference_set: bool = False,
          standardize: bool = False) -> Dataset:
-  """Loads a data set by name (see the module docstring for the names).
+  """Loads a data set by name (:data:`SOURCES`; the module docstring lists them).
 
   Args:
     name: the source.
@@ -382,49 +502,10 @@ def load(name: str,
         f'unknown binarization {binarization!r}; choose one of {BINARIZATIONS}')
   check(not standardize or binarization == 'none',
         f"standardize needs binarization='none', got {binarization!r}")
-  image_shape = None
-  if name == 'embedded':
-    train, valid, test = _cut(_permute(embedded_mnist()), (3500, 500, 1000))
-    num_classes, image_shape = 10, (28, 28)
-    if validation_size is not None:
-      train = Split(*(np.concatenate(p) for p in zip(train, valid)))
-      valid = _take(train, 0, 0)
-  elif name == 'mnist_idx':
-    check(path is not None, "data set 'mnist_idx' needs a path to the IDX files")
-    train, test = read_mnist_idx(path)
-    num_classes, image_shape = 10, (28, 28)
-    valid = _take(train, 0, 0)
-  elif name.startswith('tfds:'):
-    train, test, num_classes = tfds_images(name[len('tfds:'):], path)
-    side = int(round(np.sqrt(train.x.shape[1])))
-    image_shape = (side, side) if side * side == train.x.shape[1] else None
-    valid = _take(train, 0, 0)
-  elif name in ('mushrooms', 'connect4'):
-    check(path is not None, f'data set {name!r} needs a path to its LIBSVM file')
-    features, train_size = (112, 2000) if name == 'mushrooms' else (126, 12000)
-    full = read_libsvm(path, features)
-    if not is_binary(full.x):
-      line, feature = np.argwhere((full.x != 0) & (full.x != 1))[0]
-      raise InputError(
-          f'{path}: example {line + 1} has the value {full.x[line, feature]:g} '
-          f'for feature {feature + 1}; {name} is a data set of one-hot binary '
-          'features (values 0 and 1 only)')
-    full = _permute(full)
-    check(len(full.x) > train_size, f'{path} holds {len(full.x)} examples; '
-          f'{name} takes the first {train_size} for training and needs more')
-    train, test = _take(full, 0, train_size), _take(full, train_size)
-    num_classes = int(full.y.max()) + 1
-    valid = _take(train, 0, 0)
-  elif name == 'bars_and_stripes':
-    images = bars_and_stripes(bars_size, bars_reference_set)
-    train = valid = test = Split(images, -np.ones(len(images), np.int32))
-    num_classes, image_shape = 0, (bars_size, bars_size)
-    validation_size = None
-  else:
-    raise InputError(
-        f'unknown data set {name!r}; choose embedded, mnist_idx, tfds:NAME, '
-        'mushrooms, connect4 or bars_and_stripes')
-
+  train, valid, test, num_classes, image_shape, validation_size = source(
+      name).load(name, path, dict(validation_size=validation_size,
+                                  bars_size=bars_size,
+                                  bars_reference_set=bars_reference_set))
   if validation_size:
     check(0 < validation_size < len(train.x),
           f'validation_size must be in [0, {len(train.x)}), got {validation_size}')

@@ -37,6 +37,8 @@ class Mode(NamedTuple):
     records: the ``TrainConfig`` fields a run's summary records for this mode
       alone (None in the summaries of other modes).
     label: its name in reports.
+    short: its short name in cross-study tables (experiments/rbm_readings.py:
+      "SET at density 0.1", "NCG from p = 1").
     shows: (summary field, symbol) pairs its report label shows, as
       ``label (symbol = value, …)``, when the first field is recorded.
   """
@@ -48,6 +50,7 @@ class Mode(NamedTuple):
   spans_run: bool = False
   records: tuple[str, ...] = ()
   label: str = ''
+  short: str = ''
   shows: tuple[tuple[str, str], ...] = ()
 
 
@@ -71,16 +74,18 @@ def rigl_rewire(config, key, state, gradient, step):
 _ZETA = (('rewire_fraction', 'ζ'),)
 
 MODES = {
-    'ncg': Mode(learns_strength=True, label='NCG'),
-    'dense': Mode(dense_mask=True, label='dense'),
-    'fixed': Mode(label="fixed random mask at NCG's final density"),
+    'ncg': Mode(learns_strength=True, label='NCG', short='NCG'),
+    'dense': Mode(dense_mask=True, label='dense', short='dense'),
+    'fixed': Mode(label="fixed random mask at NCG's final density",
+                  short='fixed random mask'),
     'set': Mode(rewire=set_rewire, records=('rewire_fraction',),
-                label="SET at NCG's final density", shows=_ZETA),
+                label="SET at NCG's final density", short='SET', shows=_ZETA),
     'rigl': Mode(rewire=rigl_rewire, needs_gradient=True, spans_run=True,
                  records=('rewire_fraction',),
-                 label="RigL at NCG's final density", shows=_ZETA),
+                 label="RigL at NCG's final density", short='RigL',
+                 shows=_ZETA),
     'l1': Mode(l1=True, dense_mask=True, records=('l1_penalty',),
-               label='dense + L1',
+               label='dense + L1', short='dense + L1',
                shows=(('l1_penalty', 'λ'), ('magnitude_threshold', 'τ'))),
 }
 CONNECTIVITY_MODES = tuple(MODES)

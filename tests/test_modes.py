@@ -61,3 +61,30 @@ def test_recorded_settings_and_labels():
       'dense + L1 (λ = 0.001, τ = 0.01)')
   assert modes.label('l1', {'l1_penalty': None}) == 'dense + L1'
   assert modes.label('ncg', {}) == 'NCG'
+
+
+def test_the_run_layer_reads_the_table():
+  """The summary's mode settings, extensibility and the cross-study names
+  come from the rows (experiments/rbm_run.py, experiments/rbm_readings.py)."""
+  from experiments import rbm_readings, rbm_run  # pylint: disable=g-import-not-at-top
+  from experiments.configs import default  # pylint: disable=g-import-not-at-top
+  config = default.get_config()
+  record = {'epoch': 1, 'density': 0.5, 'added': 0, 'removed': 0, 'seconds': 1.0}
+  for name, mode in modes.MODES.items():
+    assert mode.short and mode.label.startswith(mode.short.split()[0]), name
+    with config.unlocked():
+      config.train.connectivity = name
+    summary = rbm_run.summary_record(config, [record])
+    for field in modes.RECORDED:
+      assert summary[field] == (config.train[field] if field in mode.records
+                                else None), (name, field)
+    assert (rbm_run.growable_fields(config) == ()) == mode.spans_run, name
+    run = {'connectivity': name, 'density0': 0.1, 'learning_rate': 0.1,
+           'l1_penalty': 1e-3, 'weight_init': 'normal'}
+    assert rbm_readings.family(run).startswith(mode.short), name
+  assert [rbm_readings.family({'connectivity': n, 'density0': 0.1,
+                               'learning_rate': 0.1, 'l1_penalty': 1e-3,
+                               'density_from': 'x'})
+          for n in modes.MODES] == [
+      'NCG from p = 0.1', 'dense', "fixed random mask at NCG's density",
+      "SET at NCG's density", "RigL at NCG's density", 'dense + L1 (λ = 0.001)']
