@@ -103,12 +103,12 @@ def combined_probes(epochs, seeds):
   9.6K, as the warm-up keeps more units at a given price), then 1.3·10⁻³ and 1.6·10⁻³
   (10⁻³ kept 28.1K MACs, over L0's cost); and a gradual gated phase
   after the warm-up (20 gated epochs, the price ramped in over 10; 130 in all) at
-  10⁻³ and 6·10⁻³: runs/prune/combined_probes/..."""
+  10⁻³ and 6·10⁻³, then 2.5·10⁻³ (17.3K and 5.4K MACs: towards 9.6K): runs/prune/combined_probes/..."""
   del epochs, seeds
   for penalty in ('1e-3', '4e-3', '6e-3', '1.3e-3', '1.6e-3'):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_sc0.1-1-3_l{penalty}', '0', 118,
                 train__penalty=penalty, train__penalty_ramp_epochs=4, **WARM20_PRICED)
-  for penalty in ('1e-3', '6e-3'):
+  for penalty in ('1e-3', '6e-3', '2.5e-3'):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_g20_sc0.1-1-3_l{penalty}', '0',
                 130, train__penalty=penalty, train__penalty_ramp_epochs=10, **WARM20_PRICED)
 
