@@ -3,7 +3,17 @@
 Modules, one idea each:
   rbm             the RBM with learned connectivity: state, energies, conditionals
   sampling        block-Gibbs kernels and chains; threefry or hash uniforms
-  train           CD-k / PCD-k training with network connectivity gradients (NCG)
+  train           CD-k / PCD-k / parallel-tempering training with network
+                  connectivity gradients (NCG): a facade over
+    train_config    TrainConfig and its checks
+    phases          the CD / PCD phases and their sufficient statistics
+    trainer         make_trainer (init, step), TrainerState, StepMetrics
+    epoch           run_epoch, make_epoch, EpochMetrics
+  modes           the connectivity modes as a table (ncg, dense, fixed, set, rigl, l1)
+  strength_rules  NCG strength rules (the reference's, the scale-free one)
+  rewiring        SET and RigL prune-and-regrow at a fixed density
+  tempering       parallel tempering: ladders, swaps, a sampler and a negative phase
+  hidden_units    hidden-unit gates and the likelihood gradient with respect to them
   estimators      likelihoods, pseudo-likelihood; the partition functions re-exported
   partition       the exact partition function (a chunked sum over the smaller layer)
   ais             AIS building blocks: schedule, increments, compensated sum, anneal, summary
@@ -11,6 +21,9 @@ Modules, one idea each:
   units           the visible-unit table (binary, Gaussian)
   classification  exact p(y|x) of a joint RBM; a linear probe on p(h|x)
   data            data sets and minibatches
+  analytics       degrees and flip statistics of a mask (numpy)
+  precision       matmul precision of the estimators on every backend
+  distributed     populations, minibatches and hosts over devices (sharding)
   errors          InputError, the one exception for invalid user input
   inputs          cheap checks of the data public functions are given
   checkpoint      save and load a model alone (orbax, imported when used)
