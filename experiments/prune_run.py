@@ -22,6 +22,7 @@ import tqdm
 from experiments import config_checks
 from experiments import divergence
 from experiments import preemption
+from experiments import run_loop
 from experiments import workdir as workdir_lib
 from ncg import checkpoint as checkpoint_lib
 from ncg import data as data_lib
@@ -74,10 +75,10 @@ class RunSetup(NamedTuple):
 
 
 def load_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
-  """The run's grey-level data set (``data.validation_size`` unset: the data set's default)."""
+  """The run's grey-level data set (``data.validation_size`` unset: the data
+  set's default; the data section's other options as the RBM runs read them)."""
   d = config.data
-  return data_lib.load(d.name, path=d.path or None, binarization='none',
-                       validation_size=d.validation_size)
+  return data_lib.load(d.name, **data_lib.options_from(d, binarization='none'))
 
 
 def start_architecture(config: ml_collections.ConfigDict,
@@ -328,6 +329,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     workdir_lib.release(workdir)  # the workdir lock (workdir.lock) ends with the run
 
 
+def epoch_record(setup: RunSetup, epoch: int, arch: Architecture,
+                 state: train_lib.TrainState, seconds: float = 0.0, info=None,
+                 extra: dict | None = None) -> dict:
+  """The metrics line of the network ``epoch`` trained (0: the start)."""
+  phase = setup.phase_config(max(0, epoch - 1))   # the phase that trained this epoch
+  thetas = state.params['theta']
+  probabilities = train_lib.gate_probabilities(phase, thetas)
+  return {'epoch': epoch, 'train_seconds': seconds,
+          'phase': 'finetune' if phase is setup.finetune_config else 'gated',
+          **({} if info is None else {'train_loss': info.loss, 'shrinks': info.shrinks}),
+          'undecided_units': train_lib.undecided(probabilities),
+          **error_record(setup.dataset, phase, arch,
+                         train_lib.evaluation_params(phase, state)),
+          'alive': cost_record(kept_architecture(arch, phase, thetas)),
+          'computed': cost_record(arch),
+          'final': cost_record(kept_architecture(arch, phase, thetas, final=True)),
+          'theta_histogram': train_lib.theta_histogram(probabilities),
+          **(extra or {})}
+
+
 def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        stop_after_epochs: int = 0) -> dict | None:
   stop = preemption.StopSignals().install()  # SIGTERM/SIGINT: stop at an epoch's end
@@ -350,44 +371,56 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   arch = start
   # Every check of the config has passed: only now is the workdir touched.
   resuming = workdir_lib.prepare(workdir, config)
-  manager = workdir_lib.checkpoint_manager(workdir)
-  epoch = 0
-  if resuming and manager.latest_step() is not None:
+
+  def restore_latest(manager):  # only in a resumed workdir
     step = manager.latest_step()
+    if not resuming or step is None:
+      return None
     arch, state, epoch = restore(manager, start, trainer_after(step), num_inputs, theta_init)
+    return epoch, (arch, state)
+  resumed = run_loop.resume(workdir, resuming, schedule.epochs, restore_latest, SUMMARY_FILE)
+  manager, epoch = resumed.manager, resumed.epoch
+  if resumed.complete:
     summary_path = os.path.join(workdir, SUMMARY_FILE)
-    if epoch >= schedule.epochs and os.path.isfile(summary_path):
-      stop.uninstall()
-      print(f'{workdir} is already complete ({epoch} epochs): nothing to do '
-            f'(see {summary_path})')
-      return workdir_lib.read_json(summary_path)
-    workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= epoch)
+    stop.uninstall()
+    print(f'{workdir} is already complete ({epoch} epochs): nothing to do '
+          f'(see {summary_path})')
+    return workdir_lib.read_json(summary_path)
+  if resumed.tree is not None:
+    arch, state = resumed.tree
     print(f'resuming {workdir} after epoch {epoch}: widths {arch.widths}')
-  elif resuming:
-    workdir_lib.truncate_metrics(workdir, lambda r: False)
-
-  x, y = jnp.asarray(dataset.train.x), jnp.asarray(dataset.train.y)
-  audit_data = audit_examples(config, dataset, tconfig)
-
-  def record(epoch, arch, state, seconds=0.0, info=None, extra=None) -> dict:
-    phase = setup.phase_config(max(0, epoch - 1))   # the phase that trained this epoch
-    thetas = state.params['theta']
-    probabilities = train_lib.gate_probabilities(phase, thetas)
-    return {'epoch': epoch, 'train_seconds': seconds,
-            'phase': 'finetune' if phase is fconfig else 'gated',
-            **({} if info is None else {'train_loss': info.loss, 'shrinks': info.shrinks}),
-            'undecided_units': train_lib.undecided(probabilities),
-            **error_record(dataset, phase, arch, train_lib.evaluation_params(phase, state)),
-            'alive': cost_record(kept_architecture(arch, phase, thetas)),
-            'computed': cost_record(arch),
-            'final': cost_record(kept_architecture(arch, phase, thetas, final=True)),
-            'theta_histogram': train_lib.theta_histogram(probabilities),
-            **(extra or {})}
 
   if epoch == 0:
-    workdir_lib.append_metrics(workdir, record(0, arch, state))
+    workdir_lib.append_metrics(workdir, epoch_record(setup, 0, arch, state))
     workdir_lib.save_checkpoint(manager, 0, _checkpoint_tree(arch, state, 0))
 
+  trained = _epochs(config, workdir, setup, stop, stop_after_epochs, manager,
+                    (trainer_after, finetune_trainer), train_key, epoch, arch, state)
+  if trained is None:  # stopped: by a signal or --stop_after_epochs
+    return None
+  arch, state = trained
+  # The handlers stay installed to the last file: a signal after the last
+  # epoch is honoured once model/, figures/widths.png and summary.json are written.
+  summary = write_summary(workdir, config, setup, arch, state)
+  stop.uninstall()
+  if stop.requested:
+    print(stop.finished_message(workdir))
+  return summary
+
+
+def _epochs(config: ml_collections.ConfigDict, workdir: str, setup: RunSetup, stop,
+            stop_after_epochs: int, manager, trainers, train_key, epoch: int,
+            arch: Architecture, state: train_lib.TrainState):
+  """The epochs after ``epoch``: (arch, state) after the last, or None when a
+  signal or ``stop_after_epochs`` stopped them (every epoch is checkpointed).
+
+  ``trainers``: (the trainer of the state after an epoch, the deterministic
+  phase's trainer or None).
+  """
+  dataset, _, tconfig, schedule, _, fconfig = setup
+  trainer_after, finetune_trainer = trainers
+  x, y = jnp.asarray(dataset.train.x), jnp.asarray(dataset.train.y)
+  audit_data = audit_examples(config, dataset, tconfig)
   steps_per_epoch = len(dataset.train.x) // schedule.batch_size
   for epoch in range(epoch + 1, schedule.epochs + 1):
     if stop.requested or (stop_after_epochs and epoch > stop_after_epochs):
@@ -417,7 +450,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       extra.update(decision_record(config, dataset, arch, tconfig, state))
       extra['rounded_units'] = train_lib.undecided(
           train_lib.gate_probabilities(tconfig, state.params['theta']))
-    r = record(epoch, arch, state, seconds, info, extra)   # the network this epoch trained
+    r = epoch_record(setup, epoch, arch, state, seconds, info, extra)  # the net it trained
     if fconfig is not None and epoch == setup.gated_epochs:
       arch, state = finetune_lib.start(arch, tconfig, state, finetune_trainer)
     bar.close()
@@ -437,13 +470,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
           f'{r["undecided_units"]} undecided, test error {100 * r["test_error"]:.2f}%'
           f'{validation}, {seconds:.1f} s')
 
-  # The handlers stay installed to the last file: a signal after the last
-  # epoch is honoured once model/, figures/widths.png and summary.json are written.
-  summary = write_summary(workdir, config, setup, arch, state)
-  stop.uninstall()
-  if stop.requested:
-    print(stop.finished_message(workdir))
-  return summary
+  return arch, state
 
 
 def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSetup,

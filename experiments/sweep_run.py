@@ -20,7 +20,9 @@ import tqdm
 from experiments import divergence
 from experiments import evaluation as evaluation_lib
 from experiments import preemption
-from experiments import rbm_run
+from experiments import rbm_outputs
+from experiments import rbm_setup
+from experiments import run_loop
 from experiments import workdir as workdir_lib
 from ncg import distributed
 from ncg import estimators
@@ -137,16 +139,16 @@ def write_members(workdir, config, grid, states, opt_states, dataset,
     flips = opt_states.flips[i]
     mrecords = [r for r in records if r.get('member') == i]
     if config.eval.final:
-      evaluation = rbm_run.evaluate_during_training(
+      evaluation = rbm_outputs.evaluate_during_training(
           mconfig, state, dataset, label_units, jax.random.fold_in(key, i),
           final=True, workdir=mdir)
       mrecords.append({'epoch': mrecords[-1]['epoch'], 'kind': 'eval',
                        **evaluation})
       print(f'member {i}: ' + evaluation_lib.summary_line(evaluation))
     curve = [r for r in mrecords if 'train_nll_exact' in r]
-    summary = rbm_run.summary_record(
+    summary = rbm_outputs.summary_record(
         mconfig, mrecords,
-        {'member': i, **rbm_run.flip_record(flips, label_units),
+        {'member': i, **rbm_outputs.flip_record(flips, label_units),
          **(change_totals(flips, density_initial[i], rbm.density(state))
             if density_initial is not None else {}),
          **{name: curve[-1][name] if curve else None
@@ -155,11 +157,11 @@ def write_members(workdir, config, grid, states, opt_states, dataset,
          'density_curve': [[r['epoch'], r['density']] for r in mrecords
                            if r.get('kind') != 'eval']})
     workdir_lib.write_json(mdir, 'summary.json', summary)
-    rbm_run.save_model(mdir, mconfig, state, mrecords[-1]['epoch'], label_units,
-                       dataset)
-    rbm_run.write_figures(mdir, mconfig, state, dataset, label_units,
-                          jax.random.fold_in(key, i), flips,
-                          records=[r for r in mrecords if r.get('kind') != 'eval'])
+    rbm_outputs.save_model(mdir, mconfig, state, mrecords[-1]['epoch'],
+                           label_units, dataset)
+    rbm_outputs.write_figures(
+        mdir, mconfig, state, dataset, label_units, jax.random.fold_in(key, i),
+        flips, records=[r for r in mrecords if r.get('kind') != 'eval'])
     members.append(summary)
   workdir_lib.write_json(workdir, 'summary.json',
                          {'kind': 'rbm_population', 'members': members})
@@ -250,9 +252,9 @@ def run_sweep(config, workdir, grid, chunk: int = 0) -> None:
 def _run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   # SIGTERM/SIGINT: stop at an epoch's end; after the last, once every file is written
   stop = preemption.StopSignals().install()
-  dataset, label_units, tconfig, train_x, held_x = rbm_run.resolve_run(config)
+  run = rbm_setup.resolve_run(config)
+  dataset, label_units, tconfig, train_x, _ = run
   batch_size = config.train.batch_size
-  n_free = config.train.free_energy_examples
 
   keys = jax.vmap(jax.random.key)(jnp.asarray(grid['seed']))
   split = jax.vmap(lambda k: jax.random.split(k, 4))(keys)
@@ -263,11 +265,11 @@ def _run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   densities = jnp.asarray(grid['density0'], jnp.float32)
 
   # before allocating: the population, or (chunked) one member at a time
-  rbm_run.check_fits_memory(config, train_lib.make_trainer(tconfig), train_x,
+  rbm_setup.check_fits_memory(config, train_lib.make_trainer(tconfig), train_x,
                             label_units, 1 if 0 < chunk < len(lrs) else len(lrs))
 
   def init_member(key, density):
-    return rbm_run.initial_state(config, train_x, label_units, key, density)
+    return rbm_setup.initial_state(config, train_x, label_units, key, density)
 
   states = jax.vmap(init_member)(key_init, densities)
   density_initial = np.asarray(jax.vmap(rbm.density)(states))
@@ -281,31 +283,68 @@ def _run_sweep(config, workdir, grid, chunk: int = 0) -> None:
   config = config.copy_and_resolve_references()
   with config.unlocked():
     config.sweep = grid
-  workdir_lib.prepare(workdir, config, rbm_run.growable_fields(config))
-  manager = workdir_lib.checkpoint_manager(workdir)
-  step, tree = workdir_lib.restore_checkpoint(
-      manager, {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(0),
-                'diverged_epoch': jnp.zeros(len(grid['seed']), jnp.int32)})
+  workdir_lib.prepare(workdir, config, rbm_setup.growable_fields(config))
+  template = {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(0),
+              'diverged_epoch': jnp.zeros(len(grid['seed']), jnp.int32)}
+
+  def restore(manager):
+    step, tree = workdir_lib.restore_checkpoint(manager, template)
+    return None if step is None else (int(tree['epoch']), tree)
+  # resuming=True: a sweep drops whatever metrics its workdir holds past the
+  # checkpoint (all of them without one), fresh or not
+  resumed = run_loop.resume(workdir, True, config.train.epochs, restore)
+  tree = template if resumed.tree is None else resumed.tree
   guard = divergence.PopulationGuard(tree['diverged_epoch'], grid)
-  schedule = preemption.CheckpointSchedule(config.train.checkpoint_every,
-                                          config.train.checkpoint_minutes)
-  start = 0
-  if step is not None:
-    states, opt_states, start = tree['state'], tree['opt_state'], int(tree['epoch'])
-    if start >= config.train.epochs and os.path.isfile(
-        os.path.join(workdir, 'summary.json')):
-      stop.uninstall()
-      print(rbm_run.already_complete(workdir, start))
-      return
-    print(f'Resuming {workdir} after epoch {start}.')
-  saved = start
-  workdir_lib.truncate_metrics(workdir, lambda r: r.get('epoch', 0) <= start)
+  start = resumed.epoch
+  if resumed.complete:
+    stop.uninstall()
+    print(rbm_setup.already_complete(workdir, start))
+    return
+  if resumed.tree is not None:
+    states, opt_states = tree['state'], tree['opt_state']
+    print(run_loop.resuming_line(workdir, start))
+  checkpoints = run_loop.Checkpoints(resumed.manager, config.train, start)
 
   if not chunked:
     epoch_fn = epoch_fn.lower(
         states, opt_states, train_x, key_epochs).compile()  # time epochs only
+  states, opt_states = _population_epochs(
+      config, workdir, run, grid, stop, checkpoints, guard, (epoch_fn, chunked),
+      key_epochs, start, states, opt_states)
+  epochs = config.train.epochs
+  if run_loop.stopped_early(stop, checkpoints.saved, epochs, workdir):
+    return
+  for line in guard.report():
+    print(line)
+  if not guard.alive.any():
+    stop.uninstall()
+    raise Diverged(f'every member of the sweep diverged (NaN or Inf); the '
+                   f'likely cause is learning rates too large; see {workdir}')
+  write_members(workdir, config, grid, states, opt_states, dataset,
+                label_units, key_figures, guard.diverged_epoch, density_initial)
+  print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
+        'and epoch), checkpoints/, summary.json, figures/density.png, '
+        'members/m<i>/ (summary.json, model/, figures/connectivity.png)')
+  stop.uninstall()
+  if stop.requested:  # it came after the last epoch: every file is written
+    print(stop.finished_message(workdir))
+
+
+def _population_epochs(config, workdir, run: rbm_setup.RunData, grid, stop,
+                       checkpoints, guard, program, key_epochs, start: int,
+                       states, opt_states):
+  """The epochs after ``start``, until the last or a signal: (states, opt_states).
+
+  Each epoch: the population's epoch (``program``: the epoch and whether it
+  is chunked), the divergence guard, the exact NLL curve when due, one
+  metrics line per member when logged, the checkpoint when due.
+  """
+  epoch_fn, chunked = program
+  dataset, label_units, _, train_x, held_x = run
+  members = len(grid['seed'])
+  n_free = config.train.free_energy_examples
   gap = jax.jit(jax.vmap(train_lib.free_energy_gap, in_axes=(0, None, None)))
-  test_x = rbm_run.visible_data(dataset.test.x, dataset.test.y, label_units)
+  test_x = rbm_setup.visible_data(dataset.test.x, dataset.test.y, label_units)
   exact_nll = (exact_nll_fn(jax.tree.map(lambda a: a[0], states), label_units,
                             train_x, test_x) if config.eval.every else None)
   epochs = config.train.epochs
@@ -339,28 +378,7 @@ def _run_sweep(config, workdir, grid, chunk: int = 0) -> None:
                 'free_energy_gap': np.asarray(gaps)[i], 'seconds': seconds,
                 **{name: values[i] for name, values in curve.items()}}
       workdir_lib.append_metrics(workdir, guard.annotate(record, i))
-    if schedule.due(epoch, last=epoch == epochs) or stop.requested:
-      workdir_lib.save_checkpoint(
-          manager, epoch,
-          {'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(epoch),
-           'diverged_epoch': jnp.asarray(guard.diverged_epoch)})
-      schedule.saved()
-      saved = epoch
-  if stop.requested and saved < epochs:
-    stop.uninstall()
-    print(stop.message(saved, workdir))
-    return
-  for line in guard.report():
-    print(line)
-  if not guard.alive.any():
-    stop.uninstall()
-    raise Diverged(f'every member of the sweep diverged (NaN or Inf); the '
-                   f'likely cause is learning rates too large; see {workdir}')
-  write_members(workdir, config, grid, states, opt_states, dataset,
-                label_units, key_figures, guard.diverged_epoch, density_initial)
-  print(f'Outputs in {workdir}: config.json, metrics.jsonl (one line per member '
-        'and epoch), checkpoints/, summary.json, figures/density.png, '
-        'members/m<i>/ (summary.json, model/, figures/connectivity.png)')
-  stop.uninstall()
-  if stop.requested:  # it came after the last epoch: every file is written
-    print(stop.finished_message(workdir))
+    checkpoints.at_end_of(epoch, epoch == epochs, stop, lambda: {
+        'state': states, 'opt_state': opt_states, 'epoch': jnp.asarray(epoch),
+        'diverged_epoch': jnp.asarray(guard.diverged_epoch)})
+  return states, opt_states

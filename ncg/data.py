@@ -467,6 +467,21 @@ def source(name: str) -> Source:
                    f'{", ".join(SOURCE_NAMES[:-1])} or {SOURCE_NAMES[-1]}')
 
 
+# The keyword arguments of :func:`load` a run config's ``data`` section may set.
+LOAD_OPTIONS = ('path', 'binarization', 'seed', 'validation_size', 'bars_size',
+                'bars_reference_set', 'standardize')
+
+
+def options_from(section, **fixed) -> dict:
+  """The :data:`LOAD_OPTIONS` a config's data section sets (a mapping with
+  ``in`` and ``[]``, e.g. an ml_collections ConfigDict; ``path`` '' = None),
+  with ``fixed`` over them: one reading for the RBM and the pruning runs."""
+  options = {name: section[name] for name in LOAD_OPTIONS if name in section}
+  if 'path' in options:
+    options['path'] = options['path'] or None
+  return {**options, **fixed}
+
+
 def load(name: str,
          *,
          path: str | None = None,

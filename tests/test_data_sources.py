@@ -51,3 +51,12 @@ def test_the_runs_path_hints_are_the_rows():
   for name in rbm_run.NEEDS_PATH:  # a source that needs files refuses none
     with pytest.raises(InputError, match='needs a path'):
       data.load(name)
+
+
+def test_both_sides_read_the_data_options_alike():
+  from experiments.configs import default, prune_tiny  # pylint: disable=g-import-not-at-top
+  assert data.options_from(default.get_config().data) == {
+      'path': None, 'binarization': 'stochastic', 'seed': 0,
+      'validation_size': None, 'bars_size': 4, 'bars_reference_set': False}
+  assert data.options_from(prune_tiny.get_config().data, binarization='none') == {
+      'path': None, 'validation_size': None, 'binarization': 'none'}
