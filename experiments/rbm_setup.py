@@ -175,6 +175,17 @@ def check_fits_memory(config: ml_collections.ConfigDict, trainer,
       f'a population of {members} RBMs of {train_x.shape[1]} visible units')
 
 
+def check_data_shards(batch_size: int, data_shards: int) -> None:
+  """InputError unless ``data_shards`` devices exist and divide the batch
+  (a run's and a sweep's minibatches over ``train.data_shards`` devices)."""
+  check(data_shards <= jax.device_count(),
+        f'train.data_shards={data_shards} needs {data_shards} devices; '
+        f'{jax.device_count()} available')
+  check(batch_size % data_shards == 0,
+        f'train.batch_size={batch_size} is not a multiple of '
+        f'train.data_shards={data_shards}')
+
+
 def epoch_program(config: ml_collections.ConfigDict,
                   tconfig: train_lib.TrainConfig, train_x: jax.Array):
   """(epoch, mesh or None, feed) of a run, built but not compiled.
@@ -189,12 +200,7 @@ def epoch_program(config: ml_collections.ConfigDict,
   data_shards = config.train.get('data_shards', 1)
   if data_shards <= 1:
     return train_lib.make_epoch(tconfig, batch_size), None, lambda key: train_x
-  check(data_shards <= jax.device_count(),
-        f'train.data_shards={data_shards} needs {data_shards} devices; '
-        f'{jax.device_count()} available')
-  check(batch_size % data_shards == 0,
-        f'train.batch_size={batch_size} is not a multiple of '
-        f'train.data_shards={data_shards}')
+  check_data_shards(batch_size, data_shards)
   if jax.process_count() > 1:
     check(data_shards == jax.device_count(),
           f'train.data_shards={data_shards} must be the {jax.device_count()} '

@@ -220,12 +220,7 @@ def population_program(config, tconfig, members: int, chunk: int = 0):
     return chunked_epoch(epoch_fn, chunk, members), True
   data_shards = config.train.get('data_shards', 1)
   if data_shards > 1:  # members x minibatches over a 2-D mesh
-    check(data_shards <= jax.device_count(),
-          f'train.data_shards={data_shards} needs {data_shards} devices; '
-          f'{jax.device_count()} available')
-    check(batch_size % data_shards == 0,
-          f'train.batch_size={batch_size} is not a multiple of '
-          f'train.data_shards={data_shards}')
+    rbm_setup.check_data_shards(batch_size, data_shards)
     return distributed.data_parallel(
         tconfig, batch_size, distributed.make_mesh(
             max(jax.device_count() // data_shards, 1), data_shards),
