@@ -473,6 +473,48 @@ def _epochs(config: ml_collections.ConfigDict, workdir: str, setup: RunSetup, st
   return arch, state
 
 
+def run_settings(config: ml_collections.ConfigDict, setup: RunSetup) -> dict:
+  """The settings part of summary.json, as trained (in its order)."""
+  _, _, tconfig, schedule, _, fconfig = setup
+  method = train_lib.METHODS[tconfig.method]
+  warmup = int(config.train.get('warmup_epochs', 0))
+  return {
+    'decide_epoch': schedule.decide_epoch,
+    'grace_epochs': int(config.train.grace_epochs),
+    'warmup_epochs': warmup,
+    'penalty_ramp_epochs': float(config.train.get('penalty_ramp_epochs', 0.0)),
+    'difference_examples': tconfig.difference_examples,
+    'dropout': list((setup.finetune_config or tconfig).dropout),   # as trained, () = none
+    'gated': method.gated,
+    'penalty': tconfig.penalty,      # as trained (the dense method pins 0)
+    'price': config.train.price if method.gated else 'none',
+    'penalty_scale': list(tconfig.penalty_scale),
+    'penalty_multipliers': [float(v) for v in config.train.penalty_scale],
+    'learning_rate': tconfig.learning_rate,
+    'finetune_learning_rate': (fconfig.learning_rate if fconfig is not None else 0.0),
+    'cosine_decay': bool(config.train.cosine_decay),
+    'batch_size': schedule.batch_size,
+    'weight_ema': tconfig.weight_ema,
+    'prior_variance': tconfig.prior_variance,
+    'coupled_prior': tconfig.coupled_prior,
+    'estimator': tconfig.estimator,
+    'theta_optimizer': tconfig.theta_optimizer,
+    'theta_learning_rate': tconfig.theta_learning_rate,
+    'theta_decay_power': tconfig.theta_decay_power,
+    'theta_decay_epochs': float(config.train.theta_decay_epochs),
+    'theta_averaging': tconfig.theta_averaging,
+    'explore': tconfig.explore,
+    'sharpness': tconfig.sharpness,
+    'sharpness_final': tconfig.sharpness_final,
+    'theta_init': (list(setup.theta_init) if isinstance(setup.theta_init, tuple)
+                   else float(setup.theta_init)),
+    'init_scheme': config.train.init_scheme,
+    'init_scale': float(config.train.init_scale),
+    'num_train': tconfig.num_train,
+    'data': config.data.name,
+  }
+
+
 def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSetup,
                   arch: Architecture, state: train_lib.TrainState) -> dict:
   """summary.json: the final deterministic network, its errors and the run's cost."""
@@ -484,7 +526,6 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
   # has only the epochs since); the final network comes from the state alone
   epochs = [r for r in records if r['epoch'] >= 1]
   probabilities = train_lib.gate_probabilities(final_config, state.params['theta'])
-  method = train_lib.METHODS[tconfig.method]
   if fconfig is None:   # the survivors' Δ_j check at the end of the gated phase
     delta = decision_record(config, dataset, arch, tconfig, state).get('decisions')
   else:                 # recorded when the deterministic phase began
@@ -513,39 +554,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, setup: RunSet
       'undecided_units': train_lib.undecided(probabilities),
       'gates': int(sum(start.widths)),
       'gates_in_arrays': int(sum(arch.widths)),
-      'decide_epoch': schedule.decide_epoch,
-      'grace_epochs': int(config.train.grace_epochs),
-      'warmup_epochs': warmup,
-      'penalty_ramp_epochs': float(config.train.get('penalty_ramp_epochs', 0.0)),
-      'difference_examples': tconfig.difference_examples,
-      'dropout': list((setup.finetune_config or tconfig).dropout),   # as trained, () = none
-      'gated': method.gated,
-      'penalty': tconfig.penalty,      # as trained (the dense method pins 0)
-      'price': config.train.price if method.gated else 'none',
-      'penalty_scale': list(tconfig.penalty_scale),
-      'penalty_multipliers': [float(v) for v in config.train.penalty_scale],
-      'learning_rate': tconfig.learning_rate,
-      'finetune_learning_rate': (fconfig.learning_rate if fconfig is not None else 0.0),
-      'cosine_decay': bool(config.train.cosine_decay),
-      'batch_size': schedule.batch_size,
-      'weight_ema': tconfig.weight_ema,
-      'prior_variance': tconfig.prior_variance,
-      'coupled_prior': tconfig.coupled_prior,
-      'estimator': tconfig.estimator,
-      'theta_optimizer': tconfig.theta_optimizer,
-      'theta_learning_rate': tconfig.theta_learning_rate,
-      'theta_decay_power': tconfig.theta_decay_power,
-      'theta_decay_epochs': float(config.train.theta_decay_epochs),
-      'theta_averaging': tconfig.theta_averaging,
-      'explore': tconfig.explore,
-      'sharpness': tconfig.sharpness,
-      'sharpness_final': tconfig.sharpness_final,
-      'theta_init': (list(setup.theta_init) if isinstance(setup.theta_init, tuple)
-                     else float(setup.theta_init)),
-      'init_scheme': config.train.init_scheme,
-      'init_scale': float(config.train.init_scale),
-      'num_train': tconfig.num_train,
-      'data': config.data.name,
+      **run_settings(config, setup),
       'train_seconds': float(sum(r['train_seconds'] for r in epochs)),
       'train_seconds_per_epoch': [r['train_seconds'] for r in epochs],
       'alive_macs_per_epoch': [r['alive']['macs'] for r in epochs],
