@@ -32,3 +32,19 @@ def test_every_study_names_configs_that_exist_and_distinct_workdirs(name):
     assert workdir.startswith('runs/prune/'), workdir
     workdirs.append(workdir)
   assert len(set(workdirs)) == len(workdirs), 'two runs of one study share a workdir'
+
+
+def test_warm_config_is_the_recipe_after_a_20_epoch_dense_warm_up():
+  """configs/prune_lenet300_warm.py: 20 dense epochs (the grace period), 8 gated, the
+  recipe's 90 deterministic ones; it resolves into a run (checks pass) on embedded data."""
+  from experiments import prune_run  # pylint: disable=g-import-not-at-top
+  from experiments.configs import prune_lenet300_recipe, prune_lenet300_warm  # pylint: disable=g-import-not-at-top
+  warm, recipe = prune_lenet300_warm.get_config(), prune_lenet300_recipe.get_config()
+  t = warm.train
+  assert (t.epochs, t.grace_epochs, t.warmup_epochs, t.finetune_epochs) == (118, 20, 20, 90)
+  assert t.epochs - t.finetune_epochs - t.grace_epochs == 8
+  assert (t.penalty, tuple(t.penalty_scale)) == (recipe.train.penalty,
+                                                 tuple(recipe.train.penalty_scale))
+  warm.data.name, warm.data.path, warm.data.validation_size = 'embedded', '', 500
+  setup = prune_run.resolve_run(warm)
+  assert setup.trainer_config.method == 'bernoulli'
