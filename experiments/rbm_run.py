@@ -200,7 +200,15 @@ def _epoch_record(config, run: RunData, epoch: int, state, m, seconds: float,
       'free_energy_gap': train_lib.free_energy_gap(
           state, run.train_x[:n_free], run.held_x[:n_free]),
       'seconds': seconds, 'examples_per_s': examples_per_epoch / seconds,
+      **swap_record(m),
   }
+
+
+def swap_record(m) -> dict:
+  """{'swap_rates': [accepted / proposed per neighbouring pair of the parallel-tempering
+  ladder]} of an epoch's metrics, or {} for CD and PCD (a scalar 0 there)."""
+  rates = np.asarray(m.swap_rates)
+  return {'swap_rates': [float(r) for r in rates]} if rates.ndim else {}
 
 
 def _write_outputs(config, workdir, run: RunData, keys, state, opt_state) -> None:

@@ -67,7 +67,8 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
       magnitude_threshold=t.magnitude_threshold, hysteresis=t.hysteresis,
       strength_rule=t.get('strength_rule', 'reference'),
       reconstruction=t.get('reconstruction', True),
-      matmul_precision=t.get('matmul_precision', 'default'))
+      matmul_precision=t.get('matmul_precision', 'default'),
+      temperatures=t.get('temperatures', 1), beta_min=t.get('beta_min', 0.1))
 
 
 # data set → what --config.data.path must name (ncg.data.SOURCES' needs_path)

@@ -119,3 +119,19 @@ def test_a_resumed_pt_run_equals_the_uninterrupted_one_and_reports_swap_rates(tm
 def test_bad_ladders_are_input_errors(settings, match):
   with pytest.raises(InputError, match=match):
     train.TrainConfig(**settings)
+
+
+def test_the_run_config_reaches_the_trainer_and_the_metrics_line():
+  """--config.train.temperatures / beta_min reach TrainConfig (the run layer used to
+  drop them), and an epoch's metrics line gets the per-pair swap rates under PT only."""
+  from experiments import rbm_run, rbm_setup  # pylint: disable=g-import-not-at-top
+  from experiments.configs import tiny  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  assert rbm_setup.train_config(config, 0).temperatures == 1
+  config.train.persistent, config.train.temperatures, config.train.beta_min = True, 4, 0.5
+  got = rbm_setup.train_config(config, 0)
+  assert (got.persistent, got.temperatures, got.beta_min) == (True, 4, 0.5)
+  pt = train.EpochMetrics(*[jnp.zeros(()) for _ in train.EpochMetrics._fields])._replace(
+      swap_rates=jnp.asarray([0.25, 0.5, 1.0], jnp.float32))
+  assert rbm_run.swap_record(pt) == {'swap_rates': [0.25, 0.5, 1.0]}
+  assert rbm_run.swap_record(pt._replace(swap_rates=jnp.zeros(()))) == {}
