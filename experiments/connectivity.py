@@ -10,14 +10,13 @@ bar plot of the visible degree instead of the image and no mask grid.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 from matplotlib.figure import Figure
 import numpy as np
 
+from experiments import figures
 from ncg import analytics
-from ncg import distributed
 from ncg import rbm
 
 MASK_GRID = 16  # hidden units shown in the mask panel
@@ -126,8 +125,4 @@ def connectivity_figure(path: str, state: rbm.RBMState, flips,
   if title:
     fig.suptitle(title)
   fig.tight_layout()
-  if not distributed.is_writer():  # several hosts: process 0 draws
-    return path
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=90)
-  return path
+  return figures.save(fig, path, dpi=90, tight=False)  # several hosts: process 0 draws

@@ -10,41 +10,24 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from typing import Mapping, Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
 import numpy as np
 
-from ncg import checkpoint
-from ncg import distributed
+from experiments import atomic
 
 
-def _save(fig, path: str, dpi: int = 100) -> str:
+def save(fig, path: str, dpi: int = 100, tight: bool = True) -> str:
   """Renders ``fig`` to a temporary file beside ``path``, then renames it
   over ``path``: a reader (or a second writer) sees the old PNG or the new
-  one, never half of one, and a kill leaves no truncated figure."""
-  if not distributed.is_writer():  # several hosts: process 0 draws
-    return path
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path),
-                             suffix='.tmp.png')
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      fig.savefig(f, format='png', dpi=dpi, bbox_inches='tight')
-    checkpoint.follow_umask(tmp)
-    os.replace(tmp, path)
-  except OSError as e:  # a full disk: name the figure
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise OSError(e.errno, e.strerror, path) from None
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
-  return path
+  one, never half of one, and a kill leaves no truncated figure
+  (:func:`experiments.atomic.write`; several hosts: process 0 draws).
+  ``tight``: crop to the drawn area (``bbox_inches='tight'``)."""
+  extra = {'bbox_inches': 'tight'} if tight else {}
+  return atomic.write(path, lambda f: fig.savefig(f, format='png', dpi=dpi, **extra),
+                      binary=True, suffix='.tmp.png')
 
 
 def _axes(figsize: tuple[float, float]):
@@ -118,7 +101,7 @@ def image_grid(path: str, images, image_shape: tuple[int, int], *,
   ax.set_axis_off()
   if title:
     ax.set_title(title)
-  return _save(fig, path, dpi)
+  return save(fig, path, dpi)
 
 
 def trajectory_grid(path: str, frames, image_shape: tuple[int, int], *,
@@ -152,7 +135,7 @@ def trajectory_grid(path: str, frames, image_shape: tuple[int, int], *,
     ax.set_xticks([])
   if title:
     ax.set_title(title)
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def line_plot(path: str, x, series: Mapping[str, Sequence[float]], *,
@@ -186,7 +169,7 @@ def line_plot(path: str, x, series: Mapping[str, Sequence[float]], *,
   if len(series) > 1:
     ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def histogram(path: str, values: Mapping[str, Sequence[float]], *,
@@ -201,4 +184,4 @@ def histogram(path: str, values: Mapping[str, Sequence[float]], *,
     ax.set_title(title)
   if len(values) > 1:
     ax.legend(fontsize=8)
-  return _save(fig, path)
+  return save(fig, path)

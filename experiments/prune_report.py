@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from experiments import figures
+
 # Published structured pruning (architecture, error %, MACs per example).
 PUBLISHED = {
     'lenet300': [('L0 (Louizos et al. 2018)', '266-88-33', 1.7, 266 * 88 + 88 * 33 + 330),
@@ -197,9 +199,7 @@ def plot_frontier(groups: dict[str, list], published, path: str) -> str:
   ax.set(xscale='log', xlabel='MACs per example', ylabel='test error % (last epoch)')
   ax.legend(fontsize=7)
   fig.tight_layout()
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  fig.savefig(path, dpi=110)
-  return path
+  return figures.save(fig, path, dpi=110, tight=False)
 
 
 def slope(x, y) -> tuple[float, float, float, float]:

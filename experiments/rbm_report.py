@@ -20,6 +20,7 @@ from typing import Any
 from matplotlib.figure import Figure
 import numpy as np
 
+from experiments import figures
 from experiments import rbm_readings
 from ncg import modes
 
@@ -192,9 +193,7 @@ def curve_figure(path: str, runs: list[dict], field: str, ylabel: str,
   ax.legend(fontsize=7, ncol=2)
   ax.grid(alpha=0.3)
   fig.tight_layout()
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  fig.savefig(path, dpi=90)
-  return path
+  return figures.save(fig, path, dpi=90, tight=False)
 
 
 def density_scatter(path: str, runs: list[dict]) -> str | None:
@@ -214,9 +213,7 @@ def density_scatter(path: str, runs: list[dict]) -> str | None:
   ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
   fig.tight_layout()
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  fig.savefig(path, dpi=90)
-  return path
+  return figures.save(fig, path, dpi=90, tight=False)
 
 
 def section(summaries: list[dict[str, Any]], results_dir: str | None) -> str:

@@ -243,7 +243,7 @@ def figure(path: str, groups: Sequence[Group]) -> str:
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
   fig.suptitle('mean ± std over seeds', fontsize=9)
-  return figures._save(fig, path)  # pylint: disable=protected-access
+  return figures.save(fig, path)
 
 
 def report(paths: Sequence[str], figure_path: str | None = None) -> tuple[str, str]:

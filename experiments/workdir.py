@@ -46,7 +46,6 @@ import os
 import re
 import socket
 import sys
-import tempfile
 import time
 import warnings
 from typing import Any, Callable
@@ -57,6 +56,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from experiments import atomic
 from experiments import sinks
 from ncg import checkpoint
 from ncg import distributed
@@ -307,31 +307,9 @@ def print_help(argv: list[str], flag_values: flags.FlagValues,
 
 
 def _write_atomic(path: str, text: str) -> None:
-  """Writes ``text`` to ``path`` through a temporary file renamed over it.
-
-  Only on the writing process (:func:`ncg.distributed.is_writer`).
-  """
-  if not distributed.is_writer():
-    return
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path),
-                             suffix='.tmp')
-  checkpoint.follow_umask(tmp)
-  try:
-    with os.fdopen(fd, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except OSError as e:  # a write's error names no file: name it
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise OSError(e.errno, e.strerror, path) from None
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
+  """Writes ``text`` to ``path`` through a temporary file renamed over it, synced
+  (:func:`experiments.atomic.write`; only on the writing process)."""
+  atomic.write(path, lambda f: f.write(text), sync=True)
 
 
 def config_to_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
