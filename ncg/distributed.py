@@ -134,13 +134,15 @@ def shard_members(population_epoch, mesh: jax.sharding.Mesh):
 def _chains_over_data(tree, mesh):
   """``(state, opt_state, ...)`` with the members' PCD chains (M, B, V), if
   any, over ``('member', 'data')`` like the minibatches (on a mesh with a
-  ``'data'`` axis; else unchanged)."""
+  ``'data'`` axis; else unchanged); parallel tempering's (M, K, B, V) ladders
+  keep each ladder's K rungs together and split B the same way."""
   opt_state = tree[1]
   if DATA_AXIS not in mesh.axis_names or getattr(
       opt_state, 'chains', None) is None:
     return tree
+  rungs = (None,) * (opt_state.chains.ndim - 3)   # () for PCD, (None,) for PT
   chains = jax.lax.with_sharding_constraint(
-      opt_state.chains, NamedSharding(mesh, P(MEMBER_AXIS, DATA_AXIS)))
+      opt_state.chains, NamedSharding(mesh, P(MEMBER_AXIS, *rungs, DATA_AXIS)))
   return (tree[0], opt_state._replace(chains=chains), *tree[2:])
 
 
