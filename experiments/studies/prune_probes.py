@@ -64,6 +64,10 @@ def switch_probes(epochs, seeds):
                 **RAMP)
 
 
+# a 20-epoch dense warm-up: the grace period, every gate at its start (warmup_probes on)
+WARM20 = dict(train__grace_epochs=20, train__warmup_epochs=20)
+
+
 def warmup_probes(epochs, seeds):
   """Single-seed probes (seed 0, validation) of a long dense warm-up, so that the gates
   decide on a well-trained dense network (as L0 and VIBNet start from a pretrained one):
@@ -73,7 +77,7 @@ def warmup_probes(epochs, seeds):
   del epochs, seeds
   for penalty in RAMP_PENALTIES:
     yield line(LENET300_RECIPE, 'warmup_probes', f'warm20_l{penalty}', '0', 118,
-                train__penalty=penalty, train__grace_epochs=20, train__warmup_epochs=20,
+                train__penalty=penalty, **WARM20,
                 train__penalty_ramp_epochs=4)
 
 
@@ -85,15 +89,14 @@ def probe_seeds(epochs, seeds):
   del epochs
   for s in seeds:
     yield line(LENET300_RECIPE, 'warmup_probes', 'warm20_l1e-3', s, 118,
-                train__penalty='1e-3', train__grace_epochs=20, train__warmup_epochs=20,
+                train__penalty='1e-3', **WARM20,
                 train__penalty_ramp_epochs=4)
     yield line(LENET300_RECIPE, 'price_probes', 'ramp_l4e-3_sc0.1-1-3', s, 100,
                 train__penalty='4e-3', train__penalty_scale="'(0.1,1,3)'", **RAMP)
 
 
 # the 20-epoch dense warm-up with prices ×(0.1, 1, 3) (combined_probes, combined_seeds)
-WARM20_PRICED = dict(train__grace_epochs=20, train__warmup_epochs=20,
-                     train__penalty_scale="'(0.1,1,3)'")
+WARM20_PRICED = dict(**WARM20, train__penalty_scale="'(0.1,1,3)'")
 
 
 def combined_probes(epochs, seeds):
@@ -103,7 +106,8 @@ def combined_probes(epochs, seeds):
   9.6K, as the warm-up keeps more units at a given price), then 1.3·10⁻³ and 1.6·10⁻³
   (10⁻³ kept 28.1K MACs, over L0's cost); and a gradual gated phase
   after the warm-up (20 gated epochs, the price ramped in over 10; 130 in all) at
-  10⁻³ and 6·10⁻³, then 2.5·10⁻³ (17.3K and 5.4K MACs: towards 9.6K): runs/prune/combined_probes/..."""
+  10⁻³ and 6·10⁻³, then 2.5·10⁻³ (17.3K and 5.4K MACs: towards 9.6K):
+  runs/prune/combined_probes/..."""
   del epochs, seeds
   for penalty in ('1e-3', '4e-3', '6e-3', '1.3e-3', '1.6e-3'):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_sc0.1-1-3_l{penalty}', '0', 118,
@@ -111,6 +115,10 @@ def combined_probes(epochs, seeds):
   for penalty in ('1e-3', '6e-3', '2.5e-3'):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_g20_sc0.1-1-3_l{penalty}', '0',
                 130, train__penalty=penalty, train__penalty_ramp_epochs=10, **WARM20_PRICED)
+
+# the LeNet-5 probe chosen on validation (lenet5_probes → lenet5_seeds)
+LENET5_CHOSEN = ('ft50_l2e-4_lr3e-3', dict(train__penalty='2e-4', train__learning_rate='3e-3'))
+
 
 def lenet5_probes(epochs, seeds):
   """Single-seed probes (seed 0, validation) of LeNet-5's recipe (configs/
@@ -121,8 +129,7 @@ def lenet5_probes(epochs, seeds):
   del epochs, seeds
   for name, extra in (('ft50_l2e-4', dict(train__penalty='2e-4')),
                       ('ft50_l2.5e-4', dict(train__penalty='2.5e-4')),
-                      ('ft50_l2e-4_lr3e-3', dict(train__penalty='2e-4',
-                                                 train__learning_rate='3e-3'))):
+                      LENET5_CHOSEN):
     yield line(LENET5_RECIPE, 'lenet5_probes', name, '0', 60, train__finetune_epochs=50,
                **extra)
 
@@ -148,8 +155,8 @@ def lenet5_seeds(epochs, seeds):
   seeds (--seeds=1,2), in lenet5_probes' folder (seed 0's line equals the probe's)."""
   del epochs
   for s in seeds:
-    yield line(LENET5_RECIPE, 'lenet5_probes', 'ft50_l2e-4_lr3e-3', s, 60,
-               train__finetune_epochs=50, train__penalty='2e-4', train__learning_rate='3e-3')
+    name, extra = LENET5_CHOSEN
+    yield line(LENET5_RECIPE, 'lenet5_probes', name, s, 60, train__finetune_epochs=50, **extra)
 
 
 STUDIES = {'dropout_probes': dropout_probes, 'finetune_probes': finetune_probes,
