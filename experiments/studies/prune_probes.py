@@ -104,12 +104,12 @@ def combined_probes(epochs, seeds):
   combined: the 20-epoch dense warm-up with the prices ×(0.1, 1, 3), 8 gated epochs
   (118 in all) at three λ/N (10⁻³ for L0's 26.6K MACs; 4·10⁻³ and 6·10⁻³ for VIBNet's
   9.6K, as the warm-up keeps more units at a given price), then 1.3·10⁻³ and 1.6·10⁻³
-  (10⁻³ kept 28.1K MACs, over L0's cost); and a gradual gated phase
+  (10⁻³ kept 28.1K MACs, over L0's cost), then 1.1·10⁻³ (between 28.1K and 22.2K); and a gradual gated phase
   after the warm-up (20 gated epochs, the price ramped in over 10; 130 in all) at
   10⁻³ and 6·10⁻³, then 2.5·10⁻³ (17.3K and 5.4K MACs: towards 9.6K):
   runs/prune/combined_probes/..."""
   del epochs, seeds
-  for penalty in ('1e-3', '4e-3', '6e-3', '1.3e-3', '1.6e-3'):
+  for penalty in ('1e-3', '4e-3', '6e-3', '1.3e-3', '1.6e-3', '1.1e-3'):
     yield line(LENET300_RECIPE, 'combined_probes', f'warm20_sc0.1-1-3_l{penalty}', '0', 118,
                 train__penalty=penalty, train__penalty_ramp_epochs=4, **WARM20_PRICED)
   for penalty in ('1e-3', '6e-3', '2.5e-3'):
@@ -135,7 +135,7 @@ def lenet5_probes(epochs, seeds):
 
 
 # λ/N of the warm-up + prices ×(0.1, 1, 3) chosen on validation in combined_probes, per budget
-COMBINED_PENALTIES = ('6e-3',)
+COMBINED_PENALTIES = ('6e-3', '1.1e-3')
 
 
 def combined_seeds(epochs, seeds):
