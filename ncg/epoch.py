@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from ncg import data as data_lib
 from ncg import inputs
 from ncg import rbm
+from ncg.errors import check
 from ncg.rbm import RBMState
 from ncg.train_config import TrainConfig
 from ncg.trainer import Trainer, TrainerState, make_trainer
@@ -40,6 +41,9 @@ class EpochMetrics(NamedTuple):
       proposed of each neighbour pair (k, k + 1) over the epoch's sweeps and
       chains (:func:`swap_rates`); a scalar 0 for CD and PCD (no ladder), so
       that every metric of those is a finite scalar as before.
+    hidden_units: the hidden units on at the epoch's end (int32): H for
+      ``hidden='fixed'``, the units with s′ > ½ ('ncg_h') or θ > 0 ('gated',
+      the width the arrays keep; :func:`ncg.hidden_kinds.width`).
   """
   reconstruction_error: jax.Array
   added: jax.Array
@@ -49,6 +53,7 @@ class EpochMetrics(NamedTuple):
   effective_density: jax.Array
   near_threshold: jax.Array
   swap_rates: jax.Array
+  hidden_units: jax.Array | None = None
 
 
 def swap_rates(proposed: jax.Array, accepted: jax.Array) -> jax.Array:
@@ -120,11 +125,14 @@ def run_epoch(trainer: Trainer, state: RBMState, opt_state: TrainerState,
   # Every switch of the epoch, by a step or a rewiring, is one flip count.
   added, removed = flip_transitions(start_mask, opt_state.flips - start_flips)
   density, mean_abs_weight = connectivity_summary(state)
+  num_hidden = state.W.shape[-1]
+  hidden_units = (trainer.hidden_width(opt_state.hidden, num_hidden)
+                  if trainer.hidden_width else jnp.asarray(num_hidden, jnp.int32))
   return state, opt_state, EpochMetrics(
       jnp.mean(steps.reconstruction_error), added, removed, density,
       mean_abs_weight, effective_density(state, magnitude_threshold),
       jnp.mean(steps.near_threshold),
-      swap_rates(steps.swaps_proposed, steps.swaps_accepted))
+      swap_rates(steps.swaps_proposed, steps.swaps_accepted), hidden_units)
 
 
 def scan_steps(trainer: Trainer, state: RBMState, opt_state: TrainerState,
@@ -184,6 +192,9 @@ def make_epoch(config: TrainConfig, batch_size: int, population: bool = False,
   no larger than the data set) and raises InputError with one line.
   """
   trainer = make_trainer(config)
+  check(not population or config.hidden_kind.alive is None,
+        f'hidden={config.hidden!r} removes units, so its members would have '
+        'different widths: train them as separate runs, not a population')
 
   def epoch(state, opt_state, x, key, first_step=None):
     return run_epoch(trainer, state, opt_state, x, key, batch_size,

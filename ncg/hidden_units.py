@@ -64,3 +64,45 @@ def cd_unit_gradient(state: RBMState, data: jax.Array, negatives: jax.Array,
   the mean over the chains' negatives ṽ (B, V) (e.g. ``Phases.negatives``)."""
   return (jnp.mean(unit_activity(state, data, s), axis=0)
           - jnp.mean(unit_activity(state, negatives, s), axis=0))
+
+
+def _gate_difference(state: RBMState, data: jax.Array, vs: jax.Array,
+                     log_weights: jax.Array, z: jax.Array) -> jax.Array:
+  """:func:`expected_gate_difference` with log-weights (M,) of the rows of vs."""
+  data_term = jnp.mean(jax.nn.softplus(rbm.hidden_logits(state, data)), axis=0)
+  sp = jax.nn.softplus(rbm.hidden_logits(state, vs))               # (M, H)
+  lw = log_weights[:, None]
+  on = jax.scipy.special.logsumexp(lw - sp, axis=0)    # log E_{p_z}[σ(−a_j)]
+  off = -jax.scipy.special.logsumexp(lw + sp, axis=0)  # −log E_{p_z}[e^{softplus a_j}]
+  return data_term + jnp.where(z > 0, on, off)
+
+
+def expected_gate_difference(state: RBMState, data: jax.Array, vs: jax.Array,
+                             weights: jax.Array, z: jax.Array) -> jax.Array:
+  """(H,) Δ_j = mean log p_{z_j=1}(data) − mean log p_{z_j=0}(data), the other
+  gates at the binary ``z`` (H,), the model's term exact: ``vs`` (M, V) with
+  p_z(v) ``weights`` (M,) summing to 1 (enumeration of the gated RBM).
+
+  Closed form through the free energy (docs/ncg.md §8): switching unit j on
+  adds softplus(a_j(v)) − log 2 to −F(v) and multiplies Z by
+  E_{p_0}[e^{softplus(a_j)}]/2, so
+
+      Δ_j = ⟨softplus(a_j(v))⟩_data − log E_{p_{z_j=0}}[e^{softplus(a_j(v))}]
+          = ⟨softplus(a_j(v))⟩_data + log P_{p_{z_j=1}}(h_j = 0),
+
+  a = c + v(W ⊙ A) ungated. Each unit reads whichever of the two forms its
+  own z_j makes p_z: the model with unit j on (z_j = 1) or off (z_j = 0). Δ_j
+  does not depend on z_j, and E_{q(z)}[Δ_j] is ∂/∂θ_j of the expected
+  log-likelihood under Bernoulli gates z ~ q_θ (multilinear in θ).
+  """
+  return _gate_difference(state, data, vs, jnp.log(weights), z)
+
+
+def cd_gate_difference(state: RBMState, data: jax.Array, negatives: jax.Array,
+                       z: jax.Array) -> jax.Array:
+  """(H,) the CD/PCD estimate of :func:`expected_gate_difference`: the model's
+  expectation over the chains' negatives ṽ (B, V) of the gated RBM (weights
+  1/B; consistent, with an O(1/B) bias from the log of a mean)."""
+  n = negatives.shape[0]
+  return _gate_difference(state, data, negatives,
+                          jnp.full((n,), -jnp.log(n), negatives.dtype), z)

@@ -17,6 +17,9 @@ The pieces, one concern per module (the maths: docs/ncg.md):
   :func:`make_epoch` for one model or a population), :class:`EpochMetrics`.
 * :mod:`ncg.modes`: the connectivity modes as a table (:data:`MODES`: 'ncg',
   'dense', 'fixed', 'set', 'rigl', 'l1').
+* :mod:`ncg.hidden_kinds`: how the hidden units are learned, as a table
+  (:data:`HIDDEN`: 'fixed', 'ncg_h', 'gated'), :func:`remove_units` (a gated
+  run's θ = 0 units leave the arrays between epochs), :func:`effective_model`.
 
 ``from ncg import train`` gives all of them, e.g.::
 
@@ -29,6 +32,8 @@ The pieces, one concern per module (the maths: docs/ncg.md):
 from ncg.epoch import (EpochMetrics, connectivity_summary, effective_density,
                        flip_transitions, free_energy_gap, make_epoch, run_epoch,
                        scan_steps, swap_rates)
+from ncg.hidden_kinds import HIDDEN_KINDS, HiddenKind, effective_model, remove_units
+from ncg.hidden_kinds import KINDS as HIDDEN
 from ncg.modes import CONNECTIVITY_MODES, DENSE_MODES, MODES, Mode
 from ncg.phases import (Phases, Statistics, cd_statistics, expected_statistics,
                         network_gradient, no_swaps, persistent_negatives, phases,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ncg import hidden_kinds
 from ncg import precision
 from ncg import sampling
 from ncg import strength_rules
@@ -82,6 +83,23 @@ class TrainConfig:
       bfloat16 passes on TPUs; the numbers of earlier runs), 'float32'
       (float32 products everywhere) or 'bfloat16' (bfloat16 operands,
       float32 accumulation; parameters and optimizer state stay float32).
+    hidden: how the hidden units are learned, one of
+      :data:`ncg.hidden_kinds.KINDS` (docs/ncg.md §8): 'fixed' (default: all H
+      units, always on), 'ncg_h' (NCG-H: a continuous s′_j ∈ [0, 1] per unit
+      follows the CD estimate of ∂ log p/∂s_j, unit on iff s′_j > ½; units
+      stay in the arrays and can come back) or 'gated' (Bernoulli gates
+      z_j ~ Bernoulli(θ_j) with the parsimonious hyper-prior, θ by projected
+      SGD; a unit at θ = 0 leaves the arrays, :func:`ncg.hidden_kinds.remove_units`;
+      needs flax, ``ncg[prune]``).
+    hidden_learning_rate: η_s of s′ ('ncg_h') or η₀ of θ ('gated').
+    hidden_init: s′ or θ of every unit at the start, in (0, 1].
+    hidden_penalty: 'gated': λ/N, the price of a unit in nats per example
+      (the flattening hyper-prior's gate term −λθ).
+    hidden_sharpness: 'gated': γ/N of the sharpened hyper-prior (a concave
+      pull of θ towards 0 or 1; 0 = the flattening hyper-prior).
+    hidden_grace_steps: steps before s′ or θ moves.
+    hidden_decay_steps: 'gated': τ of the Robbins–Monro step η₀/(1 + t/τ);
+      0 = a constant step.
   """
   k: int = 1
   persistent: bool = False
@@ -105,6 +123,13 @@ class TrainConfig:
   matmul_precision: str = 'default'
   temperatures: int = 1
   beta_min: float = 0.1
+  hidden: str = 'fixed'
+  hidden_learning_rate: float = 0.05
+  hidden_init: float = 1.0
+  hidden_penalty: float = 1e-3
+  hidden_sharpness: float = 0.0
+  hidden_grace_steps: int = 0
+  hidden_decay_steps: float = 0.0
 
   def __post_init__(self):
     check(isinstance(self.k, int) and self.k >= 1, f'k must be an integer >= 1, got {self.k}')
@@ -152,10 +177,29 @@ class TrainConfig:
     check(self.matmul_precision in precision.TRAINING_PRECISIONS,
           f'unknown matmul_precision {self.matmul_precision!r}; choose one of '
           f'{tuple(precision.TRAINING_PRECISIONS)}')
+    check(self.hidden in hidden_kinds.KINDS,
+          f'unknown hidden {self.hidden!r}; choose one of '
+          f'{tuple(hidden_kinds.KINDS)}')
+    check(self.hidden_learning_rate > 0,
+          f'hidden_learning_rate must be positive, got {self.hidden_learning_rate}')
+    check(0 < self.hidden_init <= 1,
+          f'hidden_init must be in (0, 1], got {self.hidden_init}')
+    check(self.hidden_penalty >= 0,
+          f'hidden_penalty must be >= 0, got {self.hidden_penalty}')
+    check(self.hidden_sharpness >= 0,
+          f'hidden_sharpness must be >= 0, got {self.hidden_sharpness}')
+    check(isinstance(self.hidden_grace_steps, int) and self.hidden_grace_steps >= 0,
+          f'hidden_grace_steps must be an integer >= 0, got {self.hidden_grace_steps}')
+    check(self.hidden_decay_steps >= 0,
+          f'hidden_decay_steps must be >= 0, got {self.hidden_decay_steps}')
 
   @property
   def mode(self) -> Mode:
     return MODES[self.connectivity]
+
+  @property
+  def hidden_kind(self) -> hidden_kinds.HiddenKind:
+    return hidden_kinds.KINDS[self.hidden]
 
   @property
   def resolved_strength_learning_rate(self) -> float:

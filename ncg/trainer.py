@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ncg import hidden_kinds
 from ncg import inputs
 from ncg import phases as phases_lib
 from ncg import precision
@@ -57,11 +58,15 @@ class TrainerState(NamedTuple):
     step: steps taken (int32 scalar; RigL's schedule reads it).
     flips: (V, H) int32, how often each connection's mask bit has flipped
       (steps and rewirings), for the connectivity analytics.
+    hidden: (H,) the hidden units' gate state of ``config.hidden``
+      (:mod:`ncg.hidden_kinds`: s′ for 'ncg_h', θ for 'gated'); None for
+      'fixed' (and in trainer states saved before it existed).
   """
   optimizer: optax.OptState
   chains: jax.Array | None
   step: jax.Array
   flips: jax.Array
+  hidden: jax.Array | None = None
 
 
 class StepMetrics(NamedTuple):
@@ -107,6 +112,7 @@ class Trainer(NamedTuple):
   rewire: Callable[..., tuple[RBMState, TrainerState, jax.Array, jax.Array]] | None = None
   rewire_every: int = 0
   epoch_step: Callable[..., tuple[RBMState, TrainerState, StepMetrics]] | None = None
+  hidden_width: Callable[..., jax.Array] | None = None
 
 
 def connect_label_units(state: RBMState, label_units: int) -> RBMState:
@@ -174,7 +180,8 @@ def init(config: TrainConfig, state: RBMState, key: jax.Array, batch_size: int,
   strength_lr = (config.resolved_strength_learning_rate
                  if strength_learning_rate is None else strength_learning_rate)
   opt_state = make_optimizer(config, lr, strength_lr).init(state)
-  counters = (jnp.zeros((), jnp.int32), jnp.zeros(state.W.shape, jnp.int32))
+  counters = (jnp.zeros((), jnp.int32), jnp.zeros(state.W.shape, jnp.int32),
+              config.hidden_kind.init(config, state.num_hidden, state.W.dtype))
   if not config.persistent:
     return TrainerState(opt_state, None, *counters)
   key_bits, key_labels = jax.random.split(key)
@@ -207,13 +214,29 @@ def ascent(config: TrainConfig, state: RBMState, A: jax.Array,
 def update(config: TrainConfig, optimizer: optax.GradientTransformation,
            state: RBMState, opt_state: TrainerState, batch: jax.Array,
            key: jax.Array):
-  """One step's (new state, new trainer state, the phases, the old mask A)."""
+  """One step's (new state, new trainer state, the phases, the old mask A).
+
+  With hidden-unit gates s (``config.hidden``, :mod:`ncg.hidden_kinds`) the
+  phases run on the gated RBM (W ⊙ A ⊙ s, c ⊙ s), its statistics are carried
+  back to the ungated parameters, and the gate state takes its own step."""
   A = rbm.mask(state)
   check_model(config, state)
+  kind = config.hidden_kind
   model = rbm.dense(state.W * A, state.b, state.c, state.visible)  # W ⊙ A once
-  p = phases_lib.phases(config, model, batch, opt_state.chains, key,
+  s = kind.gates(config, opt_state.hidden, key)
+  if s is not None:
+    s = s.astype(model.W.dtype)
+  gated = model if s is None else rbm.dense(model.W * s, model.b, model.c * s,
+                                            model.visible)
+  p = phases_lib.phases(config, gated, batch, opt_state.chains, key,
                        opt_state.step)
-  direction = ascent(config, state, A, phases_lib.cd_statistics(batch, p))
+  statistics = phases_lib.cd_statistics(batch, p)
+  if s is not None:
+    statistics = hidden_kinds.gated_statistics(statistics, s)
+  hidden = opt_state.hidden
+  if kind.step is not None:
+    hidden = kind.step(config, hidden, model, batch, p.negatives, s, opt_state.step)
+  direction = ascent(config, state, A, statistics)
   updates, new_opt = optimizer.update(jax.tree.map(jnp.negative, direction),
                                       opt_state.optimizer, state)
   updates = updates._replace(W=updates.W * A)  # absent weights stay frozen
@@ -224,7 +247,7 @@ def update(config: TrainConfig, optimizer: optax.GradientTransformation,
   new_state = new_state._replace(strength=strength)
   flipped = (rbm.mask(new_state) != A).astype(jnp.int32)
   return new_state, TrainerState(new_opt, p.chains, opt_state.step + 1,
-                                 opt_state.flips + flipped), p, A
+                                 opt_state.flips + flipped, hidden), p, A
 
 
 def step(update_fn: Callable, state: RBMState, opt_state: TrainerState,
@@ -277,4 +300,5 @@ def make_trainer(config: TrainConfig) -> Trainer:
                  functools.partial(step, update_fn),
                  functools.partial(rewire, config) if config.mode.rewire else None,
                  config.rewire_every,
-                 functools.partial(epoch_step, update_fn))
+                 functools.partial(epoch_step, update_fn),
+                 functools.partial(hidden_kinds.width, config))

@@ -151,7 +151,7 @@ def _dropout_gradients(arch, config, params, x, y, key, step=None):
           StepMetrics(loss, value))
 
 
-def _bernoulli_project(config, old, new):
+def bernoulli_project(config, old, new):
   """Clip to [0, 1]; θ = 0 is absorbing (the unit is out for good)."""
   del config
   return tuple(jnp.where(o == 0, 0.0, gates_lib.project(n)) for o, n in zip(old, new))
@@ -229,7 +229,7 @@ _BERNOULLI = Method(
     init_gate=lambda theta, width: jnp.full((width,), theta, jnp.float32),
     gradients=_bernoulli_gradients,
     theta_optimizer=_bernoulli_optimizer,
-    project=_bernoulli_project,
+    project=bernoulli_project,
     final_gate=lambda t: jnp.where(t >= MODE_THRESHOLD, t, 0.0),
     alive=lambda t: np.asarray(t) > 0,
     one=1.0,
