@@ -82,8 +82,13 @@ def save_model(directory: str, config: ml_collections.ConfigDict,
 
 def _check_fits(state: rbm.RBMState, config: ml_collections.ConfigDict,
                 where: str) -> None:
-  check(state.W.ndim == 2 and state.W.shape[1] == config.model.num_hidden,
-        f'{where} does not fit this run: an RBM of shape {tuple(state.W.shape)} '
+  """The model's H is model.num_hidden, or at most that when the run learns
+  its hidden units (train.hidden other than 'fixed': the units off deleted)."""
+  learned = config.train.get('hidden', 'fixed') != 'fixed'
+  fits = state.W.ndim == 2 and (
+      state.W.shape[1] <= config.model.num_hidden if learned
+      else state.W.shape[1] == config.model.num_hidden)
+  check(fits, f'{where} does not fit this run: an RBM of shape {tuple(state.W.shape)} '
         f'against model.num_hidden={config.model.num_hidden} in config.json')
 
 
@@ -120,6 +125,10 @@ def load_model(workdir: str, member: int | None = None) -> Model:
   if member is not None:
     arrays = {name: a[member] for name, a in arrays.items()}
   state = rbm.RBMState(**arrays)
+  hidden = (tree.get('opt_state') or {}).get('hidden')
+  if hidden is not None and np.ndim(hidden) == 1 and member is None:
+    state = train_lib.effective_model(
+        train_lib.TrainConfig(**rbm_setup.hidden_settings(config.train)), state, hidden)
   _check_fits(state, config, f'checkpoint {step} in {workdir}')
   label_units = 0
   if config.model.labels:  # checkpoints older than model/: ask the data
@@ -202,6 +211,7 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'magnitude_threshold': t.magnitude_threshold,
       'hysteresis': t.hysteresis,
       'strength_rule': t.get('strength_rule', 'reference'),
+      **summary_hidden(t, last),
       'bars_reference_set': bool(config.data.get('bars_reference_set', False)),
       'epochs': last['epoch'],
       'seed': t.seed, 'labels': m.labels,
@@ -214,6 +224,14 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'environment': precision.environment(),
       **(extra or {}),
   }
+
+
+def summary_hidden(t: ml_collections.ConfigDict, last: dict) -> dict:
+  """summary.json's hidden-unit fields: ``hidden`` (train.hidden) and
+  ``hidden_units``, the units on after the last epoch (its metrics line: H
+  for 'fixed'; None in metrics written before the field)."""
+  return {'hidden': t.get('hidden', 'fixed'),
+          'hidden_units': last.get('hidden_units')}
 
 
 def write_summary(workdir: str, config: ml_collections.ConfigDict,

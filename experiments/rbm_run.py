@@ -25,6 +25,7 @@ import tqdm
 from experiments import divergence
 from experiments import evaluation as evaluation_lib
 from experiments import preemption
+from experiments import rbm_setup
 from experiments import run_loop
 from experiments import sinks
 from experiments import workdir as workdir_lib
@@ -88,9 +89,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool
   # Every check of the config has passed: only now is the workdir touched.
   resuming = workdir_lib.prepare(workdir, config, growable_fields(config))
 
-  def restore(manager):
-    step, tree = workdir_lib.restore_checkpoint(
-        manager, _checkpoint_tree(state, opt_state, 0))
+  def restore(manager):  # a gated run's checkpoint may be narrower (train.hidden)
+    step, tree = workdir_lib.restore_checkpoint(manager, rbm_setup.checkpoint_template(
+        run.train_config, _checkpoint_tree(state, opt_state, 0), manager))
     return None if step is None else (int(tree['epoch']), tree)
   resumed = run_loop.resume(workdir, resuming, config.train.epochs, restore)
   start = resumed.epoch
@@ -102,23 +103,29 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> bool
     state, opt_state = resumed.tree['state'], resumed.tree['opt_state']
     print(run_loop.resuming_line(workdir, start))
 
-  # Compiled ahead of the loop so that each epoch's wall time is training only.
-  if mesh is not None:
-    # A restored state sits on one device: replicate it on the mesh (a
-    # resume may change train.data_shards, workdir.RESUMABLE_CHANGES).
-    state, opt_state = jax.device_put(
-        (state, opt_state), distributed.replicated(mesh))
-  epoch_fn = epoch_fn.lower(state, opt_state, feed(keys.epochs),
-                            keys.epochs).compile()
+  # Compiled ahead of the loop so that each epoch's wall time is training only
+  # (again when a gated run's hidden units leave the arrays: train.hidden).
+  def compiled(state, opt_state):
+    if mesh is not None:
+      # A restored state sits on one device: replicate it on the mesh (a
+      # resume may change train.data_shards, workdir.RESUMABLE_CHANGES).
+      state, opt_state = jax.device_put(
+          (state, opt_state), distributed.replicated(mesh))
+    return state, opt_state, program.lower(state, opt_state, feed(keys.epochs),
+                                           keys.epochs).compile()
+  program = epoch_fn
+  state, opt_state, epoch_fn = compiled(state, opt_state)
   checkpoints = run_loop.Checkpoints(resumed.manager, config.train, start)
   state, opt_state = _epochs(config, workdir, run, stop, checkpoints,
-                             (epoch_fn, feed), keys, start, state, opt_state)
+                             (epoch_fn, feed, compiled), keys, start, state,
+                             opt_state)
   epochs = config.train.epochs
   saved = checkpoints.saved
 
   def save_stopped_model():  # the state of the last epoch run, just checkpointed
     if saved:
-      save_model(workdir, config, state, saved, run.label_units, run.dataset)
+      save_model(workdir, config, train_lib.effective_model(
+          run.train_config, state, opt_state.hidden), saved, run.label_units, run.dataset)
   if run_loop.stopped_early(stop, saved, epochs, workdir, save_stopped_model):
     return False
   # The handlers stay installed to the last file: a signal from here on is
@@ -139,7 +146,7 @@ def _epochs(config, workdir, run: RunData, stop, checkpoints, program, keys,
   divergence check (Diverged after checkpointing the last finite state), the
   evaluation when due, the checkpoint when due.
   """
-  epoch_fn, feed = program
+  epoch_fn, feed, compiled = program
   batch_size = config.train.batch_size
   examples_per_epoch = (len(run.train_x) // batch_size) * batch_size
   epochs = config.train.epochs
@@ -155,7 +162,11 @@ def _epochs(config, workdir, run: RunData, stop, checkpoints, program, keys,
     state, opt_state, m = epoch_fn(state, opt_state, feed(key_epoch), key_epoch)
     jax.block_until_ready(state)
     seconds = time.perf_counter() - began
-    record = _epoch_record(config, run, epoch, state, m, seconds,
+    state, opt_state, removed = train_lib.remove_units(run.train_config, state, opt_state)
+    if removed:  # train.hidden='gated': units at θ = 0 leave the arrays
+      state, opt_state, epoch_fn = compiled(state, opt_state)
+    model = train_lib.gated_model(run.train_config, state, opt_state.hidden)
+    record = _epoch_record(config, run, epoch, model, m, seconds,
                            examples_per_epoch)
     bad = divergence.nonfinite({'state': state, 'opt_state': opt_state,
                                 'metrics': record})
@@ -174,7 +185,7 @@ def _epochs(config, workdir, run: RunData, stop, checkpoints, program, keys,
     every = config.eval.every
     if (every and epoch % every == 0) or (config.eval.final and epoch == epochs):
       evaluation = evaluate_during_training(
-          config, state, run.dataset, run.label_units,
+          config, model, run.dataset, run.label_units,
           jax.random.fold_in(keys.figures, epoch), final=epoch == epochs,
           workdir=workdir)
       workdir_lib.append_metrics(workdir, {'epoch': epoch, 'kind': 'eval',
@@ -200,6 +211,7 @@ def _epoch_record(config, run: RunData, epoch: int, state, m, seconds: float,
       'free_energy_gap': train_lib.free_energy_gap(
           state, run.train_x[:n_free], run.held_x[:n_free]),
       'seconds': seconds, 'examples_per_s': examples_per_epoch / seconds,
+      'hidden_units': m.hidden_units,
       **swap_record(m),
   }
 
@@ -215,7 +227,9 @@ def _write_outputs(config, workdir, run: RunData, keys, state, opt_state) -> Non
   """model/, the figures, the starting point's evaluation, summary.json and
   the headline of a finished run."""
   label_units, dataset = run.label_units, run.dataset
-  save_model(workdir, config, state, config.train.epochs, label_units, dataset)
+  save_model(workdir, config, train_lib.effective_model(  # the units on (train.hidden)
+      run.train_config, state, opt_state.hidden), config.train.epochs, label_units, dataset)
+  state = train_lib.gated_model(run.train_config, state, opt_state.hidden)
   write_figures(workdir, config, state, dataset, label_units, keys.figures,
                 opt_state.flips)
   extra = flip_record(opt_state.flips, label_units)

@@ -11,6 +11,7 @@ finished run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import NamedTuple
@@ -21,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from experiments import config_checks
+from experiments import workdir as workdir_lib
 from ncg import data as data_lib
 from ncg import distributed
 from ncg import modes
@@ -68,7 +70,34 @@ def train_config(config: ml_collections.ConfigDict, label_units: int,
       strength_rule=t.get('strength_rule', 'reference'),
       reconstruction=t.get('reconstruction', True),
       matmul_precision=t.get('matmul_precision', 'default'),
-      temperatures=t.get('temperatures', 1), beta_min=t.get('beta_min', 0.1))
+      temperatures=t.get('temperatures', 1), beta_min=t.get('beta_min', 0.1),
+      **hidden_settings(t))
+
+
+# train.<field> → TrainConfig's default, for configs written before the field
+HIDDEN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(train_lib.TrainConfig)
+                   if f.name.startswith('hidden')}
+
+
+def hidden_settings(t: ml_collections.ConfigDict) -> dict:
+  """The TrainConfig's hidden-unit fields of ``config.train`` (``train.hidden``
+  and its settings; an older config without them: 'fixed')."""
+  return {name: t.get(name, default) for name, default in HIDDEN_DEFAULTS.items()}
+
+
+def checkpoint_template(tconfig: train_lib.TrainConfig, like, manager):
+  """The tree to restore the latest checkpoint into: ``like`` ({'state',
+  'opt_state', …} at the start's width) cut to the checkpoint's width when the
+  run removes hidden units (``train.hidden='gated'``: its arrays shrink)."""
+  step = manager.latest_step()
+  if step is None or train_lib.HIDDEN[tconfig.hidden].alive is None:
+    return like
+  width = np.shape(workdir_lib.restore_raw(manager, step)['state']['W'])[-1]
+  if width == like['state'].W.shape[-1]:
+    return like
+  state, opt_state = train_lib.keep_training_units(like['state'], like['opt_state'],
+                                                   np.arange(width))
+  return {**like, 'state': state, 'opt_state': opt_state}
 
 
 # data set → what --config.data.path must name (ncg.data.SOURCES' needs_path)

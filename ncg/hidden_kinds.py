@@ -203,13 +203,38 @@ def effective_model(config: TrainConfig, state: RBMState, hidden) -> RBMState:
   return keep_units(state, _keep(np.asarray(on(hidden)), hidden))
 
 
+def gated_model(config: TrainConfig, state: RBMState, hidden) -> RBMState:
+  """The effective RBM at full width (jittable): the units off get c_j = 0 and
+  strengths 0 (no connection), so they add log 2 to every −F(v) and p(v) is
+  the gated RBM's, with the mask of the units on kept; the state for 'fixed'."""
+  on = KINDS[config.hidden].on
+  if on is None or hidden is None:
+    return state
+  s = on(hidden).astype(state.W.dtype)
+  return state._replace(c=state.c * s, strength=state.strength * s)
+
+
+def keep_training_units(state: RBMState, opt_state, index: np.ndarray
+                        ) -> tuple[RBMState, Any]:
+  """(state, opt_state) with only hidden units ``index`` (host side): W, c and
+  strength columns, the optimizer state's parameter-shaped leaves
+  (:func:`ncg.parsimonious.shrink.slice_state_like_params`), the flip counts
+  and the gate state. PCD chains hold visible states only and are kept."""
+  from ncg.parsimonious import shrink  # pylint: disable=import-outside-toplevel
+  columns, units = shrink.Selector({1: index}), shrink.Selector({0: index})
+  selectors = type(state)(columns, shrink.Selector(), units, columns)
+  optimizer = shrink.slice_state_like_params(opt_state.optimizer, state, selectors)
+  hidden = None if opt_state.hidden is None else units(opt_state.hidden)
+  return keep_units(state, index), opt_state._replace(
+      optimizer=optimizer, flips=columns(opt_state.flips), hidden=hidden)
+
+
 def remove_units(config: TrainConfig, state: RBMState, opt_state) -> tuple[RBMState, Any, int]:
   """(state, opt_state, units removed): the units whose gate can never be on
-  again ('gated': θ = 0) leave W, c, the strengths, the optimizer state's
-  parameter-shaped leaves (momentum, Adam moments), the flip counts and the
-  gate state (:mod:`ncg.parsimonious.shrink`'s selectors; host side). PCD
-  chains hold visible states only and are kept. Kinds that never remove
-  units, or nothing to remove: the arguments unchanged and 0."""
+  again ('gated': θ = 0; never the last one) leave the arrays
+  (:func:`keep_training_units`). Kinds that never remove units, or nothing to
+  remove: the arguments unchanged and 0. A jitted epoch re-traces at the new
+  width; a compiled one must be compiled again."""
   alive = KINDS[config.hidden].alive
   if alive is None or opt_state.hidden is None:
     return state, opt_state, 0
@@ -217,11 +242,4 @@ def remove_units(config: TrainConfig, state: RBMState, opt_state) -> tuple[RBMSt
   index = _keep(np.asarray(alive(hidden)), hidden)
   if len(index) == hidden.shape[0]:
     return state, opt_state, 0
-  from ncg.parsimonious import shrink  # pylint: disable=import-outside-toplevel
-  columns, units = shrink.Selector({1: index}), shrink.Selector({0: index})
-  selectors = type(state)(columns, shrink.Selector(), units, columns)
-  new_state = keep_units(state, index)
-  optimizer = shrink.slice_state_like_params(opt_state.optimizer, state, selectors)
-  return new_state, opt_state._replace(
-      optimizer=optimizer, flips=columns(opt_state.flips),
-      hidden=units(opt_state.hidden)), hidden.shape[0] - len(index)
+  return (*keep_training_units(state, opt_state, index), hidden.shape[0] - len(index))

@@ -32,7 +32,8 @@ The pieces, one concern per module (the maths: docs/ncg.md):
 from ncg.epoch import (EpochMetrics, connectivity_summary, effective_density,
                        flip_transitions, free_energy_gap, make_epoch, run_epoch,
                        scan_steps, swap_rates)
-from ncg.hidden_kinds import HIDDEN_KINDS, HiddenKind, effective_model, remove_units
+from ncg.hidden_kinds import (HIDDEN_KINDS, HiddenKind, effective_model, gated_model,
+                              keep_training_units, remove_units)
 from ncg.hidden_kinds import KINDS as HIDDEN
 from ncg.modes import CONNECTIVITY_MODES, DENSE_MODES, MODES, Mode
 from ncg.phases import (Phases, Statistics, cd_statistics, expected_statistics,

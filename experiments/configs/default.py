@@ -43,6 +43,13 @@ def get_config() -> config_dict.ConfigDict:
   config.train.magnitude_threshold = 0.01  # effective density counts |W| > τ
   config.train.hysteresis = 0.0        # ncg: flips jump to the far edge of ½ ± h (0 = off)
   config.train.strength_rule = 'reference'  # ncg: reference (W ⊙ G) | normalized (scale-free, docs/ncg.md §2a)
+  config.train.hidden = 'fixed'       # hidden units: fixed | ncg_h (NCG-H: s′ > ½) | gated (Bernoulli θ, units removed); docs/ncg.md §8
+  config.train.hidden_learning_rate = 0.05  # ncg_h: η_s of s′; gated: η₀ of θ
+  config.train.hidden_init = 1.0      # ncg_h/gated: s′ or θ of every unit at the start, in (0, 1]
+  config.train.hidden_penalty = 1e-3  # gated: λ/N, a unit's price (nats per example)
+  config.train.hidden_sharpness = 0.0  # gated: γ/N of the sharpened hyper-prior (pulls θ to 0/1)
+  config.train.hidden_grace_steps = 0  # ncg_h/gated: steps before s′ or θ moves
+  config.train.hidden_decay_steps = 0.0  # gated: τ of θ's step η₀/(1 + t/τ) (0 = constant)
   config.train.k = 10
   config.train.persistent = False    # PCD-k instead of CD-k
   config.train.temperatures = 1      # PCD: K rungs of a parallel-tempering ladder per chain (1 = PCD; docs/ncg.md §7)
