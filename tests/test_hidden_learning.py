@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 
 from ncg import hidden_kinds, hidden_units, phases as phases_lib, rbm, resume, train
-from tests.conftest import all_binary, tiny_rbm
 
 V, H, B = 6, 5, 8
 
@@ -45,8 +44,10 @@ def test_the_gate_difference_is_the_derivative_of_the_expected_likelihood():
   p_z(data) to 1e-8, by enumeration of v and z; Δ_j read with unit j on
   equals it read with unit j off, and the CD form over all states with
   weights 1/M is the exact form with those weights."""
-  state = jax.jit(functools.partial(tiny_rbm, num_visible=4, num_hidden=3,
-                                    density=0.6, scale=1.5))(jax.random.key(3))
+  r = np.random.RandomState(3)
+  state = rbm.RBMState(*map(jnp.asarray, (
+      r.uniform(-1.5, 1.5, (4, 3)), 0.5 * r.standard_normal(4),
+      0.5 * r.standard_normal(3), (r.rand(4, 3) < 0.6).astype(float))))
   vs = jnp.asarray(np.array(list(itertools.product((0.0, 1.0), repeat=4))))
   data = vs[np.array([1, 3, 6, 9, 12, 15, 15])]
   bits = list(itertools.product((0.0, 1.0), repeat=3))
@@ -86,10 +87,9 @@ def test_the_price_is_the_parsimonious_hyper_prior_gate_term():
   """(λ/N) Σ θ equals −Σ gate_elbo_term(θ, π*(θ)) of ncg.parsimonious.gates (γ = 0)."""
   from ncg.parsimonious import gates  # pylint: disable=import-outside-toplevel
   config = train.TrainConfig(hidden='gated', hidden_penalty=0.3)
-  theta = jnp.array([0.1, 0.5, 0.93])
-  term = gates.gate_elbo_term(theta, gates.optimal_prior(theta, 0.3), 0.3)
-  np.testing.assert_allclose(hidden_kinds.gate_price(config, theta, 0), -jnp.sum(term),
-                             rtol=1e-6)
+  both = jax.jit(lambda t: (hidden_kinds.gate_price(config, t, 0), -jnp.sum(
+      gates.gate_elbo_term(t, gates.optimal_prior(t, 0.3), 0.3))))
+  np.testing.assert_allclose(*both(jnp.array([0.1, 0.5, 0.93])), rtol=1e-6)
 
 
 @pytest.fixture
@@ -185,43 +185,47 @@ def test_a_unit_at_theta_zero_is_frozen_and_its_removal_changes_nothing(_float32
   np.testing.assert_array_equal(full.W[:, 1], 0.0)
 
 
-def test_ncg_h_records_the_units_that_are_on(_float32):
+def test_ncg_h_records_the_units_that_are_on_and_resumes_bit_exact(_float32, tmp_path):
   """NCG-H with NCG connectivity, CD-1: s′ stays in [0, 1] and in the arrays (H
-  columns), each epoch's hidden_units is Σ[s′ > ½] (some unit off), and the
-  effective model has that many units."""
+  columns), each epoch's hidden_units is Σ[s′ > ½] (some unit off), the
+  effective model has that many units, and a run saved after epoch 1
+  (ncg.resume) and resumed equals the uninterrupted one bit for bit."""
   config = train.TrainConfig(hidden='ncg_h', learning_rate=0.1,
                              hidden_learning_rate=0.5, hidden_init=0.52)
   state, opt = _start(config)
-  state, opt, widths = _epochs(config, state, opt, jnp.asarray(_x()), range(3))
+  x = jnp.asarray(_x())
+  s1, o1, first = _epochs(config, state, opt, x, range(1))
+  whole = _epochs(config, s1, o1, x, range(1, 3))
+  widths = first + whole[2]
   assert all(columns == H for _, columns in widths)
-  assert widths[-1][0] == int(np.sum(np.asarray(opt.hidden) > 0.5)) < H
-  assert np.all((np.asarray(opt.hidden) >= 0) & (np.asarray(opt.hidden) <= 1))
-  model = train.effective_model(config, state, opt.hidden)
-  assert model.W.shape[1] == widths[-1][0]
+  hidden = np.asarray(whole[1].hidden)
+  assert widths[-1][0] == int(np.sum(hidden > 0.5)) < H
+  assert np.all((hidden >= 0) & (hidden <= 1))
+  assert train.effective_model(config, whole[0], hidden).W.shape[1] == widths[-1][0]
+  resume.save(str(tmp_path / 'r'), config, s1, o1, epoch=1)
+  loaded = resume.load(str(tmp_path / 'r'))
+  resumed = _epochs(config, loaded.state, loaded.opt_state, x, range(1, 3))
+  for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(resumed)):
+    np.testing.assert_array_equal(a, b)
 
 
-def test_gated_units_leave_the_arrays_and_a_resumed_run_is_bit_exact(_float32, tmp_path):
+def test_gated_units_leave_the_arrays_and_the_state_round_trips(_float32, tmp_path):
   """Gated NCG, CD-1, momentum, a price that empties a unit in the first epoch:
   the arrays shrink (W, c, strengths, momentum, flips, θ), hidden_units is the
-  width the next epoch trains at (re-jitted), and a run saved after the
-  removal and resumed (ncg.resume) equals the uninterrupted one bit for bit
-  (its next epoch and removal)."""
+  new width, and the narrower training state saved and loaded (ncg.resume)
+  comes back bit for bit, its θ included."""
   state, opt = _start(GATED)
-  x = jnp.asarray(_x())
-  s1, o1, widths = _epochs(GATED, state, opt, x, range(1), remove=True)
+  s1, o1, widths = _epochs(GATED, state, opt, jnp.asarray(_x()), range(1), remove=True)
   width = s1.W.shape[1]
   assert widths[0][0] == width < H and widths[0][1] == H
   assert o1.hidden.shape == (width,) and o1.flips.shape == (V, width)
   assert all(leaf.shape[-1] == width for leaf in jax.tree.leaves(o1.optimizer)
-             if np.ndim(leaf) == 2)
-  whole = _epochs(GATED, s1, o1, x, range(1, 2), remove=True)
+             if np.ndim(leaf) >= 1 and np.shape(leaf)[-1] in (H, width))
   resume.save(str(tmp_path / 'r'), GATED, s1, o1, epoch=1)
   loaded = resume.load(str(tmp_path / 'r'))
-  assert loaded.opt_state.hidden.shape == (width,)
-  resumed = _epochs(GATED, loaded.state, loaded.opt_state, x, range(1, 2), remove=True)
-  for a, b in zip(jax.tree.leaves(whole[:2]), jax.tree.leaves(resumed[:2])):
+  for a, b in zip(jax.tree.leaves((s1, o1)), jax.tree.leaves((loaded.state, loaded.opt_state))):
     np.testing.assert_array_equal(a, b)
-  assert whole[2] == resumed[2]
+  assert loaded.opt_state.hidden.shape == (width,)
 
 
 def test_fixed_keeps_the_trainer_state_of_old_checkpoints():
