@@ -14,6 +14,7 @@ Modules, one idea each:
   rewiring        SET and RigL prune-and-regrow at a fixed density
   tempering       parallel tempering: ladders, swaps, a sampler and a negative phase
   hidden_units    hidden-unit gates and the likelihood gradient with respect to them
+  hidden_kinds    how the hidden units are learned, as a table (fixed, ncg_h, gated)
   estimators      likelihoods, pseudo-likelihood; the partition functions re-exported
   partition       the exact partition function (a chunked sum over the smaller layer)
   ais             AIS building blocks: schedule, increments, compensated sum, anneal, summary

@@ -19,6 +19,13 @@ gradient of a switched-off unit is ½ (E_data a_j − E_model a_j), computed wit
 its frozen weights. A switched-off unit contributes softplus(0) = log 2 to
 every F_s(v) and a factor 2 to Z, so p_s(v) is exactly the distribution of the
 RBM with the unit deleted (docs/ncg.md §8; tests/test_hidden_units.py).
+
+For Bernoulli gates z_j ∈ {0, 1} the quantity is the difference Δ_j of the
+mean log-likelihood between unit j on and off, in closed form through the
+free energy (:func:`expected_gate_difference` exact, :func:`cd_gate_difference`
+from negatives): ⟨softplus(a_j)⟩_data + log P_{z_j=1}(h_j = 0). The trainer
+options built on both are :mod:`ncg.hidden_kinds` (``TrainConfig.hidden``;
+tests/test_hidden_learning.py).
 """
 
 from __future__ import annotations
