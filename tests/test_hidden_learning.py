@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from ncg import hidden_kinds, hidden_units, phases as phases_lib, rbm, resume, train
+from ncg.errors import InputError
 
 V, H, B = 6, 5, 8
 
@@ -230,12 +231,18 @@ def test_gated_units_leave_the_arrays_and_the_state_round_trips(_float32, tmp_pa
 
 def test_fixed_keeps_the_trainer_state_of_old_checkpoints():
   """hidden='fixed' (the default): no gate state, so the leaf paths of a saved
-  training state are those of states saved before the field existed."""
+  training state are those of states saved before the field existed; a gated
+  population, an unknown kind and a gate outside (0, 1] are InputErrors."""
   config = train.TrainConfig()
   assert config.hidden == 'fixed'
   _, opt = _start(config)
   assert opt.hidden is None
   old = train.TrainerState(opt.optimizer, opt.chains, opt.step, opt.flips)
   assert jax.tree.structure(old) == jax.tree.structure(opt)
-  with pytest.raises(Exception, match='removes units'):
+  with pytest.raises(InputError, match='removes units'):
     train.make_epoch(train.TrainConfig(hidden='gated'), B, population=True)
+  with pytest.raises(InputError, match=r"unknown hidden 'x'; choose one of "
+                     r"\('fixed', 'ncg_h', 'gated'\)"):
+    train.TrainConfig(hidden='x')
+  with pytest.raises(InputError, match='hidden_init must be in'):
+    train.TrainConfig(hidden='ncg_h', hidden_init=0.0)
