@@ -48,3 +48,22 @@ def test_warm_config_is_the_recipe_after_a_20_epoch_dense_warm_up():
   warm.data.name, warm.data.path, warm.data.validation_size = 'embedded', '', 500
   setup = prune_run.resolve_run(warm)
   assert setup.trainer_config.method == 'bernoulli'
+
+
+def test_long_lenet5_config_is_the_chosen_probe():
+  """configs/prune_lenet5_long.py is the LeNet-5 recipe with the overrides of the
+  study that chose it (prune_probes.LENET5_CHOSEN, a 50-epoch deterministic phase,
+  60 epochs): the packaged file and the study's command line cannot drift apart."""
+  from experiments.configs import prune_lenet5_long, prune_lenet5_recipe  # pylint: disable=g-import-not-at-top
+  from experiments.studies import prune_probes  # pylint: disable=g-import-not-at-top
+  long, recipe = prune_lenet5_long.get_config(), prune_lenet5_recipe.get_config()
+  _, overrides = prune_probes.LENET5_CHOSEN
+  line = next(prune_probes.lenet5_seeds(60, ['0']))
+  assert '--config.train.finetune_epochs=50' in line and '--config.train.epochs=60' in line
+  want = {**{k.split('__')[1]: float(v) for k, v in overrides.items()},
+          'finetune_epochs': 50, 'epochs': 60}
+  for field, value in want.items():
+    assert long.train[field] == value, field
+  for field in recipe.train:
+    if field not in want:
+      assert long.train[field] == recipe.train[field], field
