@@ -138,11 +138,19 @@ def _epochs(config, state, opt, x, epochs, remove=False):
 
 @jax.jit
 def _statistics(model, s, x, negatives):
-  """The CD statistics of the RBM gated by s (all ones: ungated) for given negatives."""
+  """The CD statistics of the RBM gated by s for given negatives, carried back."""
   gated = hidden_units.gated(model, s)
   p = phases_lib.Phases(rbm.hidden_probs(gated, x), negatives,
                         rbm.hidden_probs(gated, negatives), None)
   return hidden_kinds.gated_statistics(phases_lib.cd_statistics(x, p), s)
+
+
+def _numpy_statistics(W, c, x, negatives):
+  """(G, Δb, Δc) of the CD formulas in numpy: G = (xᵀσ(xW + c) − ṽᵀσ(ṽW + c))/B."""
+  sigmoid = lambda a: 1 / (1 + np.exp(-a))
+  ph, pn = sigmoid(x @ W + c), sigmoid(negatives @ W + c)
+  n = len(x)
+  return (x.T @ ph - negatives.T @ pn) / n, (x - negatives).mean(0), (ph - pn).mean(0)
 
 
 def test_a_unit_at_theta_zero_is_frozen_and_its_removal_changes_nothing(_float32):
@@ -150,7 +158,7 @@ def test_a_unit_at_theta_zero_is_frozen_and_its_removal_changes_nothing(_float32
   column, bias, strengths and θ as they were; the trained model's p(v) (gates
   [θ > 0]) equals that of remove_units' RBM, whose momentum, flips and θ are
   the kept rows; and for given negatives the gated statistics of the kept
-  units equal those of the RBM without unit 1 (unit 1's are 0)."""
+  units are the CD statistics of the RBM without unit 1 (numpy), unit 1's 0."""
   state, opt = _start(GATED)
   opt = opt._replace(hidden=jnp.array([1.0, 0.0, 1.0, 1.0, 1.0]))
   x = jnp.asarray(_x())
@@ -169,21 +177,23 @@ def test_a_unit_at_theta_zero_is_frozen_and_its_removal_changes_nothing(_float32
   assert len(moments(new_opt.optimizer)) == 2
   for a, b in zip(moments(small_opt.optimizer), moments(new_opt.optimizer)):
     np.testing.assert_array_equal(a, np.asarray(b)[..., keep])
-  on = (new_opt.hidden > 0).astype(jnp.float32)
-  gated = hidden_units.gated(new, on)
+  on = np.asarray(new_opt.hidden) > 0
+  present = lambda m: np.asarray(m.W) * (np.asarray(m.strength) > 0.5)
   np.testing.assert_allclose(
-      _probabilities(*map(np.asarray, (gated.W, gated.b, gated.c))),
-      _probabilities(*map(np.asarray, (rbm.effective_weights(small), small.b, small.c))),
+      _probabilities(present(new) * on, np.asarray(new.b), np.asarray(new.c) * on),
+      _probabilities(present(small), np.asarray(small.b), np.asarray(small.c)),
       rtol=1e-5, atol=1e-8)
-  negatives = jnp.asarray(_x(B, seed=1))
-  full = _statistics(state, jnp.array([1.0, 0.0, 1.0, 1.0, 1.0]), x[:B], negatives)
+  negatives = _x(B, seed=1)
+  full = _statistics(state, jnp.array([1.0, 0.0, 1.0, 1.0, 1.0]), x[:B],
+                     jnp.asarray(negatives))
   rest = np.array([0, 2, 3, 4])
-  deleted = _statistics(hidden_kinds.keep_units(state, rest), jnp.ones(4), x[:B],
-                        negatives)
-  np.testing.assert_allclose(full.W[:, rest], deleted.W, rtol=1e-6, atol=1e-7)
-  np.testing.assert_allclose(full.c[rest], deleted.c, rtol=1e-6, atol=1e-7)
-  np.testing.assert_allclose(full.b, deleted.b, rtol=1e-6)
+  G, db, dc = _numpy_statistics(present(state)[:, rest], np.asarray(state.c)[rest],
+                                _x()[:B], negatives)
+  np.testing.assert_allclose(full.W[:, rest], G, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(full.c[rest], dc, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(full.b, db, rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(full.W[:, 1], 0.0)
+  np.testing.assert_array_equal(full.c[1], 0.0)
 
 
 def test_ncg_h_records_the_units_that_are_on_and_resumes_bit_exact(_float32, tmp_path):
@@ -213,8 +223,9 @@ def test_ncg_h_records_the_units_that_are_on_and_resumes_bit_exact(_float32, tmp
 def test_gated_units_leave_the_arrays_and_the_state_round_trips(_float32, tmp_path):
   """Gated NCG, CD-1, momentum, a price that empties a unit in the first epoch:
   the arrays shrink (W, c, strengths, momentum, flips, θ), hidden_units is the
-  new width, and the narrower training state saved and loaded (ncg.resume)
-  comes back bit for bit, its θ included."""
+  new width, and the narrower training state saved and loaded comes back bit
+  for bit, its θ included: by ncg.resume, and from a run's orbax checkpoint
+  into the start's tree cut to the saved width (rbm_setup.checkpoint_template)."""
   state, opt = _start(GATED)
   s1, o1, widths = _epochs(GATED, state, opt, jnp.asarray(_x()), range(1), remove=True)
   width = s1.W.shape[1]
@@ -227,6 +238,16 @@ def test_gated_units_leave_the_arrays_and_the_state_round_trips(_float32, tmp_pa
   for a, b in zip(jax.tree.leaves((s1, o1)), jax.tree.leaves((loaded.state, loaded.opt_state))):
     np.testing.assert_array_equal(a, b)
   assert loaded.opt_state.hidden.shape == (width,)
+  # a run's checkpoint (orbax) restores into the start's tree cut to its width
+  from experiments import rbm_setup, workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  manager = workdir_lib.checkpoint_manager(str(tmp_path / 'run'))
+  workdir_lib.save_checkpoint(manager, 1, {'state': s1, 'opt_state': o1,
+                                           'epoch': jnp.asarray(1)})
+  like = {'state': state, 'opt_state': opt, 'epoch': jnp.asarray(0)}
+  _, tree = workdir_lib.restore_checkpoint(
+      manager, rbm_setup.checkpoint_template(GATED, like, manager))
+  for a, b in zip(jax.tree.leaves((s1, o1)), jax.tree.leaves((tree['state'], tree['opt_state']))):
+    np.testing.assert_array_equal(a, b)
 
 
 def test_fixed_keeps_the_trainer_state_of_old_checkpoints():
