@@ -12,6 +12,7 @@ import optax
 import pytest
 
 from ncg.parsimonious import analysis, averaging, finetune, l0, methods, models, prices, train
+from tests.conftest import jit_call
 
 
 @pytest.fixture(autouse=True)
@@ -128,19 +129,19 @@ def test_dropout_method_is_the_dense_gradient_of_the_dropped_network():
   trainer = train.make_trainer(train.method_config(config))
   state = trainer.init(jax.random.key(0), arch, 4, 1.0)
   key = jax.random.key(7)
-  grads, _ = methods.METHODS['dropout'].gradients(arch, train.method_config(config),
-                                                  state.params, x, y, key)
+  grads, _ = jit_call(methods.METHODS['dropout'].gradients, arch,
+                      train.method_config(config), state.params, x, y, key)
   gates = methods.dropout_gates(key, (0.2, 0.5), arch.widths, 16)
-  want = jax.grad(lambda w: train.per_example_loss(arch, w, x, y, gates).mean()
-                  + train.weight_prior(arch, config, w, state.params['theta']))(
-                      state.params['weights'])
+  want = jit_call(jax.grad(lambda w, theta: train.per_example_loss(arch, w, x, y, gates).mean()
+                           + train.weight_prior(arch, config, w, theta)),
+                  state.params['weights'], state.params['theta'])
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
                grads['weights'], want)
   assert all(np.all(np.asarray(g) == 0) for g in grads['theta'])
   no_drop = train.method_config(config._replace(dropout=(0.0, 0.0)))
   dense = train.method_config(config._replace(method='dense', dropout=()))
-  g0, _ = methods.METHODS['dropout'].gradients(arch, no_drop, state.params, x, y, key)
-  g1, _ = methods.METHODS['dense'].gradients(arch, dense, state.params, x, y, key)
+  g0, _ = jit_call(methods.METHODS['dropout'].gradients, arch, no_drop, state.params, x, y, key)
+  g1, _ = jit_call(methods.METHODS['dense'].gradients, arch, dense, state.params, x, y, key)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
                g0['weights'], g1['weights'])
   ft = finetune.finetune_config(_config(arch), 10, (0.1, 0.3))
@@ -238,8 +239,9 @@ def test_differences_on_a_subsample_of_the_batch():
   thetas = [jnp.ones(5), jnp.ones(4), jnp.ones(3)]
   config = _config(arch, estimator='local', explore=0.0, difference_examples=3)
   gates = [jnp.ones((8, w)) for w in arch.widths]     # one draw at θ = 1, used twice
-  grads = train.theta_gradient_estimate(arch, config, weights, thetas, x, y, gates, gates)
+  grads = jit_call(train.theta_gradient_estimate, arch, config, weights, thetas, x, y, gates,
+                   gates)
   gates = [g[:3] for g in gates]
-  want = models.kind(arch).hidden_differences(arch, weights, x[:3], y[:3], gates)
+  want = jit_call(models.kind(arch).hidden_differences, arch, weights, x[:3], y[:3], gates)
   for got, d in zip(grads[1:], want):
     np.testing.assert_allclose(got, d.mean(0), rtol=1e-5, atol=1e-7)
