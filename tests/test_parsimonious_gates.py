@@ -45,21 +45,23 @@ def _split(flat, widths):
 
 
 def _configurations(thetas):
-  """(probability (a function of θ), per-group gate vectors) of every z ∈ {0,1}^J."""
+  """(probabilities (2^J,) (a function of θ), per-group gate vectors (2^J, w_g)) of
+  every z ∈ {0,1}^J, stacked: the enumeration is vmapped, one small program."""
   widths = tuple(int(t.shape[0]) for t in thetas)
+  z = jnp.array(list(itertools.product((0.0, 1.0), repeat=sum(widths))))
   flat_theta = jnp.concatenate(thetas)
-  for z in itertools.product((0.0, 1.0), repeat=sum(widths)):
-    z = jnp.array(z)
-    yield jnp.prod(jnp.where(z > 0, flat_theta, 1 - flat_theta)), _split(z, widths)
+  return (jnp.prod(jnp.where(z > 0, flat_theta, 1 - flat_theta), axis=1),
+          _split(z.T, widths))
 
 
 def _exact_expected_loss(arch, weights, x, y, thetas):
   """E_q[mean_n ℓ_n] by enumerating all z (a function of θ, differentiable)."""
-  total = 0.0
-  for prob, z in _configurations(thetas):
+  probs, zs = _configurations(thetas)
+
+  def loss(*z):
     g = [jnp.broadcast_to(part, (x.shape[0],) + part.shape) for part in z]
-    total = total + prob * train.per_example_loss(arch, weights, x, y, g).mean()
-  return total
+    return train.per_example_loss(arch, weights, x, y, g).mean()
+  return jnp.sum(probs * jax.vmap(loss)(*[part.T for part in zs]))
 
 
 def _exact_expected_prior(arch, config, weights, thetas):
@@ -68,11 +70,11 @@ def _exact_expected_prior(arch, config, weights, thetas):
   A weight is used when the gates of every unit it connects are on; with z
   fixed that is the plain L2 of the effective weights (gated rows/columns zeroed).
   """
-  total = 0.0
-  for prob, z in _configurations(thetas):
-    effective = train.weight_prior(arch, config, weights, z)   # θ = z ∈ {0, 1}: 1(used)
-    total = total + prob * effective
-  return total
+  probs, zs = _configurations(thetas)
+  # θ = z ∈ {0, 1}: 1(used)
+  effective = jax.vmap(lambda *z: train.weight_prior(arch, config, weights, z))(
+      *[part.T for part in zs])
+  return jnp.sum(probs * effective)
 
 
 def _regions(theta):
@@ -87,8 +89,8 @@ def _regions(theta):
 def test_estimator_expectation_is_the_exact_gradient(estimator):
   arch, config, weights, x, y, thetas = _tiny_problem(estimator)
   widths = tuple(int(t.shape[0]) for t in thetas)
-  exact_theta = jax.grad(lambda th: _exact_expected_loss(arch, weights, x, y, th))(thetas)
-  exact_w = jax.grad(lambda w: _exact_expected_loss(arch, w, x, y, thetas))(weights)
+  exact_w, exact_theta = jax.jit(jax.grad(
+      lambda w, th: _exact_expected_loss(arch, w, x, y, th), argnums=(0, 1)))(weights, thetas)
 
   estimate = jax.jit(lambda b, bt: train.theta_gradient_estimate(
       arch, config, weights, thetas, x, y, b, bt))
@@ -145,7 +147,7 @@ def test_full_theta_gradient_with_prior_and_price_is_unbiased(estimator):
   def objective(w, th):
     return (_exact_expected_loss(arch, w, x, y, th) + _exact_expected_prior(arch, config, w, th)
             + 0.03 * (jnp.sum(th[0]) + 3.0 * jnp.sum(th[1])))
-  exact_w, exact_theta = jax.grad(objective, argnums=(0, 1))(weights, thetas)
+  exact_w, exact_theta = jax.jit(jax.grad(objective, argnums=(0, 1)))(weights, thetas)
   params = {'weights': weights, 'theta': thetas}
   flat_theta = [float(t) for t in jnp.concatenate(thetas)]
   regions = list(itertools.product(*[_regions(t) for t in flat_theta]))
