@@ -9,7 +9,7 @@ from ncg import data as data_lib
 from ncg import rbm
 from ncg import train
 from ncg.errors import InputError
-from tests.conftest import all_binary, tiny_rbm
+from tests.conftest import all_binary, jit_call, tiny_rbm
 
 
 def _exact_log_likelihood(W, b, c, A, data):
@@ -24,20 +24,22 @@ def test_network_gradient_is_gradient_of_likelihood_wrt_relaxed_mask():
   state = tiny_rbm(jax.random.key(0), num_visible=5, num_hidden=3, density=0.5)
   data = all_binary(5)[jnp.array([1, 7, 12, 20, 31, 31, 6])]
   A = rbm.mask(state)
-  autodiff = jax.grad(_exact_log_likelihood, argnums=3)(
+  autodiff, dW = jax.jit(jax.grad(_exact_log_likelihood, argnums=(3, 0)))(
       state.W, state.b, state.c, A, data)
   # G = ⟨v p(h|v)ᵀ⟩_data − ⟨v p(h|v)ᵀ⟩_model with the model's exact p(v).
   vs = all_binary(5)
-  log_p = -rbm.free_energy(state, vs)
-  p_model = jnp.exp(log_p - jax.scipy.special.logsumexp(log_p))
-  G = (train.expected_statistics(state, data)
-       - train.expected_statistics(state, vs, p_model)).vh
-  ncg = train.network_gradient(state, G)
+
+  def gradients(state, data, vs):
+    log_p = -rbm.free_energy(state, vs)
+    p_model = jnp.exp(log_p - jax.scipy.special.logsumexp(log_p))
+    G = (train.expected_statistics(state, data)
+         - train.expected_statistics(state, vs, p_model)).vh
+    return G, train.network_gradient(state, G)
+  G, ncg = jax.jit(gradients)(state, data, vs)
   np.testing.assert_allclose(ncg, autodiff, rtol=1e-9, atol=1e-12)
   # Absent connections get a non-zero gradient too (W is unmasked).
   assert np.all(np.abs(np.asarray(ncg)[np.asarray(A) == 0]) > 0)
   # And A ⊙ G is the likelihood gradient w.r.t. W.
-  dW = jax.grad(_exact_log_likelihood)(state.W, state.b, state.c, A, data)
   np.testing.assert_allclose(A * G, dW, rtol=1e-9, atol=1e-12)
 
 
@@ -155,16 +157,16 @@ def test_pcd_population_with_own_learning_rates_equals_separate_runs(embedded_x)
   lrs = jnp.array([0.01, 0.05])
   densities = jnp.array([0.1, 0.9])
   keys = jax.vmap(jax.random.key)(seeds)
-  states = jax.vmap(lambda k, p: rbm.init(k, 784, 32, density=p))(keys, densities)
-  opt_states = jax.vmap(lambda s, k, lr: trainer.init(s, k, 25, lr))(
+  states = jax.jit(jax.vmap(lambda k, p: rbm.init(k, 784, 32, density=p)))(keys, densities)
+  opt_states = jax.jit(jax.vmap(lambda s, k, lr: trainer.init(s, k, 25, lr)))(
       states, keys, lrs)
   pop = train.make_epoch(config, 25, population=True)
   pop_states, _, pop_metrics = pop(states, opt_states, x, keys)
 
   single = train.make_epoch(config, 25)
   for i in range(2):
-    state = rbm.init(keys[i], 784, 32, density=float(densities[i]))
-    opt_state = trainer.init(state, keys[i], 25, float(lrs[i]))
+    state = jit_call(rbm.init, keys[i], 784, 32, density=float(densities[i]))
+    opt_state = jit_call(trainer.init, state, keys[i], 25, float(lrs[i]))
     state, _, metrics = single(state, opt_state, x, keys[i])
     for a, b in zip(state, pop_states):
       np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-5)
@@ -200,19 +202,20 @@ def test_pcd_without_reconstruction_trains_the_same_and_skips_the_metric():
   for reconstruction in (True, False):
     trainer = train.make_trainer(train.TrainConfig(
         k=2, persistent=True, learning_rate=0.1, reconstruction=reconstruction))
-    opt_state = trainer.init(state, jax.random.key(7), 8)
+    opt_state = jit_call(trainer.init, state, jax.random.key(7), 8)
     s, o = state, opt_state
+    step = jax.jit(trainer.step)
     for i in range(3):
-      s, o, metrics = trainer.step(s, o, batch, jax.random.key(10 + i))
+      s, o, metrics = step(s, o, batch, jax.random.key(10 + i))
     out.append((s, o.chains, metrics.reconstruction_error))
   (s1, c1, r1), (s2, c2, r2) = out
   for a, b in zip(jax.tree.leaves((s1, c1)), jax.tree.leaves((s2, c2))):
     np.testing.assert_array_equal(a, b)
   assert np.isfinite(r1) and 0 < r1 < 6 and np.isnan(r2)
   # CD-k ignores the switch: its chain starts from the reconstruction.
-  cd = [train.make_trainer(train.TrainConfig(k=1, reconstruction=r)).step(
-      state, train.make_trainer(train.TrainConfig(k=1)).init(state, None, 8),
-      batch, jax.random.key(3)) for r in (True, False)]
+  cd = [jit_call(train.make_trainer(train.TrainConfig(k=1, reconstruction=r)).step,
+                 state, jit_call(train.make_trainer(train.TrainConfig(k=1)).init, state, None, 8),
+                 batch, jax.random.key(3)) for r in (True, False)]
   np.testing.assert_array_equal(cd[0][2].reconstruction_error,
                                 cd[1][2].reconstruction_error)
 
