@@ -10,7 +10,10 @@ in over 4, then the recipe's 90 deterministic epochs: 118 in all. Chosen on the
 validation digits at each budget (``prune_studies warmup_probes``, ``combined_probes``,
 3 seeds each):
 
-* L0's ≤ 26.6K MACs: λ/N = 10⁻³ (the default) with the recipe's prices ×(0.3, 1, 1):
+* L0's ≤ 26.6K MACs: λ/N = 1.1·10⁻³ with the prices ×(0.1, 1, 3)
+  (``--config.train.penalty=1.1e-3 --config.train.penalty_scale='(0.1,1,3)'``):
+  191-110-46, validation 1.82 %, test 1.81 ± 0.05 % at 26.4K ± 0.4K (``combined_seeds``;
+  one seed of three at 26.8K); the default (λ/N = 10⁻³, the recipe's prices ×(0.3, 1, 1)):
   146-111-75, validation 1.91 %, test 1.91 ± 0.11 % at 25.4K (``probe_seeds``);
 * VIBNet's ≤ 9.6K: λ/N = 6·10⁻³ with the prices ×(0.1, 1, 3)
   (``--config.train.penalty=6e-3 --config.train.penalty_scale='(0.1,1,3)'``):
