@@ -15,6 +15,7 @@ from ncg import rbm
 from ncg import rewiring
 from ncg import train
 from ncg.errors import InputError
+from tests.conftest import jit_call
 
 
 def _state(key=0, V=12, H=7, density=0.4):
@@ -27,13 +28,13 @@ def _present(state):
 
 @pytest.mark.parametrize('label_units', [0, 3])
 def test_set_swaps_the_smallest_weights_for_random_absent_ones(label_units):
-  state = train.connect_label_units(_state(), label_units)
+  state = jit_call(train.connect_label_units, _state(), label_units)
   before, W = _present(state), np.asarray(state.W)
   free = np.arange(12)[:, None] < 12 - label_units
   n_present = (before & free).sum()
   k = int(np.floor(0.3 * n_present))
-  after_state = rewiring.set_rewire(jax.random.key(5), state, 0.3, 0.05,
-                                    label_units)
+  after_state = jit_call(rewiring.set_rewire, jax.random.key(5), state, 0.3, 0.05,
+                         label_units)
   after = _present(after_state)
   dropped, grown = before & ~after, after & ~before
   assert dropped.sum() == grown.sum() == k > 0
@@ -90,8 +91,8 @@ def test_l1_step_adds_the_subgradient_to_the_dense_step():
     config = train.TrainConfig(k=1, connectivity=mode, learning_rate=0.1,
                                l1_penalty=0.02)
     trainer = train.make_trainer(config)
-    results[mode], _, _ = trainer.step(
-        state, trainer.init(state, key, 5), batch, key)
+    results[mode], _, _ = jit_call(
+        trainer.step, state, jit_call(trainer.init, state, key, 5), batch, key)
   np.testing.assert_allclose(
       results['l1'].W - results['dense'].W,
       -0.1 * 0.02 * np.sign(np.asarray(state.W)), atol=1e-6)
@@ -219,8 +220,8 @@ def test_hysteresis_step_leaves_every_flipped_connection_outside_the_band():
   plain, band = (train.make_trainer(train.TrainConfig(
       k=1, learning_rate=0.5, hysteresis=x)) for x in (0.0, h))
   key = jax.random.key(7)
-  s0, _, _ = plain.step(state, plain.init(state, key, 8), batch, key)
-  s1, _, m1 = band.step(state, band.init(state, key, 8), batch, key)
+  s0, _, _ = jit_call(plain.step, state, jit_call(plain.init, state, key, 8), batch, key)
+  s1, _, m1 = jit_call(band.step, state, jit_call(band.init, state, key, 8), batch, key)
   old = _present(state)
   flipped = _present(s1) != old
   assert flipped.sum() == int(m1.added + m1.removed) > 0
