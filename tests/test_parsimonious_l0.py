@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ncg.parsimonious import l0, models, train
+from tests.conftest import jit_call
 
 
 @pytest.mark.parametrize('log_alpha', [-3.0, 0.0, 2.5])
@@ -34,17 +35,19 @@ def test_expected_penalty_matches_enumeration_on_a_tiny_net():
   weights = models.init_weights(jax.random.key(0), arch, 2)
   weights = jax.tree.map(lambda w: w + 0.5, weights)
   log_alphas = (jnp.array([-1.0, 2.0]), jnp.array([0.5, -2.0, 1.0]))
-  probs = [np.asarray(l0.prob_nonzero(a), np.float64) for a in log_alphas]
-  got = float(train.price(arch, config, [l0.prob_nonzero(a) for a in log_alphas])
-              + train.weight_prior(arch, config, weights, [l0.prob_nonzero(a) for a in log_alphas]))
+  probs = [np.asarray(jit_call(l0.prob_nonzero, a), np.float64) for a in log_alphas]
+  got = float(jit_call(lambda w, a: train.price(arch, config, [l0.prob_nonzero(t) for t in a])
+                       + train.weight_prior(arch, config, w, [l0.prob_nonzero(t) for t in a]),
+                       weights, log_alphas))
+  weight_prior = jax.jit(lambda w, z: train.weight_prior(arch, config, w, z))  # one program
   flat = np.concatenate(probs)
   want = 0.0
   for on in itertools.product((0.0, 1.0), repeat=5):
     on = np.array(on)
     p = np.prod(np.where(on > 0, flat, 1 - flat))
-    z = (jnp.asarray(on[:2]), jnp.asarray(on[2:]))
+    z = (on[:2], on[2:])
     units = 0.07 * (on[:2].sum() + 2.0 * on[2:].sum())
-    want += p * (units + float(train.weight_prior(arch, config, weights, z)))
+    want += p * (units + float(weight_prior(weights, z)))
   assert got == pytest.approx(want, rel=1e-5)
 
 
@@ -52,7 +55,7 @@ def test_l0_step_moves_log_alpha_and_finalize_uses_the_test_gate():
   arch = models.mlp(6, (4,), num_classes=3)
   config = train.Config(1e-2, 0.1, 0.05, (1.0, 1.0), 1.0, 64, method='l0')
   trainer = train.make_trainer(config)
-  state = trainer.init(jax.random.key(0), arch, 6, 0.7)
+  state = jit_call(trainer.init, jax.random.key(0), arch, 6, 0.7)
   x = jax.random.normal(jax.random.key(1), (16, 6))
   y = jax.random.randint(jax.random.key(2), (16,), 0, 3)
   new, metrics = jax.jit(lambda s: trainer.step(arch, s, x, y, jax.random.key(3)))(state)
@@ -60,10 +63,10 @@ def test_l0_step_moves_log_alpha_and_finalize_uses_the_test_gate():
   assert not np.allclose(new.params['theta'][0], state.params['theta'][0])
   thetas = (jnp.array([-5.0, 0.0, 3.0, 9.0, -9.0, 1.0]), jnp.array([2.0, -6.0, 0.3, 8.0]))
   state = new._replace(params={**new.params, 'theta': thetas})
-  values = train.final_gates(config, thetas)
-  before = models.apply(arch, state.params['weights'], x, values)
+  values = jit_call(train.final_gates, config, thetas)
+  before = jit_call(models.apply, arch, state.params['weights'], x, values)
   new_arch, final = train.finalize(arch, config, state)
   assert new_arch.widths == tuple(int(np.sum(np.asarray(v) > 0)) for v in values) == (4, 3)
-  after = models.apply(new_arch, final.params['weights'], x,
-                       train.final_gates(config, final.params['theta']))
+  after = jit_call(lambda w, t: models.apply(new_arch, w, x, train.final_gates(config, t)),
+                   final.params['weights'], final.params['theta'])
   np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)

@@ -16,7 +16,7 @@ from ncg import estimators
 from ncg import rbm
 from ncg import strength_rules
 from ncg import train
-from tests.conftest import all_binary, tiny_rbm
+from tests.conftest import all_binary, jit_call, tiny_rbm
 
 DATA = jnp.array([[1., 0., 1., 1.], [0., 1., 1., 0.], [1., 1., 0., 0.]])
 
@@ -43,11 +43,11 @@ def _exact_dlogp_dA(state):
 @pytest.mark.parametrize('scale', [1.0, 0.01])
 def test_rules_against_enumeration(scale):
   state = tiny_rbm(jax.random.key(3), scale=scale)
-  G, dA = _exact_G(state), _exact_dlogp_dA(state)
-  np.testing.assert_allclose(strength_rules.RULES['reference'](state, G), dA,
+  G, dA = jax.jit(_exact_G)(state), jax.jit(_exact_dlogp_dA)(state)
+  np.testing.assert_allclose(jit_call(strength_rules.RULES['reference'], state, G), dA,
                              rtol=1e-9, atol=1e-14)
   rho = float(jnp.sqrt(jnp.mean(state.W ** 2)))
-  np.testing.assert_allclose(strength_rules.RULES['normalized'](state, G),
+  np.testing.assert_allclose(jit_call(strength_rules.RULES['normalized'], state, G),
                              dA * strength_rules.REFERENCE_RMS / rho,
                              rtol=1e-9, atol=1e-14)
 
@@ -71,8 +71,8 @@ def test_trainer_step_follows_the_chosen_rule():
   for rule in strength_rules.RULES:
     config = train.TrainConfig(k=2, strength_rule=rule, learning_rate=0.1)
     trainer = train.make_trainer(config)
-    opt = trainer.init(state, jax.random.key(0), batch_size=3)
-    new, _, _ = trainer.step(state, opt, DATA, jax.random.key(7))
+    opt = jit_call(trainer.init, state, jax.random.key(0), batch_size=3)
+    new, _, _ = jit_call(trainer.step, state, opt, DATA, jax.random.key(7))
     steps[rule] = new.strength - state.strength
     np.testing.assert_array_equal(new.W, steps.get('W', new.W))
     steps['W'] = new.W  # the weights do not depend on the rule
