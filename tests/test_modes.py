@@ -13,6 +13,7 @@ import pytest
 from ncg import modes
 from ncg import rbm
 from ncg import train
+from tests.conftest import jit_call
 
 
 def test_the_table_is_the_trainers_and_its_derived_lists_follow_it():
@@ -34,14 +35,15 @@ def test_a_dense_mask_mode_trains_with_every_connection(name):
   config = train.TrainConfig(connectivity=name, k=1, learning_rate=0.1,
                              rewire_fraction=0.3)
   trainer = train.make_trainer(config)
-  state = rbm.init(jax.random.key(0), 6, 4, density=1.0)
-  trainer_state = trainer.init(state, jax.random.key(2), 8)
+  state = jit_call(rbm.init, jax.random.key(0), 6, 4, density=1.0)
+  trainer_state = jit_call(trainer.init, state, jax.random.key(2), 8)
   x = (jax.random.uniform(jax.random.key(1), (8, 6)) < 0.5).astype('float32')
+  step = jax.jit(trainer.step)                     # one program for the three steps
+  rewire = None if trainer.rewire is None else jax.jit(trainer.rewire)
   for i in range(3):
-    state, trainer_state, _ = trainer.step(state, trainer_state, x, jax.random.key(i))
-    if trainer.rewire is not None:
-      state, trainer_state, _, _ = trainer.rewire(state, trainer_state, x,
-                                                  jax.random.key(10 + i))
+    state, trainer_state, _ = step(state, trainer_state, x, jax.random.key(i))
+    if rewire is not None:
+      state, trainer_state, _, _ = rewire(state, trainer_state, x, jax.random.key(10 + i))
     assert trainer.rewire is None or not modes.MODES[name].dense_mask
   if modes.MODES[name].dense_mask:
     assert float(rbm.density(state)) == 1.0

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ncg import sampling
-from tests.conftest import tiny_rbm
+from tests.conftest import jit_call, tiny_rbm
 
 
 def _sigmoid(x):
@@ -25,7 +25,7 @@ def _uniforms(key, shape, rng, dtype=jnp.float64):
   threefry words of the key."""
   if rng == 'hash':
     words = jax.random.bits(key, (2,), jnp.uint32)
-    return np.asarray(sampling.hash_uniforms(words, shape, dtype))
+    return np.asarray(jit_call(sampling.hash_uniforms, words, shape, dtype))
   return np.asarray(jax.random.uniform(sampling.keyed(key, rng), shape, dtype))
 
 
@@ -85,7 +85,8 @@ def test_conditionals_and_draws_match_numpy(rng):
 def test_label_group_uses_its_own_key_and_the_softmax_of_the_last_rows(rng):
   logits = np.array([[0.3, -1.2, 2.0, 0.5, -0.4], [1.5, 0.1, -2.0, 0.0, 3.0]])
   key = jax.random.key(4)
-  v, p = sampling.sample_visible_from_logits(sampling.keyed(key, rng), jnp.asarray(logits), 3)
+  v, p = jit_call(sampling.sample_visible_from_logits, sampling.keyed(key, rng),
+                  jnp.asarray(logits), 3)
   key_bits, key_label = jax.random.split(key)
   bit_p = _sigmoid(logits[:, :2])
   z = np.exp(logits[:, 2:])
@@ -97,7 +98,8 @@ def test_label_group_uses_its_own_key_and_the_softmax_of_the_last_rows(rng):
   np.testing.assert_array_equal(v[:, 2:], np.eye(3)[label])
   assert v.dtype == jnp.float64
   # One label unit: a softmax over one unit is always on.
-  v1, p1 = sampling.sample_visible_from_logits(sampling.keyed(key, rng), jnp.asarray(logits), 1)
+  v1, p1 = jit_call(sampling.sample_visible_from_logits, sampling.keyed(key, rng),
+                    jnp.asarray(logits), 1)
   np.testing.assert_array_equal(v1[:, 4], 1.0)
   np.testing.assert_allclose(p1[:, :4], _sigmoid(logits[:, :4]), rtol=1e-12)
 
@@ -115,7 +117,8 @@ def test_sweeps_chains_and_trajectories_follow_their_keys(rng):
   v0 = np.array([1., 0., 0., 1., 1.])
   key = jax.random.key(5)
   # One sweep; the chain keeps v's dtype (float32 v, float64 state).
-  got = sampling.gibbs_sweep(sampling.keyed(key, rng), state, jnp.asarray(v0, jnp.float32))
+  got = jit_call(sampling.gibbs_sweep, sampling.keyed(key, rng), state,
+                 jnp.asarray(v0, jnp.float32))
   assert got.dtype == jnp.float32
   np.testing.assert_array_equal(got, _sweep(key, state, aw, b, c, v0, rng))
   # Three sweeps: one split key per sweep, in order.
@@ -123,10 +126,11 @@ def test_sweeps_chains_and_trajectories_follow_their_keys(rng):
   for k in jax.random.split(key, 3):
     v = _sweep(k, state, aw, b, c, v, rng)
   np.testing.assert_array_equal(
-      sampling.gibbs_chain(sampling.keyed(key, rng), state, jnp.asarray(v0), 3), v)
+      jit_call(sampling.gibbs_chain, sampling.keyed(key, rng), state, jnp.asarray(v0), 3), v)
   # Chains: row i runs from v[i] with the i-th split key.
   starts = np.array([[1., 0., 0., 1., 1.], [0., 1., 1., 0., 0.]])
-  chains = sampling.sample_chains(sampling.keyed(key, rng), state, jnp.asarray(starts), 2)
+  chains = jit_call(sampling.sample_chains, sampling.keyed(key, rng), state, jnp.asarray(starts),
+                    2)
   for i, k in enumerate(jax.random.split(key, 2)):
     v = starts[i]
     for kk in jax.random.split(k, 2):
@@ -166,14 +170,14 @@ def test_normal_draws_and_gaussian_visible_units_follow_their_formulas():
   hkey = sampling.keyed(key, 'hash')
   u = _uniforms(key, (2, 2, 3), 'hash')
   z = np.sqrt(-2 * np.log1p(-u[0])) * np.cos(2 * np.pi * u[1])
-  np.testing.assert_allclose(sampling.normal(hkey, (2, 3), jnp.float64),
+  np.testing.assert_allclose(jit_call(sampling.normal, hkey, (2, 3), jnp.float64),
                              z, rtol=1e-12)
   np.testing.assert_array_equal(sampling.normal(key, (2, 3), jnp.float64),
                                 jax.random.normal(key, (2, 3), jnp.float64))
   assert sampling.normal(key, (2,)).dtype == jnp.float32
   # Gaussian visible units: v = mean + N(0, 1), the mean b + (W ⊙ A)h.
   logits = jnp.asarray([[0.5, -1.0, 2.0], [0.0, 0.3, -0.7]])
-  v, mean = sampling.sample_gaussian_from_logits(hkey, logits, 0)
+  v, mean = jit_call(sampling.sample_gaussian_from_logits, hkey, logits, 0)
   np.testing.assert_array_equal(mean, logits)
   np.testing.assert_allclose(v, np.asarray(logits) + z, rtol=1e-12)
   # One Gaussian–Bernoulli sweep from the same keys.
@@ -181,9 +185,10 @@ def test_normal_draws_and_gaussian_visible_units_follow_their_formulas():
   v0 = np.array([0.3, -1.2, 0.8, 0.0, 2.1])
   key_h, key_v = jax.random.split(key)
   h = (_uniforms(key_h, (3,), 'hash') < _sigmoid(v0 @ aw + c)).astype(float)
-  noise = np.asarray(sampling.normal(sampling.keyed(key_v, 'hash'), (5,), jnp.float64))
+  noise = np.asarray(jit_call(sampling.normal, sampling.keyed(key_v, 'hash'), (5,), jnp.float64))
   np.testing.assert_allclose(
-      sampling.gibbs_sweep(hkey, state, jnp.asarray(v0), visible='gaussian'), aw @ h + b + noise, rtol=1e-12)
+      jit_call(sampling.gibbs_sweep, hkey, state, jnp.asarray(v0), visible='gaussian'),
+      aw @ h + b + noise, rtol=1e-12)
 
 
 def test_the_hash_is_a_jax_prng_implementation_with_threefrys_key_tree():
