@@ -203,6 +203,7 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'num_hidden': m.num_hidden, 'weight_init': m.weight_init,
       'weight_scale': m.weight_scale, 'base_rate_bias': m.base_rate_bias,
       'k': t.k, 'persistent': t.persistent,
+      **summary_tempering(t, last),
       'learning_rate': t.learning_rate,
       'strength_learning_rate': (5 * t.learning_rate
                                  if t.strength_learning_rate is None
@@ -224,6 +225,19 @@ def summary_record(config: ml_collections.ConfigDict, records: list[dict],
       'environment': precision.environment(),
       **(extra or {}),
   }
+
+
+def summary_tempering(t: ml_collections.ConfigDict, last: dict) -> dict:
+  """summary.json's negative-phase fields: ``temperatures`` (K rungs of the
+  parallel-tempering ladder; 1 for CD and PCD), ``beta_min`` and the last
+  epoch's ``swap_rates`` (accepted / proposed per neighbouring pair, K − 1
+  values) for PT, None otherwise (docs/ncg.md §7)."""
+  rungs = int(t.get('temperatures', 1) or 1)
+  pt = bool(t.persistent) and rungs > 1
+  rates = last.get('swap_rates') if pt else None
+  return {'temperatures': rungs if pt else 1,
+          'beta_min': float(t.beta_min) if pt else None,
+          'swap_rates': [float(r) for r in np.ravel(rates)] if rates is not None else None}
 
 
 def summary_hidden(t: ml_collections.ConfigDict, last: dict) -> dict:

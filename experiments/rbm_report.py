@@ -58,15 +58,30 @@ def _is_number(text: str) -> bool:
   return True
 
 
+def sampler(s: dict) -> str:
+  """The negative phase in words for a row label: '' for CD-k (the
+  reference's), ', PCD-k', or ', PT K rungs × k sweeps (β_min …)'."""
+  if not s.get('persistent'):
+    return ''
+  rungs = s.get('temperatures') or 1
+  if rungs <= 1:
+    return f", PCD-{s['k']}"
+  return f", PT {rungs} rungs × {s['k']} sweeps (β_min {s['beta_min']:g})"
+
+
 def _label(method: str, s: dict) -> str:
+  return _base_label(method, s) + sampler(s)
+
+
+def _base_label(method: str, s: dict) -> str:
   if method.endswith('_labels'):
-    return _label(method[:-len('_labels')], s) + ', joint RBM with label units'
+    return _base_label(method[:-len('_labels')], s) + ', joint RBM with label units'
   if _mode(s).dense_mask and not _mode(s).l1:   # a plain dense RBM: its start
     return LABELS['dense_small' if s.get('weight_init') == 'normal'
                   else 'dense_uniform']
   for suffix in SUFFIXES:
     if method.endswith(suffix):
-      label = _label(method[:-len(suffix)], s)
+      label = _base_label(method[:-len(suffix)], s)
       if s.get('weight_init') == 'normal':
         label += ', small start'
       if s.get('strength_rule') == 'normalized':
@@ -132,6 +147,9 @@ def study_table(runs: list[dict]) -> list[str]:
     head += ['test log p(v), AIS (nats)', 'probe test accuracy %']
   if labelled:
     head += ['joint RBM test accuracy %']
+  tempering = any(r.get('swap_rates') for r in runs)
+  if tempering:
+    head += ['PT swaps accepted %, last epoch (lowest / mean pair)']
   head += ['added / removed (whole run)', 'ever flipped %', 'near ½ %']
   out = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
   for (method, density0), group in groups_of(runs).items():
@@ -152,6 +170,10 @@ def study_table(runs: list[dict]) -> list[str]:
               _ms([g.get('probe_test_accuracy') for g in group], scale=100)]
     if labelled:
       row += [_ms([g.get('test_accuracy') for g in group], scale=100)]
+    if tempering:
+      rates = [g['swap_rates'] for g in group if g.get('swap_rates')]
+      row += [f'{_ms([min(r) for r in rates], "{:.0f}", 100)} / '
+              f'{_ms([np.mean(r) for r in rates], "{:.0f}", 100)}' if rates else '–']
     totals = ('–' if group[0].get('added_total') is None else
               f'{np.mean([g["added_total"] for g in group]):,.0f} / '
               f'{np.mean([g["removed_total"] for g in group]):,.0f}')
