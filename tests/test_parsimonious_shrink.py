@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ncg.parsimonious import gates, models, shrink, train
+from tests.conftest import jit_call
 
 
 _apply = jax.jit(models.apply, static_argnums=0)
@@ -33,8 +34,9 @@ def _check_function_preserved(arch, state, thetas, x, key):
   after = _apply(new_arch, new_params['weights'], x, small)
   np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
   # Every array really shrank: shapes follow the new widths, θ and Adam moments too.
-  fresh = models.init_weights(jax.random.key(9), new_arch, x.shape[1])
-  assert jax.tree.map(jnp.shape, fresh) == jax.tree.map(jnp.shape, new_params['weights'])
+  fresh = jax.eval_shape(lambda: models.init_weights(jax.random.key(9), new_arch, x.shape[1]))
+  assert (jax.tree.map(lambda a: a.shape, fresh)
+          == jax.tree.map(jnp.shape, new_params['weights']))
   for new_theta, theta, k in zip(new_params['theta'], thetas, keep):
     np.testing.assert_array_equal(new_theta, np.asarray(theta)[k])
   mu = new_opt.inner_states['weights'].inner_state[0].mu['weights']
@@ -48,9 +50,10 @@ def _config(arch, **kw):
 
 def _state(arch, num_inputs, **kw):
   trainer = train.make_trainer(_config(arch, **kw))
-  state = trainer.init(jax.random.key(0), arch, num_inputs, 0.5)
+  state = jit_call(trainer.init, jax.random.key(0), arch, num_inputs, 0.5)
   # make Adam moments non-trivial so that slicing them is checked
-  grads = jax.tree.map(lambda p: jax.random.normal(jax.random.key(1), p.shape), state.params)
+  grads = jax.jit(lambda params: jax.tree.map(
+      lambda p: jax.random.normal(jax.random.key(1), p.shape), params))(state.params)
   _, opt_state = jax.jit(trainer.tx.update)(grads, state.opt_state, state.params)
   return state._replace(opt_state=opt_state)
 
@@ -120,17 +123,17 @@ def test_finalize_folds_theta_into_the_deterministic_network():
   (folded into its weights): it equals the mean-field network of the mode."""
   arch = models.mlp(5, (4,), num_classes=2)
   config = _config(arch)
-  state = train.make_trainer(config).init(jax.random.key(0), arch, 5, 0.5)
+  state = jit_call(train.make_trainer(config).init, jax.random.key(0), arch, 5, 0.5)
   thetas = (jnp.array([0.49, 0.5, 1.0, 0.0, 0.7]), jnp.array([1.0, 0.1, 0.6, 0.5]))
   state = state._replace(params={'weights': state.params['weights'], 'theta': thetas})
   x = jax.random.uniform(jax.random.key(1), (4, 5))
   mean_field = [jnp.where(t >= 0.5, t, 0.0) for t in thetas]
-  before = models.apply(arch, state.params['weights'], x, mean_field)
+  before = _apply(arch, state.params['weights'], x, mean_field)
   new_arch, new_state = train.finalize(arch, config, state)
   assert new_arch.widths == (3, 3)
   assert all(np.all(np.asarray(t) == 1) for t in new_state.params['theta'])
-  after = models.apply(new_arch, new_state.params['weights'], x,
-                       [jnp.ones(w) for w in new_arch.widths])
+  after = _apply(new_arch, new_state.params['weights'], x,
+                 [jnp.ones(w) for w in new_arch.widths])
   np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
-  rounded = models.apply(arch, state.params['weights'], x, gates.mode_gates(thetas))
+  rounded = _apply(arch, state.params['weights'], x, jit_call(gates.mode_gates, thetas))
   assert not np.allclose(after, rounded, atol=1e-3)        # folding is not rounding
