@@ -19,13 +19,16 @@ def _sigmoid(x):
   return 1.0 / (1.0 + np.exp(-x))
 
 
+_hash_uniforms = jax.jit(sampling.hash_uniforms, static_argnums=(1, 2))  # a program per shape
+
+
 def _uniforms(key, shape, rng, dtype=jnp.float64):
   """The uniforms ncg.sampling draws from ``keyed(key, rng)`` (key: a threefry
   key) for (shape, dtype), as numpy: for the hash, the documented hash of two
   threefry words of the key."""
   if rng == 'hash':
     words = jax.random.bits(key, (2,), jnp.uint32)
-    return np.asarray(jit_call(sampling.hash_uniforms, words, shape, dtype))
+    return np.asarray(_hash_uniforms(words, shape, dtype))
   return np.asarray(jax.random.uniform(sampling.keyed(key, rng), shape, dtype))
 
 
@@ -70,12 +73,12 @@ def test_conditionals_and_draws_match_numpy(rng):
   state, aw, b, c = _state()
   v = np.array([[1., 0., 1., 1., 0.], [0., 1., 0., 0., 1.]])
   key = jax.random.key(3)
-  h, ph = sampling.sample_hidden(sampling.keyed(key, rng), state, jnp.asarray(v))
+  h, ph = jit_call(sampling.sample_hidden, sampling.keyed(key, rng), state, jnp.asarray(v))
   expected_ph = _sigmoid(v @ aw + c)
   np.testing.assert_allclose(ph, expected_ph, rtol=1e-12)
   np.testing.assert_array_equal(h, _uniforms(key, (2, 3), rng) < expected_ph)
   hh = np.array([[1., 0., 1.], [0., 1., 1.]])
-  v1, pv = sampling.sample_visible(sampling.keyed(key, rng), state, jnp.asarray(hh))
+  v1, pv = jit_call(sampling.sample_visible, sampling.keyed(key, rng), state, jnp.asarray(hh))
   expected_pv = _sigmoid(hh @ aw.T + b)
   np.testing.assert_allclose(pv, expected_pv, rtol=1e-12)
   np.testing.assert_array_equal(v1, _uniforms(key, (2, 5), rng) < expected_pv)

@@ -25,6 +25,7 @@ from ncg import estimators
 from ncg import rbm
 from ncg import sampling
 from ncg import train
+from tests.conftest import jit_call
 
 B, V, H = 8, 6, 4
 
@@ -35,7 +36,7 @@ def sigmoid(x):
 
 def start_state(seed=0, density=0.5, dtype=jnp.float64):
   """An RBM with present and absent edges and non-zero biases."""
-  state = rbm.init(jax.random.key(seed), V, H, density=density, dtype=dtype)
+  state = jit_call(rbm.init, jax.random.key(seed), V, H, density=density, dtype=dtype)
   k1, k2 = jax.random.split(jax.random.key(seed + 100))
   return state._replace(b=0.3 * jax.random.normal(k1, (V,), dtype),
                         c=0.3 * jax.random.normal(k2, (H,), dtype))
@@ -52,13 +53,16 @@ def numpy_model(state):
   return s
 
 
+_uniform = jax.jit(sampling.uniform, static_argnums=(1, 2))   # one program per shape
+
+
 def replay_negatives(state, batch, key, k, rng, chains=None):
   """The step's negatives and data half-sweep, recomputed in numpy.
 
   The uniforms are drawn in the state's dtype, as the step draws them.
   """
   def bern(key, probs):
-    u = np.asarray(sampling.uniform(sampling.keyed(key, rng), probs.shape, state.W.dtype))
+    u = np.asarray(_uniform(sampling.keyed(key, rng), probs.shape, state.W.dtype))
     return (u < probs).astype(np.float64)
   m = numpy_model(state)
   v = np.asarray(batch, np.float64)
@@ -93,7 +97,7 @@ def cd_statistics(state, batch, negatives):
 def make(config, state, batch_size=B):
   trainer = train.make_trainer(config)
   return (trainer._replace(step=jax.jit(trainer.step)),
-          trainer.init(state, jax.random.key(7), batch_size))
+          jit_call(trainer.init, state, jax.random.key(7), batch_size))
 
 
 @pytest.mark.parametrize('k,rng', [(1, 'hash'), (3, 'threefry')])
