@@ -7,7 +7,7 @@ import pytest
 
 from ncg import rbm
 from ncg.errors import InputError
-from tests.conftest import all_binary, brute_force_joint, tiny_rbm
+from tests.conftest import all_binary, brute_force_joint, jit_call, tiny_rbm
 
 
 def test_free_energy_is_minus_log_sum_over_hidden():
@@ -72,9 +72,9 @@ def test_init_density_and_strength_ranges(p):
 def test_init_normal_weights_and_base_rate_bias():
   data = (jax.random.uniform(jax.random.key(6), (1000, 5)) <
           jnp.array([0.1, 0.3, 0.5, 0.9, 0.0])).astype(jnp.float32)
-  state = rbm.init(jax.random.key(7), 5, 4000, weight_init='normal',
+  state = jit_call(rbm.init, jax.random.key(7), 5, 4000, weight_init='normal',
                    weight_scale=0.01,
-                   visible_bias=rbm.base_rate_visible_bias(data))
+                   visible_bias=jit_call(rbm.base_rate_visible_bias, data))
   assert abs(float(jnp.std(state.W)) - 0.01) < 0.0005
   np.testing.assert_allclose(jax.nn.sigmoid(state.b)[:4], data.mean(0)[:4],
                              atol=1e-6)
@@ -102,6 +102,7 @@ def test_any_leading_batch_dims_and_dtypes():
   vs, hs = all_binary(4), all_binary(3)
   for fn, x in [(rbm.free_energy, vs), (rbm.hidden_probs, vs),
                 (rbm.hidden_free_energy, hs), (rbm.visible_probs, hs)]:
+    fn = jax.jit(fn)                                 # one program per shape
     batch = fn(state, x)
     np.testing.assert_allclose(fn(state, x[3]), batch[3], rtol=1e-12)
     np.testing.assert_allclose(fn(state, x.reshape((2, -1) + x.shape[1:])),
@@ -109,6 +110,6 @@ def test_any_leading_batch_dims_and_dtypes():
                                rtol=1e-12)
   # The state and the mask keep the requested dtype (x64 is on here).
   for dtype in (jnp.float32, jnp.float64):
-    state = rbm.init(jax.random.key(9), 4, 3, density=0.5, dtype=dtype)
+    state = jit_call(rbm.init, jax.random.key(9), 4, 3, density=0.5, dtype=dtype)
     assert all(a.dtype == dtype for a in state)
     assert rbm.mask(state).dtype == dtype
