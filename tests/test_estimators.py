@@ -37,8 +37,13 @@ def brute_log_z(state, label_units=0):
   if label_units:
     vs = vs[vs[:, num_visible - label_units:].sum(1) == 1]
   hs = all_binary(state.num_hidden)
-  neg_e = -rbm.energy(state, jnp.asarray(vs)[:, None, :], hs[None, :, :])
-  return float(jax.scipy.special.logsumexp(neg_e))
+  return float(_log_sum_exp_of_minus_energy(state, jnp.asarray(vs), hs))
+
+
+@jax.jit
+def _log_sum_exp_of_minus_energy(state, vs, hs):
+  """log Σ_{v ∈ vs, h ∈ hs} e^{−E(v,h)}: one program per shape."""
+  return jax.scipy.special.logsumexp(-rbm.energy(state, vs[:, None, :], hs[None, :, :]))
 
 
 def joint_rbm(key, num_bits, num_labels, num_hidden, scale=1.0):
