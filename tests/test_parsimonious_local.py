@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ncg.parsimonious import local, models, train
+from tests.conftest import jit_call
 
 
 @pytest.fixture(autouse=True)
@@ -20,8 +21,9 @@ def test_hidden_unit_differences_match_two_forward_passes_per_unit():
   """d_nj = ℓ_n(z_j = 1) − ℓ_n(z_j = 0), the other gates as drawn (two hidden layers,
   so the first layer's differences run through the whole tail)."""
   arch = models.mlp(5, (4, 3), num_classes=3)
-  weights = models.init_weights(jax.random.key(0), arch, 5)
-  weights = jax.tree.map(lambda w: 2.0 * w + 0.2, weights)
+  weights = jit_call(lambda key: jax.tree.map(lambda w: 2.0 * w + 0.2,
+                                              models.init_weights(key, arch, 5)),
+                     jax.random.key(0))
   x = jax.random.normal(jax.random.key(1), (6, 5))
   y = jnp.array([0, 1, 2, 2, 1, 0])
   keys = jax.random.split(jax.random.key(2), 3)

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ncg.parsimonious import lenet5, models
+from tests.conftest import jit_call
 
 
 def test_patch_conv_equals_flax_conv():
@@ -31,13 +32,14 @@ def test_max_pool_equals_flax_max_pool_values_and_gradient():
 
 def test_a_closed_gate_silences_its_unit():
   arch = models.mlp(10, (6,), num_classes=3)
-  weights = models.init_weights(jax.random.key(0), arch, 10)
+  weights = jit_call(models.init_weights, jax.random.key(0), arch, 10)
   x = jax.random.normal(jax.random.key(1), (4, 10))
+  apply = jax.jit(models.apply, static_argnums=0)     # one program for the four calls
   gates = [jnp.ones(10), jnp.ones(6).at[2].set(0.0)]
   changed = jax.tree.map(lambda w: w, weights)
   changed['params']['out']['kernel'] = changed['params']['out']['kernel'].at[2].set(99.0)
-  np.testing.assert_allclose(models.apply(arch, weights, x, gates),
-                             models.apply(arch, changed, x, gates), rtol=1e-6)
+  np.testing.assert_allclose(apply(arch, weights, x, gates),
+                             apply(arch, changed, x, gates), rtol=1e-6)
   opened = [jnp.ones(10), jnp.ones(6)]
-  assert not np.allclose(models.apply(arch, weights, x, opened),
-                         models.apply(arch, changed, x, opened))
+  assert not np.allclose(apply(arch, weights, x, opened),
+                         apply(arch, changed, x, opened))
