@@ -134,7 +134,8 @@ CASES = {
     'Trainer.rewire (rigl)': _trainer_case(_rewire, connectivity='rigl'),
     # run_epoch: epoch_step and SET's Trainer.rewire inside
     'make_epoch (set)': _trainer_case(_make_epoch, connectivity='set', rewire_every=2),
-    'rewiring.set_rewire': lambda key: rewiring.set_rewire(key, _state(), 0.5, 0.05),
+    # jitted (one program per key kind instead of its primitives one by one)
+    'rewiring.set_rewire': jax.jit(lambda key: rewiring.set_rewire(key, _state(), 0.5, 0.05)),
     'data.epoch_batches': lambda key: data.epoch_batches(key, _x(), B),
     'ais_log_partition (hash)': _ais('hash'),
     'ais_log_partition (threefry, labels)': _ais('threefry', label_units=2),

@@ -7,7 +7,7 @@ import pytest
 
 from ncg import rbm
 from ncg import sampling
-from tests.conftest import brute_force_joint, tiny_rbm
+from tests.conftest import brute_force_joint, jit_call, tiny_rbm
 
 
 def _empirical(samples, num_visible):
@@ -40,8 +40,8 @@ def test_long_gibbs_chains_match_exact_distribution(rng):
 def test_label_units_are_sampled_as_one_softmax_group():
   state = tiny_rbm(jax.random.key(2), num_visible=5, num_hidden=2)
   h = jnp.array([1.0, 0.0])
-  draws, probs = sampling.sample_visible(jax.random.key(3), state,
-                                         jnp.tile(h, (20000, 1)), label_units=3)
+  draws, probs = jit_call(sampling.sample_visible, jax.random.key(3), state,
+                          jnp.tile(h, (20000, 1)), label_units=3)
   labels = np.asarray(draws[:, 2:])
   np.testing.assert_array_equal(labels.sum(1), 1)  # exactly one label on
   logits = np.asarray(state.b[2:] + (state.W * (state.strength > 0.5))[2:] @ h)
