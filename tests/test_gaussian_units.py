@@ -20,6 +20,7 @@ from ncg import sampling
 from ncg import train
 from ncg import units
 from ncg.errors import InputError
+from tests.conftest import jit_call
 
 STEP = 0.05
 GRID = np.arange(-12.0, 12.0 + STEP / 2, STEP)
@@ -59,28 +60,30 @@ def test_free_energies_conditionals_and_log_z_against_quadrature():
   points = _grid_points()
   # F(h) = −log ∫ e^{−E(v,h)} dv, and E[v | h], by quadrature.
   integrals = []
+  hidden_free_energy = jax.jit(units.gaussian_hidden_free_energy)   # one program each
+  visible_mean = jax.jit(lambda s, h: units.VISIBLE['gaussian'].mean(rbm.visible_logits(s, h)))
   for h in hs:
     weights = np.exp(-_energy(state, points, h))
     integral = weights.sum() * STEP ** 2
     integrals.append(integral)
     np.testing.assert_allclose(
-        float(units.gaussian_hidden_free_energy(state, jnp.asarray(h))),
+        float(hidden_free_energy(state, jnp.asarray(h))),
         -np.log(integral), rtol=0, atol=1e-9)
     mean = (weights[:, None] * points).sum(0) * STEP ** 2 / integral
-    pre_activation = rbm.visible_logits(state, jnp.asarray(h))
-    np.testing.assert_allclose(units.VISIBLE['gaussian'].mean(pre_activation),
+    np.testing.assert_allclose(visible_mean(state, jnp.asarray(h)),
                                mean, rtol=0, atol=1e-9)
   # F(v) = −log Σ_h e^{−E(v,h)} and p(h_j = 1 | v) by enumeration.
   vs = np.array([[0.0, 0.0], [1.3, -0.7], [-2.5, 3.1]])
   energies = np.stack([_energy(state, vs, h) for h in hs], -1)   # (3, 8)
-  np.testing.assert_allclose(units.gaussian_free_energy(state, jnp.asarray(vs)),
+  free_energy = jax.jit(units.gaussian_free_energy)
+  np.testing.assert_allclose(free_energy(state, jnp.asarray(vs)),
                              -np.log(np.exp(-energies).sum(-1)), atol=1e-12)
   posterior = np.exp(-energies) / np.exp(-energies).sum(-1, keepdims=True)
-  np.testing.assert_allclose(rbm.hidden_probs(state, jnp.asarray(vs)),
+  np.testing.assert_allclose(jax.jit(rbm.hidden_probs)(state, jnp.asarray(vs)),
                              posterior @ hs, atol=1e-12)
   # log Z three ways: enumeration of h, ∫ e^{−F(v)} dv, Σ_h ∫ e^{−E} dv.
   log_z = float(units.gaussian_exact_log_partition(state))
-  free = np.asarray(units.gaussian_free_energy(state, jnp.asarray(points)))
+  free = np.asarray(free_energy(state, jnp.asarray(points)))
   np.testing.assert_allclose(log_z, np.log(np.exp(-free).sum() * STEP ** 2),
                              atol=1e-9)
   np.testing.assert_allclose(log_z, np.log(np.sum(integrals)), atol=1e-9)
@@ -95,8 +98,9 @@ def test_gaussian_sampler_moments():
   draws per unit). ('threefry' is jax.random.normal.)"""
   n = 200_000
   mean = jnp.array([-1.5, 0.0, 2.0], jnp.float32)
-  v, returned_mean = sampling.sample_gaussian_from_logits(
-      sampling.keyed(jax.random.key(3), 'hash'), jnp.broadcast_to(mean, (n, 3)), 0)
+  v, returned_mean = jit_call(sampling.sample_gaussian_from_logits,
+                             sampling.keyed(jax.random.key(3), 'hash'),
+                             jnp.broadcast_to(mean, (n, 3)), 0)
   z = np.asarray(v, np.float64) - np.asarray(mean)
   np.testing.assert_array_equal(returned_mean[0], mean)
   assert np.all(np.abs(z.mean(0)) < 5 / np.sqrt(n))
