@@ -43,3 +43,14 @@ def test_a_closed_gate_silences_its_unit():
   opened = [jnp.ones(10), jnp.ones(6)]
   assert not np.allclose(apply(arch, weights, x, opened),
                          apply(arch, changed, x, opened))
+
+
+def test_init_first_traced_then_eager_gives_the_same_weights():
+  """models.init_weights caches one compiled init per architecture: filling the cache
+  under a caller's jit must not capture that trace's values (a leaked tracer made
+  the next eager call fail)."""
+  arch = models.mlp(5, (7, 3), num_classes=2)    # an architecture no other test uses
+  key = jax.random.key(3)
+  traced = jax.jit(lambda k: models.init_weights(k, arch, 5))(key)
+  eager = models.init_weights(key, arch, 5)
+  jax.tree.map(np.testing.assert_array_equal, traced, eager)

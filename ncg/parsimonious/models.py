@@ -59,9 +59,15 @@ def network(arch: Architecture) -> nn.Module:
 
 @functools.lru_cache(maxsize=32)
 def _init_fn(arch: Architecture, num_inputs: int):
-  """The flax init of an architecture, compiled once (eagerly it compiles every op)."""
-  ones = [jnp.ones((w,)) for w in arch.widths]
-  return jax.jit(lambda key: network(arch).init(key, jnp.zeros((1, num_inputs)), ones))
+  """The flax init of an architecture, compiled once (eagerly it compiles every op).
+
+  Every array is made inside the jitted function: one made here would be a
+  tracer when the cache is first filled under a caller's trace (a jitted
+  init), and the cached function would then leak it into later calls."""
+  def init(key):
+    ones = [jnp.ones((w,)) for w in arch.widths]
+    return network(arch).init(key, jnp.zeros((1, num_inputs)), ones)
+  return jax.jit(init)
 
 
 def init_weights(key: jax.Array, arch: Architecture, num_inputs: int,
