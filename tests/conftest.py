@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
 import os
 import shutil
@@ -87,7 +88,15 @@ def all_binary(n: int) -> jnp.ndarray:
 
 
 def tiny_rbm(key, num_visible=4, num_hidden=3, density=0.7, scale=1.0):
-  """A small RBM with a random sparse mask and non-zero biases (float64)."""
+  """A small RBM with a random sparse mask and non-zero biases (float64).
+
+  Drawn by one compiled program per shape (eagerly, each of the init's ops is
+  a program of its own, and dozens of tests draw one); the same numbers."""
+  return _tiny_rbm(key, num_visible, num_hidden, density, scale)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _tiny_rbm(key, num_visible, num_hidden, density, scale):
   k1, k2, k3 = jax.random.split(key, 3)
   state = rbm.init(k1, num_visible, num_hidden, density=density,
                    weight_scale=scale, dtype=jnp.float64)
