@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -44,6 +45,9 @@ def _parts(path: str) -> tuple[str, str]:
 # Directory suffixes of the both-start studies; the label says the same from
 # the summary's fields (start, strength rule, data set).
 SUFFIXES = ('_set32', '_norm_small', '_small', '_norm')
+# '<mode>_<sampler>' directories (e.g. dense_pcd10, ncg_pt5_k2): the label's sampler part
+# says it from the summary (:func:`sampler`).
+SAMPLER_TAG = r'(cd|pcd|pt)\d+(_k\d+)?'
 
 
 def _mode(s: dict) -> modes.Mode:
@@ -66,7 +70,8 @@ def sampler(s: dict) -> str:
   rungs = s.get('temperatures') or 1
   if rungs <= 1:
     return f", PCD-{s['k']}"
-  return f", PT {rungs} rungs × {s['k']} sweeps (β_min {s['beta_min']:g})"
+  sweeps = 'sweep' if s['k'] == 1 else 'sweeps'
+  return f", PT {rungs} rungs × {s['k']} {sweeps} (β_min {s['beta_min']:g})"
 
 
 def _label(method: str, s: dict) -> str:
@@ -87,13 +92,14 @@ def _base_label(method: str, s: dict) -> str:
       if s.get('strength_rule') == 'normalized':
         label += ', scale-free strength rule'
       return label
-  if method.startswith('ncg_p'):
+  if method.startswith('ncg_p') and _is_number(method[5:]):
     return f'NCG from p = {method[5:]}'
   if method.startswith('ncg_hyst'):
     return f'NCG, hysteresis band ½ ± {method[8:]}'
   name = s['connectivity']
-  if method == name or (method.startswith(name + '_')
-                        and _is_number(method[len(name) + 1:])):
+  rest = method[len(name) + 1:] if method.startswith(name + '_') else None
+  if method == name or (rest is not None and (
+      _is_number(rest) or re.fullmatch(SAMPLER_TAG, rest))):  # the sampler: sampler()
     return modes.label(name, s)
   return LABELS.get(method, method)
 
@@ -129,8 +135,11 @@ def groups_of(runs: list[dict]) -> dict[tuple, list[dict]]:
 def _settings(runs: list[dict]) -> str:
   s = runs[0]
   seeds = sorted({r['seed'] for r in runs})
+  phases = {(r.get('persistent'), r.get('k'), r.get('temperatures') or 1) for r in runs}
+  phase = (f'{"PCD" if s["persistent"] else "CD"}-{s["k"]}' if len(phases) == 1
+           else 'negative phase per row')
   return (f'{s["dataset"]}, H = {s["num_hidden"]}, '
-          f'{"PCD" if s["persistent"] else "CD"}-{s["k"]}, η = '
+          f'{phase}, η = '
           f'{s["learning_rate"]:g}, {s["epochs"]} epochs, seeds '
           f'{seeds[0]}–{seeds[-1]} ({len(seeds)}); machine: '
           + ('a shared 2-core CPU' if (s.get('environment') or {}).get(
@@ -154,9 +163,10 @@ def study_table(runs: list[dict]) -> list[str]:
   out = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
   for (method, density0), group in groups_of(runs).items():
     s = group[0]
-    label = _label(method, s)
-    if density0 is not None and not method.startswith('ncg_p'):
+    label = _base_label(method, s)
+    if density0 is not None and not (method.startswith('ncg_p') and _is_number(method[5:])):
       label += f' from p = {density0:g}'
+    label += sampler(s)
     d0 = s['density0']
     row = [label, str(len(group)),
            f'{d0:.3g} → {_ms([g["density"] for g in group], "{:.3f}")}'
