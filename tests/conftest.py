@@ -61,6 +61,8 @@ def jit_call(fn, *args, **kwargs):
   primitives as a program of its own (each compiled once per shape): on the
   tiny problems of the tests that is ~10× the time of compiling the whole
   function once. The numbers are those of a jitted call, i.e. of training.
+  For one-off calls: each call makes a new ``jax.jit`` and traces again, so
+  in a loop jit the function once instead (tests/compile_counter.py counts).
   """
   leaves, treedef = jax.tree.flatten((args, kwargs))
   traced = [isinstance(leaf, (jax.Array, np.ndarray)) for leaf in leaves]
